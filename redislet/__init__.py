@@ -1,0 +1,11 @@
+"""redislet: a Redis-compatible server in Python."""
+__version__ = "0.1.0"
+REDIS_VERSION = "7.0.15"   # the Redis version whose behaviour redislet follows
+
+
+def __getattr__(name):
+    # `redislet.Server` (the embedding API) is imported lazily to keep start-up light
+    if name == "Server":
+        from .embed import Server
+        return Server
+    raise AttributeError(name)

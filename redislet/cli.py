@@ -1,0 +1,90 @@
+"""redislet-server [/path/to/redis.conf] [--directive value ...], as redis-server."""
+import asyncio
+import os
+import sys
+
+from . import REDIS_VERSION, __version__
+
+USAGE = """Usage: ./redislet-server [/path/to/redis.conf] [options] [-]
+       ./redislet-server - (read config from stdin)
+       ./redislet-server -v or --version
+       ./redislet-server -h or --help
+
+Examples:
+       ./redislet-server (run the server with default conf)
+       ./redislet-server /etc/redis/6379.conf
+       ./redislet-server --port 7777
+       ./redislet-server --port 7777 --replicaof 127.0.0.1 8888
+       ./redislet-server /etc/myredis.conf --loglevel verbose -
+       ./redislet-server /etc/myredis.conf --loglevel verbose
+"""
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-v", "--version"):
+        print("Redis server v=%s sha=00000000:0 malloc=libc bits=64 build=redislet-%s"
+              % (REDIS_VERSION, __version__))
+        return 0
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    conf = None
+    if argv and not argv[0].startswith("-"):
+        conf = argv.pop(0)
+    from .config import Config, FatalConfigError
+    cfg = Config()
+    try:
+        if argv and argv[-1] == "-":
+            argv.pop()
+            stdin_conf = sys.stdin.read()
+            cfg.load(conf, argv, extra_text=stdin_conf)
+        else:
+            cfg.load(conf, argv)
+    except FatalConfigError as e:
+        sys.stderr.write(str(e))
+        return 1
+    return run(cfg, conf)
+
+
+def run(cfg, conf_path=None):
+    from .server import RedisServer
+    from .commands import load_all
+    load_all()
+    try:
+        import uvloop
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    srv = RedisServer(cfg)
+    pid = os.getpid()
+    srv.log("warning", "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
+    srv.log("warning", "Redis version=%s, bits=64, commit=00000000, modified=0, pid=%d, "
+            "just started (redislet %s)" % (REDIS_VERSION, pid, __version__))
+    if conf_path is None:
+        srv.log("warning", "Warning: no config file specified, using the default config. "
+                "In order to specify a config file use redislet-server /path/to/redis.conf")
+    else:
+        srv.log("warning", "Configuration loaded")
+    try:
+        loop.run_until_complete(srv.start(loop))
+    except OSError as e:
+        srv.log("warning", str(e))
+        srv.log("warning", "Failed listening on port %d (TCP), aborting."
+                % cfg.values["port"])
+        return 1
+    srv.log("notice", "Running mode=standalone, port=%d." % srv.port)
+    srv.install_signal_handlers()
+    srv.log("warning", "Server initialized")
+    for hook in startup_hooks:
+        hook(srv)
+    srv.log("notice", "Ready to accept connections")
+    try:
+        loop.run_until_complete(srv.stopped)
+    except KeyboardInterrupt:
+        srv.shutdown(save=None)
+    return getattr(srv, "exit_code", 0)
+
+
+startup_hooks = []   # persistence loads data here, replication connects to its master

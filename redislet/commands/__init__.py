@@ -1,0 +1,16 @@
+"""Command families. Importing this package registers every command in the table."""
+import importlib
+
+FAMILIES = ["connection", "introspection", "server", "client", "config_cmd", "info",
+            "keys", "strings", "lists", "hashes", "sets", "zsets", "geo", "streams",
+            "transactions", "pubsub", "debug", "bitmaps", "hyperloglog", "scripting",
+            "replication", "persistence", "acl_cmd", "sort"]
+
+
+def load_all():
+    for name in FAMILIES:
+        try:
+            importlib.import_module(__name__ + "." + name)
+        except ModuleNotFoundError as e:
+            if e.name != __name__ + "." + name:
+                raise

@@ -1,0 +1,149 @@
+"""COMMAND and its subcommands: all answered from the command table."""
+from .table import command, COMMANDS, all_commands, ACL_CATEGORIES
+from .help import help_reply
+from ..errors import CommandError, SYNTAX
+from ..glob import compile_glob
+from ..resp.encode import bulk, integer, array
+
+
+def lookup_by_name(name):
+    """lookupCommandBySds: 'get' or 'config|get'."""
+    parts = name.lower().split(b"|")
+    if len(parts) > 2:
+        return None
+    cmd = COMMANDS.get(parts[0])
+    if cmd is None:
+        return None
+    if len(parts) == 2:
+        if not cmd.subcommands:
+            return None
+        return cmd.subcommands.get(parts[1])
+    return cmd
+
+
+@command("command")
+def command_(c, argv):
+    cmds = list(COMMANDS.values())
+    return b"*%d\r\n" % len(cmds) + b"".join(x.info_reply(c.r) for x in cmds)
+
+
+@command("command|count")
+def command_count(c, argv):
+    return integer(len(COMMANDS))
+
+
+@command("command|info")
+def command_info(c, argv):
+    if len(argv) == 2:
+        return command_(c, argv)
+    out = [b"*%d\r\n" % (len(argv) - 2)]
+    for name in argv[2:]:
+        cmd = lookup_by_name(name)
+        out.append(c.r.null if cmd is None else cmd.info_reply(c.r))
+    return b"".join(out)
+
+
+@command("command|docs")
+def command_docs(c, argv):
+    if len(argv) == 2:
+        cmds = list(COMMANDS.values())
+    else:
+        cmds = [x for x in (lookup_by_name(n) for n in argv[2:]) if x is not None]
+    return c.r.map([(bulk(x.fullname.encode()), x.docs_reply(c.r)) for x in cmds])
+
+
+@command("command|list")
+def command_list(c, argv):
+    pred = None
+    i = 2
+    while i < len(argv):
+        more = len(argv) - 1 - i
+        if argv[i].lower() == b"filterby" and more == 2:
+            kind, arg = argv[i + 1].lower(), argv[i + 2]
+            if kind == b"module":
+                pred = lambda cmd: False        # no modules
+            elif kind == b"aclcat":
+                cat = arg.lower().decode("utf-8", "replace")
+                pred = (lambda cmd: cat in cmd.acl) if cat in ACL_CATEGORIES else (
+                    lambda cmd: False)
+            elif kind == b"pattern":
+                m = compile_glob(arg, True)
+                pred = lambda cmd: m(cmd.fullname.encode())
+            else:
+                raise CommandError(SYNTAX)
+            i += 3
+        else:
+            raise CommandError(SYNTAX)
+    names = [x.fullname.encode() for x in all_commands() if pred is None or pred(x)]
+    return array(names)
+
+
+def _getkeys(c, argv, with_flags):
+    cmd = lookup_cmd_argv(argv[2:])
+    if cmd is None:
+        raise CommandError("ERR Invalid command specified")
+    if not cmd.key_specs and cmd.getkeys is None:
+        raise CommandError("ERR The command has no key arguments")
+    a = cmd.arity
+    n = len(argv) - 2
+    if (a > 0 and a != n) or n < -a:
+        raise CommandError("ERR Invalid number of arguments specified for command")
+    pos = cmd.key_positions(argv[2:], with_flags=with_flags)
+    if not pos:
+        if pos is not None or "no_mandatory_keys" in cmd.flags:
+            if pos == [] or "no_mandatory_keys" in cmd.flags:
+                return b"*0\r\n"
+        raise CommandError("ERR Invalid arguments specified for command")
+    sub = argv[2:]
+    if not with_flags:
+        return array([sub[p] for p in pos])
+    from .table import _KEYFLAG_ORDER, _KEYFLAG_NAMES
+    out = [b"*%d\r\n" % len(pos)]
+    for p, flags in pos:
+        fl = [_KEYFLAG_NAMES[f] for f in _KEYFLAG_ORDER if f in flags]
+        out.append(b"*2\r\n" + bulk(sub[p]) + c.r.set_header(len(fl))
+                   + b"".join(b"+%s\r\n" % f.encode() for f in fl))
+    return b"".join(out)
+
+
+def lookup_cmd_argv(argv):
+    cmd = COMMANDS.get(argv[0].lower())
+    if cmd is not None and cmd.subcommands is not None:
+        if len(argv) < 2:
+            return cmd
+        return cmd.subcommands.get(argv[1].lower())
+    return cmd
+
+
+@command("command|getkeys")
+def command_getkeys(c, argv):
+    return _getkeys(c, argv, False)
+
+
+@command("command|getkeysandflags")
+def command_getkeysandflags(c, argv):
+    return _getkeys(c, argv, True)
+
+
+@command("command|help")
+def command_help(c, argv):
+    return help_reply(argv, [
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+    ])

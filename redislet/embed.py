@@ -1,0 +1,89 @@
+"""Run redislet inside a Python process, e.g. in a test suite:
+
+    with redislet.Server() as srv:          # port=0 picks a free port
+        r = redis.Redis(port=srv.port)
+
+Keyword arguments are config directives with '_' for '-' (e.g. save="", databases=4).
+"""
+import asyncio
+import threading
+
+from .config import Config
+
+
+def _new_loop():
+    try:
+        import uvloop
+        return uvloop.new_event_loop()
+    except ImportError:
+        return asyncio.new_event_loop()
+
+
+class Server:
+    def __init__(self, port=0, host="127.0.0.1", **config):
+        self.host = host
+        self._requested_port = port
+        self._config = {"port": str(port), "bind": host, "save": ""}
+        for k, v in config.items():
+            if isinstance(v, bool):
+                v = "yes" if v else "no"
+            self._config[k.replace("_", "-")] = str(v)
+        self.port = None
+        self.server = None
+        self._thread = None
+        self._loop = None
+        self._ready = threading.Event()
+        self._error = None
+
+    @property
+    def url(self):
+        return "redis://%s:%d" % (self.host, self.port)
+
+    def start(self):
+        cfg = Config()
+        args = []
+        for k, v in self._config.items():
+            args += ["--" + k, v]
+        cfg.load(None, args)
+        from .server import RedisServer
+        from .commands import load_all
+        load_all()
+        self.server = RedisServer(cfg)
+        self._thread = threading.Thread(target=self._run, name="redislet", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        self.port = self.server.port
+        return self
+
+    def _run(self):
+        loop = self._loop = _new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.server.start(loop))
+        except BaseException as e:  # noqa: BLE001 - reported to the starting thread
+            self._error = e
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_until_complete(self.server.stopped)
+        # let transports finish closing
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+
+    def stop(self):
+        if self._loop is None or self._thread is None:
+            return
+        srv = self.server
+        if not srv.stopped.done():
+            self._loop.call_soon_threadsafe(lambda: srv.shutdown(save=False, force=True))
+        self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

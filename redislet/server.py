@@ -1,0 +1,549 @@
+"""RedisServer: listeners, databases, clients, statistics, the cron tick, and the hooks the
+dispatcher calls after commands (propagation, notifications, blocked clients).
+
+Subsystems that arrive with later issues (pub/sub, replication, AOF, ACL) plug into the
+hooks here instead of into the request path.
+"""
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+
+from . import __version__, REDIS_VERSION
+from .client import Client
+from .commands.table import all_commands
+from .db import Database
+
+LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
+_LOG_MARKS = ".-*#"
+
+PROTECTED_MODE_ERROR = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface. If you want to connect from external computers to Redis you may "
+    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from "
+    b"the same host the server is running, however MAKE SURE Redis is not publicly accessible "
+    b"from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    b"Alternatively you can just disable the protected mode by editing the Redis configuration "
+    b"file, and setting the protected mode option to 'no', and then restarting the server. "
+    b"3) If you started the server manually just for testing, restart it with the "
+    b"'--protected-mode no' option. 4) Set up an authentication password for the default user. "
+    b"NOTE: You only need to do one of the above things in order for the server to start "
+    b"accepting connections from the outside.\r\n")
+
+
+class RedisServer:
+    # keyspace notification classes (server.h NOTIFY_*)
+    NOTIFY_KEYSPACE = 1 << 0
+    NOTIFY_KEYEVENT = 1 << 1
+    NOTIFY_GENERIC = 1 << 2
+    NOTIFY_STRING = 1 << 3
+    NOTIFY_LIST = 1 << 4
+    NOTIFY_SET = 1 << 5
+    NOTIFY_HASH = 1 << 6
+    NOTIFY_ZSET = 1 << 7
+    NOTIFY_EXPIRED = 1 << 8
+    NOTIFY_EVICTED = 1 << 9
+    NOTIFY_STREAM = 1 << 10
+    NOTIFY_KEY_MISS = 1 << 11
+    NOTIFY_LOADED = 1 << 12
+    NOTIFY_MODULE = 1 << 13
+    NOTIFY_NEW = 1 << 14
+
+    def __init__(self, config):
+        self.config = config
+        v = config.values
+        self.dbs = [Database(self, i) for i in range(v["databases"])]
+        self.clients = {}            # id -> Client
+        self.next_client_id = 1
+        self.loop = None
+        self.listeners = []
+        self.port = v["port"]
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self.run_id = os.urandom(20).hex()
+        self.ready_keys = []         # (db, key) pairs touched while clients block on them
+        self.monitors = []
+        self.slowlog = deque()
+        self.slowlog_next_id = 0
+        self.latency_events = {}     # event -> deque of (unix time, ms)
+        self.errors = {}             # error code -> count (errorstats)
+        self.key_modified_hook = None
+        self.propagate_targets = []  # callables (dbid, argv) fed with every effect
+        self.notify_hook = None      # set by the pub/sub module
+        self.acl = None              # set by the ACL module
+        self.is_replica = False
+        self.checks = False          # any server-wide state that needs the slow path
+        self.loading = False
+        self.paused_until = 0
+        self.pause_write_only = False
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.shutdown_asap = False
+        self.cron_handle = None
+        self.stopped = None
+        self._log_file = None
+        self.disconnect_hooks = []   # callables(client) run when a client goes away
+        self.cron_hooks = []         # callables(server) run on every cron tick
+        self.shutdown_hooks = []     # callables(server, save, force) -> error text or None
+        self.state_checks = []       # callables(client, cmd, argv) -> rejection text or None
+        self.reset_stats()
+        self.apply_config()
+        self._subscribe_config()
+        from . import blocking, hooks
+        blocking.install(self)
+        for init in hooks.server_init:
+            init(self)
+
+    # -- statistics -------------------------------------------------------------------
+    def reset_stats(self):
+        self.stat_numcommands = 0
+        self.stat_numconnections = 0
+        self.stat_rejected_conn = 0
+        self.stat_expired_keys = 0
+        self.stat_evicted_keys = 0
+        self.stat_keyspace_hits = 0
+        self.stat_keyspace_misses = 0
+        self.stat_net_input_bytes = 0
+        self.stat_net_output_bytes = 0
+        self.stat_total_error_replies = 0
+        self.stat_unexpected_error_replies = 0
+        self.stat_client_qbuf_limit_disconnections = 0
+        self.stat_client_outbuf_limit_disconnections = 0
+        self.stat_total_reads_processed = 0
+        self.stat_total_writes_processed = 0
+        self.stat_blocked_keys_served = 0
+        self.errors = {}
+        self.ops_samples = deque(maxlen=16)   # (time, commands, in bytes, out bytes)
+        for cmd in all_commands():
+            cmd.reset_stats()
+
+    def count_error(self, reply):
+        """afterErrorReply: count an error reply by its code (first word)."""
+        self.stat_total_error_replies += 1
+        end = reply.find(b" ")
+        code = reply[1:end] if 0 < end else reply[1:-2]
+        code = code.decode("utf-8", "replace")
+        if code not in self.errors and len(self.errors) >= 128:
+            code = "ERRORSTATS_DISABLED" if False else code
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    # -- configuration ----------------------------------------------------------------
+    def apply_config(self):
+        v = self.config.values
+        self.slowlog_threshold = v["slowlog-log-slower-than"]
+        self.query_buffer_limit = v["client-query-buffer-limit"]
+        self.lazyfree_expire = v["lazyfree-lazy-expire"]
+        limits = v["client-output-buffer-limit"]
+        self.obuf_limits_on = any(any(x) for x in limits.values())
+        self.notify_flags = self.config.notify_flags
+
+    def _subscribe_config(self):
+        for name in ("slowlog-log-slower-than", "client-query-buffer-limit",
+                     "lazyfree-lazy-expire", "client-output-buffer-limit",
+                     "notify-keyspace-events"):
+            self.config.on_change(name, lambda _v: self.apply_config())
+        self.config.on_change("slowlog-max-len", lambda v: self._trim_slowlog())
+        self.config.on_change("requirepass", self._requirepass_changed)
+        self.config.on_change("port", self._port_changed)
+        self.config.on_change("bind", self._bind_changed)
+        self.config.on_change("hz", lambda v: None)
+
+    def auth_required(self):
+        """The default user has a password (requirepass), so new clients must AUTH."""
+        if self.acl is not None:
+            return self.acl.default_requires_auth()
+        return bool(self.config.values["requirepass"])
+
+    def _requirepass_changed(self, value):
+        # Redis keeps already-authenticated connections; new ones must AUTH
+        pass
+
+    def allow_protected(self, client, option):
+        mode = self.config.values[option]
+        if mode == "yes":
+            return True
+        if mode == "local":
+            return client.unix or client.addr.startswith(("127.", "[::1]"))
+        return False
+
+    def acl_check(self, client, cmd, argv):
+        if self.acl is None:
+            return None
+        return self.acl.check(client, cmd, argv)
+
+    def state_check(self, client, cmd, argv):
+        """Server-state rejections of processCommand (replica, loading, pause...)."""
+        for check in self.state_checks:
+            msg = check(client, cmd, argv)
+            if msg is not None:
+                return msg
+        return None
+
+    def update_checks(self):
+        self.checks = bool(self.state_checks) or self.acl is not None
+
+    # -- time -------------------------------------------------------------------------
+    @staticmethod
+    def time_ms():
+        return int(time.time() * 1000)
+
+    # -- effects ----------------------------------------------------------------------
+    def propagate(self, dbid, argv):
+        for target in self.propagate_targets:
+            target(dbid, argv)
+
+    def notify(self, type_flag, event, key, dbid):
+        """notifyKeyspaceEvent: published by the pub/sub module when enabled."""
+        if self.notify_flags & type_flag and self.notify_hook is not None:
+            self.notify_hook(type_flag, event, key, dbid)
+
+    def handle_ready_keys(self):
+        """Serve clients blocked on keys that received data (blocking.py installs this)."""
+        self.ready_keys.clear()
+
+    # -- slowlog / monitor / latency ------------------------------------------------
+    def slowlog_add(self, client, argv, usec):
+        maxlen = self.config.values["slowlog-max-len"]
+        if maxlen <= 0:
+            return
+        args = []
+        for i, a in enumerate(argv):
+            if i == 31 and len(argv) > 32:
+                args.append(b"... (%d more arguments)" % (len(argv) - 31))
+                break
+            if len(a) > 128:
+                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+            args.append(a)
+        self.slowlog.appendleft((self.slowlog_next_id, int(time.time()), usec, args,
+                                 client.addr.encode(), (client.name or "").encode()))
+        self.slowlog_next_id += 1
+        self._trim_slowlog()
+
+    def _trim_slowlog(self):
+        maxlen = self.config.values["slowlog-max-len"]
+        while len(self.slowlog) > maxlen:
+            self.slowlog.pop()
+
+    def feed_monitors(self, client, argv):
+        t = time.time()
+        if client.unix:
+            origin = "unix:%s" % self.config.values["unixsocket"]
+        else:
+            origin = client.addr
+        parts = ["%.6f [%d %s]" % (t, client.db.id, origin)]
+        for a in argv:
+            parts.append('"%s"' % _repr_arg(a))
+        line = (" ".join(parts)).encode("utf-8", "surrogateescape")
+        msg = b"+" + line + b"\r\n"
+        for m in list(self.monitors):
+            if m is not client:
+                m.write(msg)
+
+    def latency_add(self, event, ms):
+        threshold = self.config.values["latency-monitor-threshold"]
+        if threshold and ms >= threshold:
+            samples = self.latency_events.setdefault(event, deque(maxlen=160))
+            now = int(time.time())
+            if samples and samples[-1][0] == now:
+                if ms > samples[-1][1]:
+                    samples[-1] = (now, ms)
+            else:
+                samples.append((now, ms))
+
+    # -- clients ----------------------------------------------------------------------
+    def client_connected(self, c):
+        v = self.config.values
+        if len(self.clients) >= v["maxclients"]:
+            c.transport.write(b"-ERR max number of clients reached\r\n")
+            c.transport.close()
+            c.closed = True
+            self.stat_rejected_conn += 1
+            return
+        if (v["protected-mode"] and not c.unix and not self.auth_required()
+                and self.acl_default_nopass() and not _is_loopback(c.addr)):
+            c.transport.write(PROTECTED_MODE_ERROR)
+            c.transport.close()
+            c.closed = True
+            self.stat_rejected_conn += 1
+            return
+        c.id = self.next_client_id
+        self.next_client_id += 1
+        self.clients[c.id] = c
+        self.stat_numconnections += 1
+        sock = c.transport.get_extra_info("socket")
+        if sock is not None and not c.unix:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                ka = v["tcp-keepalive"]
+                if ka > 0:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except OSError:
+                pass
+
+    def acl_default_nopass(self):
+        if self.acl is not None:
+            return self.acl.default_nopass()
+        return not self.config.values["requirepass"]
+
+    def client_disconnected(self, c):
+        if self.clients.pop(c.id, None) is None:
+            return
+        for hook in self.disconnect_hooks:
+            hook(c)
+        if c.monitor and c in self.monitors:
+            self.monitors.remove(c)
+
+    def check_output_limits(self, c):
+        """client-output-buffer-limit: hard limit disconnects at once, soft limit after
+        soft_seconds over it (checkClientOutputBufferLimits)."""
+        klass = "pubsub" if c.subscribed else "normal"
+        hard, soft, secs = self.config.values["client-output-buffer-limit"][klass]
+        size = c.output_size()
+        if hard and size >= hard:
+            self._obuf_kill(c, klass, size)
+            return
+        if soft and size >= soft:
+            now = time.monotonic()
+            since = getattr(c, "soft_limit_since", None)
+            if since is None:
+                c.soft_limit_since = now
+            elif now - since >= secs:
+                self._obuf_kill(c, klass, size)
+        else:
+            c.soft_limit_since = None
+
+    def _obuf_kill(self, c, klass, size):
+        self.log("warning", "Client %s scheduled to be closed ASAP for overcoming of output "
+                 "buffer limits." % c.info_line())
+        self.stat_client_outbuf_limit_disconnections += 1
+        c.kill()
+
+    # -- logging ----------------------------------------------------------------------
+    def log(self, level, msg):
+        if LOG_LEVELS[level] < LOG_LEVELS[self.config.values["loglevel"]]:
+            return
+        t = time.time()
+        stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(t))
+        line = "%d:M %s.%03d %s %s\n" % (os.getpid(), stamp, int(t * 1000) % 1000,
+                                          _LOG_MARKS[min(LOG_LEVELS[level], 3)], msg)
+        logfile = self.config.values["logfile"]
+        if logfile:
+            with open(logfile, "a") as f:
+                f.write(line)
+        else:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def log_verbose(self, msg):
+        if LOG_LEVELS[self.config.values["loglevel"]] <= 1:
+            self.log("verbose", msg)
+
+    # -- listeners --------------------------------------------------------------------
+    async def start(self, loop):
+        self.loop = loop
+        v = self.config.values
+        await self._listen(v["port"], v["bind"])
+        if v["unixsocket"]:
+            path = v["unixsocket"]
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            srv = await loop.create_unix_server(lambda: Client(self, unix=True), path,
+                                                backlog=v["tcp-backlog"])
+            if v["unixsocketperm"]:
+                os.chmod(path, v["unixsocketperm"])
+            self.listeners.append(srv)
+            self.unix_listener = srv
+        self.cron_handle = loop.call_later(1.0 / max(1, v["hz"]), self._cron)
+        self.stopped = loop.create_future()
+
+    def _bind_sockets(self, port, binds):
+        """Bind the TCP listening sockets now (errors surface at once), serve them later."""
+        socks = []
+        for addr in binds:
+            optional = addr.startswith("-")
+            host = addr[1:] if optional else addr
+            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            s = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, port))
+                s.listen(self.config.values["tcp-backlog"])
+                s.setblocking(False)
+            except OSError as e:
+                s.close()
+                if optional:
+                    continue
+                for x in socks:
+                    x.close()
+                raise OSError(e.errno, "Could not create server TCP listening socket %s:%d: "
+                              "%s" % (host, port, e.strerror)) from None
+            socks.append(s)
+            if port == 0:
+                port = s.getsockname()[1]
+        return port, socks
+
+    async def _serve(self, socks):
+        for s in socks:
+            srv = await self.loop.create_server(lambda: Client(self), sock=s)
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+
+    async def _listen(self, port, binds):
+        self.port, socks = self._bind_sockets(port, binds)
+        self.tcp_listeners = []
+        await self._serve(socks)
+
+    def _port_changed(self, port):
+        self._rebind(port, self.config.values["bind"])
+
+    def _bind_changed(self, binds):
+        self._rebind(self.config.values["port"], binds)
+
+    def _rebind(self, port, binds):
+        from .config import ConfigError
+        if self.loop is None:
+            return
+        try:
+            newport, socks = self._bind_sockets(port, binds)
+        except OSError as e:
+            self.log("warning", str(e))
+            raise ConfigError("Unable to listen on this port. Check server logs.") from None
+        old = self.tcp_listeners
+        self.listeners = [s for s in self.listeners if s not in old]
+        for s in old:
+            s.close()
+        self.port = newport
+        self.tcp_listeners = []
+        self.loop.create_task(self._serve(socks))
+
+    # -- cron -------------------------------------------------------------------------
+    def _cron(self):
+        v = self.config.values
+        hz = max(1, min(500, v["hz"]))
+        try:
+            self.cron()
+        finally:
+            if self.stopped is not None and not self.stopped.done():
+                self.cron_handle = self.loop.call_later(1.0 / hz, self._cron)
+
+    def cron(self):
+        v = self.config.values
+        now = time.monotonic()
+        hz = max(1, min(500, v["hz"]))
+        # active expiry: at most 25% of a cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC)
+        if self.active_expire_enabled and not self.is_replica:
+            deadline = now + 0.25 / hz
+            for db in self.dbs:
+                if db.expires:
+                    db.active_expire(deadline)
+                    if time.monotonic() > deadline:
+                        break
+        # idle client timeout (clientsCronHandleTimeout)
+        timeout = v["timeout"]
+        if timeout:
+            for c in list(self.clients.values()):
+                if (c.blocked is None and not c.subscribed and not c.flags_extra
+                        and now - c.last_interaction > timeout):
+                    self.log_verbose("Closing idle client")
+                    c.kill()
+        # instantaneous metrics, sampled every 100ms
+        if not self.ops_samples or now - self.ops_samples[-1][0] >= 0.1:
+            self.ops_samples.append((now, self.stat_numcommands, self.stat_net_input_bytes,
+                                     self.stat_net_output_bytes))
+        for hook in self.cron_hooks:
+            hook(self)
+        if self.shutdown_asap:
+            self.shutdown_asap = False
+            self.shutdown(save=None)
+
+    active_expire_enabled = True
+
+    def instantaneous(self, idx):
+        s = self.ops_samples
+        if len(s) < 2:
+            return 0.0
+        t0, t1 = s[0], s[-1]
+        dt = t1[0] - t0[0]
+        return (t1[idx] - t0[idx]) / dt if dt > 0 else 0.0
+
+    # -- shutdown ---------------------------------------------------------------------
+    def shutdown(self, save=None, now=False, force=False):
+        """SHUTDOWN / SIGTERM: run the shutdown hooks (saving, when persistence exists),
+        close listeners and clients, and stop the loop. Returns an error text or None."""
+        self.log("warning", "User requested shutdown...")
+        for hook in self.shutdown_hooks:
+            err = hook(self, save, force)
+            if err is not None and not force:
+                return err
+        self.close_listeners()
+        for c in list(self.clients.values()):
+            c.kill()
+        unixsock = self.config.values["unixsocket"]
+        if unixsock:
+            try:
+                os.unlink(unixsock)
+            except OSError:
+                pass
+        self.log("warning", "Redis is now ready to exit, bye bye...")
+        if self.stopped is not None and not self.stopped.done():
+            self.stopped.set_result(None)
+        return None
+
+    def close_listeners(self):
+        for s in self.listeners:
+            s.close()
+        self.listeners = []
+        if self.cron_handle is not None:
+            self.cron_handle.cancel()
+
+    def install_signal_handlers(self):
+        loop = self.loop
+
+        def on_signal(signame):
+            self.log("warning", "Received %s scheduling shutdown..." % signame)
+            self.shutdown(save=None)
+
+        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+            try:
+                loop.add_signal_handler(sig, on_signal, name)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+
+def _is_loopback(addr):
+    return addr.startswith("127.") or addr.startswith("[::1]") or addr.startswith("[::ffff:127.")
+
+
+def _repr_arg(a):
+    """sdscatrepr: how MONITOR quotes an argument."""
+    out = []
+    for ch in a:
+        if ch == 92:
+            out.append("\\\\")
+        elif ch == 34:
+            out.append('\\"')
+        elif ch == 10:
+            out.append("\\n")
+        elif ch == 13:
+            out.append("\\r")
+        elif ch == 9:
+            out.append("\\t")
+        elif ch == 7:
+            out.append("\\a")
+        elif ch == 8:
+            out.append("\\b")
+        elif 32 <= ch < 127:
+            out.append(chr(ch))
+        else:
+            out.append("\\x%02x" % ch)
+    return "".join(out)

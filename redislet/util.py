@@ -1,0 +1,118 @@
+"""Number parsing/formatting and argument splitting with Redis's exact rules."""
+import math
+
+LLONG_MIN = -(1 << 63)
+LLONG_MAX = (1 << 63) - 1
+_DIGITS = frozenset(b"0123456789")
+
+
+def parse_ll(b):
+    """Redis's string2ll: a strict decimal signed 64-bit integer, or None.
+
+    No spaces, no '+', no leading zeros, no '-0'."""
+    n = len(b)
+    if n == 0 or n > 20:
+        return None
+    if b.isdigit():
+        if b[0] == 48 and n > 1:
+            return None
+        v = int(b)
+    elif b[0] == 45 and n > 1 and b[1:].isdigit() and b[1] != 48:
+        v = int(b)
+    else:
+        return None
+    if LLONG_MIN <= v <= LLONG_MAX:
+        return v
+    return None
+
+
+def format_double(d):
+    """%.17g as Redis 7.0 formats doubles (ZSCORE, INCRBYFLOAT in RESP2 uses ld2string)."""
+    if math.isinf(d):
+        return b"inf" if d > 0 else b"-inf"
+    return (b"%.17g" % d)
+
+
+def parse_double(b):
+    """Redis's string2d (strtod, whole string, no leading space, NaN rejected) -> float or None."""
+    if not b or b[0] in b" \t\n\r\v\f":
+        return None
+    try:
+        s = b.decode("ascii")
+        v = float(s)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if math.isnan(v) or "_" in s:
+        return None
+    if s[-1:].isspace():
+        return None
+    return v
+
+
+_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("a"): b"\a"}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def split_args(line):
+    """Redis's sdssplitargs: split a line into arguments, honouring "..." and '...' quoting.
+
+    Returns a list of bytes, or None on unbalanced quotes (or a closing quote not followed
+    by a space)."""
+    args = []
+    i = 0
+    n = len(line)
+    while True:
+        while i < n and line[i] in b" \n\r\t\v\f":
+            i += 1
+        if i >= n:
+            return args
+        inq = insq = False
+        cur = bytearray()
+        while True:
+            if inq:
+                if i >= n:
+                    return None
+                ch = line[i]
+                if (ch == 92 and i + 3 < n and line[i + 1] == 120
+                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
+                    cur.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif ch == 92 and i + 1 < n:
+                    i += 1
+                    cur += _ESCAPES.get(line[i], bytes((line[i],)))
+                elif ch == 34:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(ch)
+            elif insq:
+                if i >= n:
+                    return None
+                ch = line[i]
+                if ch == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    cur.append(39)
+                elif ch == 39:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(ch)
+            else:
+                if i >= n:
+                    break
+                ch = line[i]
+                if ch in b" \n\r\t\v\f":
+                    i += 1
+                    break
+                if ch == 34:
+                    inq = True
+                elif ch == 39:
+                    insq = True
+                else:
+                    cur.append(ch)
+            i += 1
+        args.append(bytes(cur))
