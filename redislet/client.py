@@ -115,7 +115,7 @@ class Client(asyncio.Protocol):
             return   # the error is raised once the commands before it have run
         self.server.log_verbose("Protocol error (%s) from client: %s"
                                 % (self.parser.error, self.info_line()))
-        self.out.append(error(self.parser.error))
+        self.out.append(error("ERR " + self.parser.error))
         self.parser.error = None
         self.closing = True
 

@@ -40,8 +40,11 @@ class ServerProcess:
     def __init__(self, argv, port, cwd):
         self.port = port
         self.cwd = cwd
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        self.log = open(os.path.join(cwd, "server.log"), "wb")
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env)
         wait_ready(port, self.proc)
 
     @property
@@ -56,14 +59,14 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
 
 
 def start_redislet(tmp_path, *args):
     port = free_port()
     argv = [sys.executable, "-m", "redislet", "--port", str(port), "--save", "",
             "--bind", "127.0.0.1", *args]
-    env_path = ROOT
-    return ServerProcess(argv, port, str(tmp_path)) if env_path else None
+    return ServerProcess(argv, port, str(tmp_path))
 
 
 def start_real_redis(tmp_path, *args):
@@ -248,3 +251,36 @@ class Differential:
     def close(self):
         self.a.close()
         self.b.close()
+
+
+def parse_reply(buf, pos=0):
+    """Decode one RESP2/RESP3 reply into Python values; returns (value, next position).
+    Maps become lists of pairs and sets lists, so order-insensitive comparisons can sort."""
+    nl = buf.index(b"\r\n", pos)
+    t, line, after = buf[pos:pos + 1], buf[pos + 1:nl], nl + 2
+    if t in b"+-":
+        return (t + line), after
+    if t == b":":
+        return int(line), after
+    if t in b"$=":
+        n = int(line)
+        if n < 0:
+            return None, after
+        return buf[after:after + n], after + n + 2
+    if t == b"_":
+        return None, after
+    if t in b",(#":
+        return t + line, after
+    if t in b"*~>%":
+        n = int(line)
+        if n < 0:
+            return None, after
+        items = []
+        p = after
+        for _ in range(n * 2 if t == b"%" else n):
+            v, p = parse_reply(buf, p)
+            items.append(v)
+        if t == b"%":
+            items = [(items[i], items[i + 1]) for i in range(0, len(items), 2)]
+        return items, p
+    raise ValueError(t)
