@@ -11,10 +11,13 @@ from collections import deque
 from .commands.table import COMMANDS
 from .errors import CommandError, NOAUTH
 from .resp.encode import RESP2, RESP3, QUEUED, error
-from .resp.parser import RequestParser
+from .resp.parser import RequestParser, _HiredisReader
+
+_FAST_PARSER = _HiredisReader is not None
 
 _perf_ns = time.perf_counter_ns
 _monotonic = time.monotonic
+
 
 # client flags shown by CLIENT LIST (flags=...)
 CLOSE_ASAP = "A"
@@ -47,14 +50,15 @@ class Client(asyncio.Protocol):
         self.multi = None            # list of queued (cmd, argv) inside MULTI
         self.multi_error = False
         self.dirty_cas = False
-        self.watched_keys = []       # (db, key)
+        self.watched_keys = {}       # (db, key) -> key was already expired when WATCHed
         self.subscribed = 0          # channels + patterns + shard channels
-        self.channels = set()
-        self.patterns = set()
-        self.shard_channels = set()
+        self.channels = {}           # channel -> None (ordered sets, see commands/pubsub.py)
+        self.patterns = {}
+        self.shard_channels = {}
         self.blocked = None          # blocking state (see blocking.py) while parked
         self.paused = False
-        self.reply_mode = 0          # 0 on, 1 off, 2 skip next
+        self.reply_mode = 0          # CLIENT REPLY: 0 on, 1 off, 2 skip next, 3 skip this
+                                     # (odd: replies are dropped)
         self.monitor = False
         self.no_evict = False
         self.no_touch = False
@@ -64,6 +68,8 @@ class Client(asyncio.Protocol):
         self.prop_override = None    # argv lists to propagate instead of the command itself
         self.in_exec = False
         self.flags_extra = ""
+        self.qbuf_peak = 0           # largest query buffer since the last resize check
+        self.qbuf_size = 0           # the query buffer size as last resized
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport):
@@ -93,8 +99,11 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         parser = self.parser
-        cmds = parser.feed(data)
-        if parser.pending_bytes() > srv.query_buffer_limit:
+        cmds = parser.feed_fast(data) if _FAST_PARSER else parser.feed(data)
+        qlen = parser.pending_bytes()
+        if qlen > self.qbuf_peak:
+            self.qbuf_peak = qlen
+        if qlen > srv.query_buffer_limit:
             srv.log_verbose("Closing client that reached max query buffer length")
             srv.stat_client_qbuf_limit_disconnections += 1
             self.close()
@@ -115,7 +124,9 @@ class Client(asyncio.Protocol):
             return   # the error is raised once the commands before it have run
         self.server.log_verbose("Protocol error (%s) from client: %s"
                                 % (self.parser.error, self.info_line()))
-        self.out.append(error("ERR " + self.parser.error))
+        reply = error("ERR " + self.parser.error)
+        self.server.count_error(reply)      # protocol errors count in errorstats too
+        self.out.append(reply)
         self.parser.error = None
         self.closing = True
 
@@ -131,6 +142,8 @@ class Client(asyncio.Protocol):
         while i < n:
             process(cmds[i])
             i += 1
+            if self.reply_mode > 1:
+                self.advance_reply_skip()
             if self.blocked is not None or self.closing or self.paused:
                 if i < n and not self.closing:
                     self.pending.extend(cmds[i:])
@@ -141,9 +154,15 @@ class Client(asyncio.Protocol):
         pending = self.pending
         while pending and self.blocked is None and not self.closing and not self.paused:
             self.process(pending.popleft())
+            if self.reply_mode > 1:
+                self.advance_reply_skip()
         if not pending and self.parser.error is not None and self.blocked is None:
             self.protocol_error()
         self.flush()
+
+    def advance_reply_skip(self):
+        """resetClient: CLIENT REPLY SKIP applies to the one command after it."""
+        self.reply_mode = 3 if self.reply_mode == 2 else 0
 
     def process(self, argv):
         """processCommand: look up, check, then execute or queue one command."""
@@ -158,6 +177,7 @@ class Client(asyncio.Protocol):
             if (a > 0 and a != len(argv)) or len(argv) < -a:
                 return self.reject(cmd, "ERR wrong number of arguments for '%s' command"
                                    % cmd.fullname)
+        self.last_cmd = cmd
         self.call(cmd, argv)
         if srv.ready_keys:
             srv.handle_ready_keys()
@@ -175,15 +195,12 @@ class Client(asyncio.Protocol):
         cmd.calls += 1
         cmd.usec += dt
         srv.stat_numcommands += 1
-        self.last_cmd = cmd
         if reply is not None:
             if reply[:1] == b"-":
                 cmd.failed_calls += 1
                 srv.count_error(reply)
-            if self.reply_mode == 0:
+            if not self.reply_mode & 1:
                 self.out.append(reply)
-            elif self.reply_mode == 2:
-                self.reply_mode = 0
         if srv.dirty != dirty:
             ov = self.prop_override
             if ov is None:
@@ -191,17 +208,39 @@ class Client(asyncio.Protocol):
                     srv.propagate(self.db.id, argv)
             else:
                 self.prop_override = None
-                for a in ov:
-                    srv.propagate(self.db.id, a)
+                self.propagate_many(ov)
         elif self.prop_override is not None:
             ov, self.prop_override = self.prop_override, None
-            for a in ov:
-                srv.propagate(self.db.id, a)
-        if dt >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
-            srv.slowlog_add(self, argv, dt)
+            self.propagate_many(ov)
+        if self.blocked is None:
+            if srv.latency_tracking:
+                h = cmd.hist
+                h[dt] = h.get(dt, 0) + 1
+            if dt >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
+                srv.slowlog_add(self, argv, dt)
+        else:
+            # stats of a blocked command are completed when it is served (blocking.py)
+            self.blocked.usec = dt
+            self.blocked.argv = argv
+        if dt >= srv.latency_threshold_us:
+            srv.latency_add("fast-command" if cmd.fast else "command", dt // 1000)
         if srv.monitors and not cmd.skip_monitor and not cmd.admin:
             srv.feed_monitors(self, argv)
         return reply
+
+    def propagate_many(self, ov):
+        """Propagate a command's effects; more than one go out wrapped in MULTI/EXEC
+        (propagatePendingCommands), unless an outer batch (EXEC, script) collects them."""
+        srv = self.server
+        dbid = self.db.id
+        if len(ov) == 1:
+            srv.propagate(dbid, ov[0])
+            return
+        opened = len(ov) > 1 and srv.propagate_begin()
+        for a in ov:
+            srv.propagate(dbid, a)
+        if opened:
+            srv.propagate_end()
 
     def reject(self, cmd, msg):
         """rejectCommand: an error before execution (counted as rejected, flags EXECABORT)."""
@@ -209,9 +248,13 @@ class Client(asyncio.Protocol):
             cmd.rejected_calls += 1
         if self.multi is not None:
             self.multi_error = True
+        if cmd is not None and cmd.fullname == "exec":
+            from .commands.transactions import exec_abort
+            msg = exec_abort(self, msg)
         reply = error(msg)
         self.server.count_error(reply)
-        self.out.append(reply)
+        if not self.reply_mode & 1:
+            self.out.append(reply)
 
     def check(self, argv, cmd):
         """The slow path of processCommand; returns the command to run, or None."""
@@ -262,11 +305,35 @@ class Client(asyncio.Protocol):
             self.reject(cmd, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE"
                         " / PING / QUIT / RESET are allowed in this context" % cmd.fullname)
             return None
+        if srv.pause_type and self.pause_applies(cmd) and srv.pause_active():
+            self.postpone(argv)
+            return None
         if self.multi is not None and cmd.name not in _MULTI_RUNS:
-            self.multi.append((cmd, argv))
-            self.out.append(QUEUED)
+            if not (self.multi_error or self.dirty_cas):   # doomed: no point keeping it
+                self.multi.append((cmd, argv))
+            if not self.reply_mode & 1:
+                self.out.append(QUEUED)
             return None
         return cmd
+
+    def pause_applies(self, cmd):
+        """CLIENT PAUSE blocks every command (ALL) or the ones that may replicate (WRITE);
+        replicas are never paused."""
+        if "S" in self.flags_extra:
+            return False
+        if self.server.pause_type == 2 or cmd.is_write or cmd.may_replicate:
+            return True
+        if cmd.name == "exec" and self.multi:
+            return any(c.is_write or c.may_replicate for c, _ in self.multi)
+        return False
+
+    def postpone(self, argv):
+        """blockClient(BLOCKED_POSTPONE): the command runs again when the pause ends."""
+        srv = self.server
+        self.paused = True
+        self.pending.appendleft(argv)
+        srv.postponed.append(self)
+        srv.blocked_clients += 1
 
     # -- state ------------------------------------------------------------------------
     def update_checks(self):
@@ -286,7 +353,8 @@ class Client(asyncio.Protocol):
         if self.closed:
             return
         self.out.append(data)
-        self.flush()
+        if not self.in_exec:   # inside EXEC the data joins the transaction's replies
+            self.flush()
 
     def flush(self):
         out = self.out
@@ -320,27 +388,29 @@ class Client(asyncio.Protocol):
 
     # -- introspection ----------------------------------------------------------------
     def flags(self):
-        f = ""
-        if self.blocked is not None:
-            f += "b"
+        """The flags= field of CLIENT LIST, in catClientInfoString's order."""
+        f = self.flags_extra
+        if self.monitor:
+            f += "O"
         if self.subscribed:
             f += "P"
         if self.multi is not None:
             f += "x"
+        if self.blocked is not None or self.paused:
+            f += "b"
         if self.dirty_cas:
             f += "d"
         if self.closing:
             f += "c"
         if self.unix:
             f += "U"
-        if self.monitor:
-            f += "O"
         if self.no_evict:
             f += "e"
-        if self.no_touch:
-            f += "T"
-        f += self.flags_extra
-        return f or "N"
+        if not f:
+            return "N"
+        if len(f) > 1:
+            f = "".join(sorted(f, key=_FLAG_ORDER.find))
+        return f
 
     def output_size(self):
         tr = self.transport
@@ -349,23 +419,49 @@ class Client(asyncio.Protocol):
         except Exception:
             return 0
 
-    def info_line(self):
+    def info_line(self, argv=None):
+        """catClientInfoString. argv: the command this client is running now (its query
+        buffer and argv memory are reported as Redis sees them during execution)."""
         now = _monotonic()
         cmd = self.last_cmd.fullname if self.last_cmd is not None else "NULL"
         qbuf = self.parser.pending_bytes()
+        argv_mem = 0
+        if argv is not None:
+            argv_mem = sum(map(len, argv))
+            qbuf += (len(argv) * 5 + argv_mem + len(str(len(argv)))
+                     + sum(len(str(len(a))) for a in argv) + 3)
+            rbs = rbp = 16384
+        else:
+            rbs, rbp = 1024, 0
+            b = self.blocked
+            if b is not None and b.argv is not None:
+                argv_mem = sum(map(len, b.argv))
+        multi_mem = 0
+        if self.multi is not None:
+            for _c, a in self.multi:
+                multi_mem += sum(map(len, a)) + 8 * len(a)
         omem = self.output_size()
+        # the query buffer (clientsCronResizeQueryBuffer): a 16k read buffer that grows
+        # for big arguments, shrinks to the recent peak and is freed after 2s idle
+        if argv is None and not qbuf and now - self.last_interaction > 2:
+            size = 0
+        else:
+            size = max(20474, self.qbuf_size, self.qbuf_peak, qbuf)
+        qbuf_free = size - qbuf
+        tot = 22272 + qbuf + omem + argv_mem + multi_mem + (rbs - 1024)
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
-                "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=0 "
+                "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d "
                 "rbs=%d rbp=%d obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s "
-                "redir=-1 resp=%d" % (
+                "redir=%d resp=%d" % (
                     self.id, self.addr, self.laddr, self.fd, self.name or "",
                     int(now - self.ctime), int(now - self.last_interaction), self.flags(),
                     self.db.id, len(self.channels), len(self.patterns),
                     len(self.shard_channels), -1 if self.multi is None else len(self.multi),
-                    qbuf, 0 if qbuf == 0 else 16384, 0, 16384, 0, omem,
-                    qbuf + omem + 1024, cmd, self.user, self.resp))
+                    qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp, omem, tot, cmd,
+                    self.user, getattr(self, "tracking_redirect", -1), self.resp))
 
 
+_FLAG_ORDER = "OSMPxbtRBdcuAUre"
 _PUBSUB_OK = frozenset(("ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
                         "psubscribe", "punsubscribe", "quit", "reset"))
 _MULTI_RUNS = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))

@@ -11,6 +11,9 @@ import time
 from .errors import CommandError, WRONGTYPE
 
 TYPE_NAMES = {bytes: b"string"}   # type modules register their classes here
+ENCODING_FUNCS = {}   # class -> fn(value) -> encoding name (OBJECT ENCODING), per type module
+COPY_FUNCS = {}       # class -> fn(value) -> independent copy (COPY); default: value.copy()
+SIGNAL_ON_DELETE = set()   # types whose deletion/overwrite wakes blocked clients (XREADGROUP)
 
 
 def now_ms():
@@ -19,37 +22,62 @@ def now_ms():
 
 class Database:
     __slots__ = ("id", "data", "expires", "server", "watched", "blocking", "avg_ttl",
-                 "expire_cursor", "expire_scan")
+                 "expire_cursor", "expire_scan", "lru")
 
     def __init__(self, server, dbid):
         self.id = dbid
         self.server = server
         self.data = {}
         self.expires = {}
-        self.watched = {}     # key -> list of clients WATCHing it
+        self.watched = {}     # key -> {client: None} of clients WATCHing it (in order)
         self.blocking = {}    # key -> deque of clients blocked on it (first come first served)
         self.avg_ttl = 0
         self.expire_cursor = 0
         self.expire_scan = None
+        self.lru = {}         # key -> last access (srv.lru_clock ms), or LFU word in LFU mode
 
     # -- reading ----------------------------------------------------------------------
     def lookup(self, key):
-        """The live value of key or None; an expired key is reclaimed on the spot."""
+        """The live value of key or None; an expired key is reclaimed on the spot.
+        Updates the key's access time (LRU clock, or LFU counter) like lookupKey."""
+        v = self.data.get(key)
+        if v is not None:
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when < self.server.time_ms():
+                    if self.server.is_replica:
+                        return None   # a replica waits for the master's DEL
+                    self.expire_key(key)
+                    return None
+            srv = self.server
+            if srv.lfu_mode:
+                lfu_touch(self, key)
+            else:
+                self.lru[key] = srv.lru_clock
+        return v
+
+    def peek(self, key):
+        """lookup() without updating the access time (LOOKUP_NOTOUCH: TTL, TYPE, EXISTS,
+        OBJECT)."""
         v = self.data.get(key)
         if v is not None and self.expires:
             when = self.expires.get(key)
             if when is not None and when < self.server.time_ms():
                 if self.server.is_replica:
-                    return None   # a replica waits for the master's DEL
+                    return None
                 self.expire_key(key)
                 return None
         return v
 
-    def lookup_read(self, key):
-        """lookup() counting keyspace hits and misses, as lookupKeyRead does."""
-        v = self.lookup(key)
+    def lookup_read(self, key, touch=True):
+        """lookup() counting keyspace hits and misses, as lookupKeyRead does
+        (touch=False: LOOKUP_NOTOUCH)."""
+        v = self.lookup(key) if touch else self.peek(key)
         if v is None:
-            self.server.stat_keyspace_misses += 1
+            srv = self.server
+            srv.stat_keyspace_misses += 1
+            if srv.notify_flags & 2048:   # NOTIFY_KEY_MISS
+                srv.notify(2048, b"keymiss", key, self.id)
         else:
             self.server.stat_keyspace_hits += 1
         return v
@@ -95,26 +123,40 @@ class Database:
     def add(self, key, value):
         """Create a new key (it must not exist)."""
         self.data[key] = value
+        self.lru[key] = self.server.lru_new
         if self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
         self.touch(key)
+        if self.server.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
+            self.server.notify(16384, b"new", key, self.id)
 
     def set(self, key, value, keepttl=False):
         """Create or overwrite key (setKey): drops its expiry unless keepttl."""
         data = self.data
-        new = key not in data
+        old = data.get(key)
+        new = old is None
         data[key] = value
+        if not new and self.blocking and type(old) in SIGNAL_ON_DELETE and key in self.blocking:
+            self.server.ready_keys.append((self, key))
+        if new or not self.server.lfu_mode:   # dbOverwrite keeps the LFU counter
+            self.lru[key] = self.server.lru_new
         if not keepttl and self.expires:
             self.expires.pop(key, None)
         if new and self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
         if self.watched:
             self.touch(key)
+        if new and self.server.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
+            self.server.notify(16384, b"new", key, self.id)
 
     def delete(self, key):
         """Remove key; True if it existed (dbDelete). Callers count dirty and notify."""
-        if self.data.pop(key, None) is None:
+        v = self.data.pop(key, None)
+        if v is None:
             return False
+        if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
+            self.server.ready_keys.append((self, key))
+        self.lru.pop(key, None)
         if self.expires:
             self.expires.pop(key, None)
         if self.watched:
@@ -131,8 +173,7 @@ class Database:
         """signalModifiedKey: invalidate WATCHes (and, later, client-side caching)."""
         w = self.watched.get(key) if self.watched else None
         if w:
-            for c in w:
-                c.dirty_cas = True
+            touch_watched(self, key, w)
         hook = self.server.key_modified_hook
         if hook is not None:
             hook(self, key)
@@ -145,8 +186,11 @@ class Database:
     def expire_key(self, key):
         """Reclaim an expired key: delete, count, notify, propagate DEL (as Redis)."""
         srv = self.server
-        self.data.pop(key, None)
+        v = self.data.pop(key, None)
+        if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
+            srv.ready_keys.append((self, key))
         self.expires.pop(key, None)
+        self.lru.pop(key, None)
         srv.stat_expired_keys += 1
         self.touch(key)
         srv.notify(srv.NOTIFY_EXPIRED, b"expired", key, self.id)
@@ -156,12 +200,47 @@ class Database:
         """FLUSHDB: drop everything, invalidating every watched key."""
         n = len(self.data)
         if self.watched:
-            for key in list(self.watched):
-                if key in self.data:
-                    self.touch(key)
+            self.touch_all_watched(None)
+        if self.blocking and SIGNAL_ON_DELETE:
+            for key in self.blocking:
+                if type(self.data.get(key)) in SIGNAL_ON_DELETE:
+                    self.server.ready_keys.append((self, key))
         self.data = {}
         self.expires = {}
+        self.lru = {}
         return n
+
+    def key_is_expired(self, key):
+        """keyIsExpired: key has a TTL in the past (it may still be in the dict)."""
+        when = self.expires.get(key) if self.expires else None
+        return when is not None and not self.server.loading and when < self.server.time_ms()
+
+    def touch_all_watched(self, replaced_with=None):
+        """touchAllWatchedKeysInDb: FLUSHDB/FLUSHALL (replaced_with None) and SWAPDB
+        (replaced_with = the other db; call it for both dbs before swapping contents).
+        Flags clients watching keys that exist here or in replaced_with; keys that were
+        already expired when watched are left alone as Redis 7.0 does."""
+        if not self.watched:
+            return
+        data = self.data
+        for key, clients in list(self.watched.items()):
+            here = key in data
+            there = replaced_with is not None and key in replaced_with.data
+            if not (here or there):
+                continue
+            ident = (self, key)
+            for c in clients:
+                wk = c.watched_keys
+                if wk.get(ident):   # watched while already expired
+                    if not there:
+                        wk[ident] = False
+                        continue
+                    if replaced_with.key_is_expired(key):
+                        continue
+                elif not here and replaced_with.key_is_expired(key):
+                    wk[ident] = True
+                    continue
+                c.dirty_cas = True
 
     # -- active expiry ----------------------------------------------------------------
     def active_expire(self, deadline):
@@ -196,6 +275,85 @@ class Database:
                 break
         self.expire_cursor = i
         return total
+
+
+def touch_watched(db, key, clients):
+    """touchWatchedKey: flag the clients WATCHing key (db.watched[key]) so their EXEC
+    fails, and drop all their watches. A key watched while already expired counts as
+    unchanged once deleted (Redis 7.0.15 semantics, including its early loop exit)."""
+    ident = (db, key)
+    for c in list(clients):
+        wk = c.watched_keys
+        if wk.get(ident):
+            if key not in db.data:
+                wk[ident] = False
+                continue
+            break
+        c.dirty_cas = True
+        unwatch_all(c)
+
+
+def unwatch_all(c):
+    """unwatchAllKeys: forget every key client c watches."""
+    wk = c.watched_keys
+    if not wk:
+        return
+    for db, key in wk:
+        clients = db.watched.get(key)
+        if clients is not None:
+            clients.pop(c, None)
+            if not clients:
+                del db.watched[key]
+    wk.clear()
+
+
+# -- access time / frequency (OBJECT IDLETIME, OBJECT FREQ, eviction) --------------------
+# db.lru[key] holds, like robj->lru, either the LRU clock of the last access (ms, as
+# srv.lru_clock, refreshed by the cron) or, with an LFU maxmemory-policy, the LFU word
+# (minutes << 8 | logarithmic counter). srv.lru_new is the value a new key starts with.
+LFU_INIT_VAL = 5
+
+
+def lfu_minutes():
+    return (int(time.time()) // 60) & 65535
+
+
+def lfu_decr_and_return(db, key):
+    """LFUDecrAndReturn: the key's counter after decaying one step per lfu-decay-time
+    minutes elapsed since its last decrement time."""
+    word = db.lru.get(key)
+    if word is None:
+        return LFU_INIT_VAL
+    ldt = word >> 8
+    counter = word & 255
+    decay = db.server.config.values["lfu-decay-time"]
+    if decay:
+        now = lfu_minutes()
+        elapsed = now - ldt if now >= ldt else 65535 - ldt + now
+        periods = elapsed // decay
+        if periods:
+            counter = 0 if periods > counter else counter - periods
+    return counter
+
+
+def lfu_touch(db, key):
+    """updateLFU: decay, then a logarithmic (probabilistic) increment."""
+    counter = lfu_decr_and_return(db, key)
+    if counter < 255:
+        base = counter - LFU_INIT_VAL
+        if base < 0:
+            base = 0
+        if random.random() < 1.0 / (base * db.server.config.values["lfu-log-factor"] + 1):
+            counter += 1
+    db.lru[key] = (lfu_minutes() << 8) | counter
+
+
+def update_lru_clock(srv):
+    """Refresh srv.lru_clock / srv.lru_new / srv.lfu_mode (the cron and CONFIG SET
+    maxmemory-policy call this)."""
+    srv.lfu_mode = "lfu" in srv.config.values["maxmemory-policy"]
+    srv.lru_clock = int(time.time() * 1000)
+    srv.lru_new = (lfu_minutes() << 8) | LFU_INIT_VAL if srv.lfu_mode else srv.lru_clock
 
 
 def _sample_key(d):

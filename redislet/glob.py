@@ -100,7 +100,7 @@ def _translate(p, nocase):
         if c == 42:
             while i + 1 < n and p[i + 1] == 42:
                 i += 1
-            out.append(b".*")
+            out.append(None)   # a star, placed below
         elif c == 63:
             out.append(b".")
         elif c == 91:
@@ -141,7 +141,23 @@ def _translate(p, nocase):
         else:
             out.append(re.escape(bytes((c,))))
         i += 1
-    return b"".join(out)
+    # Every star but the last matches lazily inside an atomic group: placing each
+    # fixed-width segment between stars at its leftmost match is optimal for globs, and it
+    # keeps matching polynomial (as stringmatchlen's skipLongerMatches does) where plain
+    # backtracking on "a*a*a*...*b" would be exponential.
+    stars = out.count(None)
+    res = []
+    opened = False
+    for x in out:
+        if x is None:
+            if opened:
+                res.append(b")")
+            stars -= 1
+            opened = stars > 0
+            res.append(b"(?>.*?" if opened else b".*")
+        else:
+            res.append(x)
+    return b"".join(res)
 
 
 @lru_cache(maxsize=1024)

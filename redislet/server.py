@@ -74,13 +74,16 @@ class RedisServer:
         self.errors = {}             # error code -> count (errorstats)
         self.key_modified_hook = None
         self.propagate_targets = []  # callables (dbid, argv) fed with every effect
+        self.prop_batch = None       # effects collected while EXEC runs (propagate_end)
         self.notify_hook = None      # set by the pub/sub module
         self.acl = None              # set by the ACL module
         self.is_replica = False
         self.checks = False          # any server-wide state that needs the slow path
         self.loading = False
-        self.paused_until = 0
-        self.pause_write_only = False
+        self.pause_type = 0          # CLIENT PAUSE: 0 off, 1 WRITE, 2 ALL
+        self.pause_end = 0           # unix ms when the pause ends
+        self.pause_timer = None
+        self.postponed = []          # clients whose next command waits for the pause end
         self.dirty = 0
         self.lastsave = int(time.time())
         self.shutdown_asap = False
@@ -136,6 +139,10 @@ class RedisServer:
     def apply_config(self):
         v = self.config.values
         self.slowlog_threshold = v["slowlog-log-slower-than"]
+        # latency-monitor-threshold (ms) as usec, or never when 0
+        lt = v["latency-monitor-threshold"]
+        self.latency_threshold_us = lt * 1000 if lt > 0 else 1 << 62
+        self.latency_tracking = v["latency-tracking"]
         self.query_buffer_limit = v["client-query-buffer-limit"]
         self.lazyfree_expire = v["lazyfree-lazy-expire"]
         limits = v["client-output-buffer-limit"]
@@ -145,13 +152,20 @@ class RedisServer:
     def _subscribe_config(self):
         for name in ("slowlog-log-slower-than", "client-query-buffer-limit",
                      "lazyfree-lazy-expire", "client-output-buffer-limit",
-                     "notify-keyspace-events"):
+                     "notify-keyspace-events", "latency-monitor-threshold",
+                     "latency-tracking"):
             self.config.on_change(name, lambda _v: self.apply_config())
         self.config.on_change("slowlog-max-len", lambda v: self._trim_slowlog())
         self.config.on_change("requirepass", self._requirepass_changed)
         self.config.on_change("port", self._port_changed)
         self.config.on_change("bind", self._bind_changed)
         self.config.on_change("hz", lambda v: None)
+        self.config.on_change("proto-max-bulk-len", self._max_bulk_changed)
+
+    def _max_bulk_changed(self, value):
+        # proto-max-bulk-len is global in Redis: existing connections see it too
+        for c in self.clients.values():
+            c.parser.max_bulk = value
 
     def auth_required(self):
         """The default user has a password (requirepass), so new clients must AUTH."""
@@ -185,7 +199,60 @@ class RedisServer:
         return None
 
     def update_checks(self):
-        self.checks = bool(self.state_checks) or self.acl is not None
+        self.checks = bool(self.state_checks) or self.acl is not None or self.pause_type != 0
+
+    # -- client pause (pauseClients / unpauseClients) --------------------------------
+    def pause_clients(self, end_ms, ptype):
+        """CLIENT PAUSE: pause all (2) or write (1) commands until end_ms; a pause in
+        progress keeps the most restrictive type and the furthest end."""
+        if self.pause_type:
+            ptype = max(ptype, self.pause_type)
+            end_ms = max(end_ms, self.pause_end)
+        old = self.pause_type
+        self.pause_type, self.pause_end = ptype, end_ms
+        self._update_pause(old)
+
+    def unpause_clients(self):
+        old = self.pause_type
+        self.pause_type = 0
+        self.pause_end = 0
+        self._update_pause(old)
+
+    def pause_active(self):
+        """checkClientPauseTimeoutAndReturnIfPaused."""
+        if self.pause_type and self.pause_end < self.time_ms():
+            self._update_pause(self.pause_type)
+        return self.pause_type != 0
+
+    def _update_pause(self, old):
+        if self.pause_type and self.pause_end < self.time_ms():
+            self.pause_type = 0
+            self.pause_end = 0
+        if self.pause_timer is not None:
+            self.pause_timer.cancel()
+            self.pause_timer = None
+        if self.pause_type and self.loop is not None:
+            delay = (self.pause_end - self.time_ms() + 1) / 1000.0
+            self.pause_timer = self.loop.call_later(max(0.0, delay), self._pause_expired)
+        self.update_checks()
+        if self.pause_type < old and self.postponed:
+            # less restrictive now: postponed clients run again (and may pause again)
+            if self.loop is not None:
+                self.loop.call_soon(self._resume_postponed)
+            else:
+                self._resume_postponed()
+
+    def _pause_expired(self):
+        self.pause_timer = None
+        self._update_pause(self.pause_type)    # ends the pause, or re-arms the timer
+
+    def _resume_postponed(self):
+        clients, self.postponed = self.postponed, []
+        for c in clients:
+            if c.paused and not c.closed:
+                c.paused = False
+                self.blocked_clients -= 1
+                c.resume()
 
     # -- time -------------------------------------------------------------------------
     @staticmethod
@@ -194,8 +261,33 @@ class RedisServer:
 
     # -- effects ----------------------------------------------------------------------
     def propagate(self, dbid, argv):
+        batch = self.prop_batch
+        if batch is not None:
+            batch.append((dbid, argv))
+            return
         for target in self.propagate_targets:
             target(dbid, argv)
+
+    def propagate_begin(self):
+        """Start collecting effects (EXEC, scripts) to emit them as one unit; False if a
+        batch is already open (the outer one owns it)."""
+        if self.prop_batch is not None:
+            return False
+        self.prop_batch = []
+        return True
+
+    def propagate_end(self):
+        """propagatePendingCommands: emit the collected effects, wrapped in MULTI/EXEC when
+        there is more than one (Redis 7.0)."""
+        batch, self.prop_batch = self.prop_batch, None
+        if not batch:
+            return
+        if len(batch) > 1:
+            batch.insert(0, (batch[0][0], [b"MULTI"]))
+            batch.append((batch[-1][0], [b"EXEC"]))
+        for dbid, argv in batch:
+            for target in self.propagate_targets:
+                target(dbid, argv)
 
     def notify(self, type_flag, event, key, dbid):
         """notifyKeyspaceEvent: published by the pub/sub module when enabled."""
@@ -245,9 +337,16 @@ class RedisServer:
                 m.write(msg)
 
     def latency_add(self, event, ms):
+        """latencyAddSampleIfNeeded: one sample per second per event (the highest), the
+        last 160 kept; latency_events[event] = [deque of (unix time, ms), all-time max]."""
         threshold = self.config.values["latency-monitor-threshold"]
         if threshold and ms >= threshold:
-            samples = self.latency_events.setdefault(event, deque(maxlen=160))
+            ts = self.latency_events.get(event)
+            if ts is None:
+                ts = self.latency_events[event] = [deque(maxlen=160), 0]
+            if ms > ts[1]:
+                ts[1] = ms
+            samples = ts[0]
             now = int(time.time())
             if samples and samples[-1][0] == now:
                 if ms > samples[-1][1]:
@@ -297,6 +396,11 @@ class RedisServer:
             hook(c)
         if c.monitor and c in self.monitors:
             self.monitors.remove(c)
+        if c.paused:
+            c.paused = False
+            self.blocked_clients -= 1
+            if c in self.postponed:
+                self.postponed.remove(c)
 
     def check_output_limits(self, c):
         """client-output-buffer-limit: hard limit disconnects at once, soft limit after
@@ -400,6 +504,7 @@ class RedisServer:
 
     async def _listen(self, port, binds):
         self.port, socks = self._bind_sockets(port, binds)
+        self.bound = (port, list(binds))
         self.tcp_listeners = []
         await self._serve(socks)
 
@@ -410,19 +515,39 @@ class RedisServer:
         self._rebind(self.config.values["port"], binds)
 
     def _rebind(self, port, binds):
+        """changeListenPort / changeBindAddr. Setting the current port and addresses again
+        keeps the listeners; addresses that overlap the old ones are bound after closing
+        the old listeners, which are restored if the new ones cannot be bound."""
         from .config import ConfigError
         if self.loop is None:
             return
+        if getattr(self, "bound", None) == (port, list(binds)):
+            return
+        old = self.tcp_listeners
         try:
             newport, socks = self._bind_sockets(port, binds)
-        except OSError as e:
-            self.log("warning", str(e))
-            raise ConfigError("Unable to listen on this port. Check server logs.") from None
-        old = self.tcp_listeners
+        except OSError:
+            for s in old:
+                s.close()
+            try:
+                newport, socks = self._bind_sockets(port, binds)
+            except OSError as e:
+                self.log("warning", str(e))
+                self.log("warning", "Failed to bind, trying to restore old listening sockets.")
+                try:
+                    oport, obinds = self.bound
+                    _p, osocks = self._bind_sockets(oport, obinds)
+                    self.listeners = [s for s in self.listeners if s not in old]
+                    self.tcp_listeners = []
+                    self.loop.create_task(self._serve(osocks))
+                except OSError as e2:
+                    self.log("warning", str(e2))
+                raise ConfigError("Unable to listen on this port. Check server logs.") from None
         self.listeners = [s for s in self.listeners if s not in old]
         for s in old:
             s.close()
         self.port = newport
+        self.bound = (port, list(binds))
         self.tcp_listeners = []
         self.loop.create_task(self._serve(socks))
 
@@ -431,7 +556,8 @@ class RedisServer:
         v = self.config.values
         hz = max(1, min(500, v["hz"]))
         try:
-            self.cron()
+            if not self.cron_paused:
+                self.cron()
         finally:
             if self.stopped is not None and not self.stopped.done():
                 self.cron_handle = self.loop.call_later(1.0 / hz, self._cron)
@@ -441,18 +567,24 @@ class RedisServer:
         now = time.monotonic()
         hz = max(1, min(500, v["hz"]))
         # active expiry: at most 25% of a cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC)
-        if self.active_expire_enabled and not self.is_replica:
+        # (not while clients are paused, as activeExpireCycle)
+        if self.active_expire_enabled and not self.is_replica and not (
+                self.pause_type and self.pause_active()):
             deadline = now + 0.25 / hz
             for db in self.dbs:
                 if db.expires:
                     db.active_expire(deadline)
                     if time.monotonic() > deadline:
                         break
+            spent_ms = int((time.monotonic() - now) * 1000)
+            if spent_ms:
+                self.latency_add("expire-cycle", spent_ms)
         # idle client timeout (clientsCronHandleTimeout)
         timeout = v["timeout"]
         if timeout:
             for c in list(self.clients.values()):
                 if (c.blocked is None and not c.subscribed and not c.flags_extra
+                        and not c.monitor and not c.paused
                         and now - c.last_interaction > timeout):
                     self.log_verbose("Closing idle client")
                     c.kill()
@@ -467,6 +599,11 @@ class RedisServer:
             self.shutdown(save=None)
 
     active_expire_enabled = True
+    cron_paused = False          # DEBUG PAUSE-CRON
+    # access clock for db.lru (OBJECT IDLETIME / FREQ); refreshed by db.update_lru_clock
+    lru_clock = 0
+    lru_new = 0
+    lfu_mode = False
 
     def instantaneous(self, idx):
         s = self.ops_samples

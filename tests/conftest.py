@@ -230,7 +230,7 @@ class Differential:
         outs = []
         for conn in (self.a, self.b):
             conn.send(data)
-            conn.sock.settimeout(0.5)
+            conn.sock.settimeout(5)      # the first bytes may take a while on a busy machine
             got = b""
             try:
                 while True:
@@ -238,6 +238,7 @@ class Differential:
                     if not chunk:
                         break
                     got += chunk
+                    conn.sock.settimeout(0.5)
             except (socket.timeout, ConnectionResetError):
                 pass
             outs.append(got)

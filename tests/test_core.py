@@ -103,10 +103,12 @@ def test_protocol_error_leaves_others_alone(server):
     good.close()
 
 
-def test_command_count_matches_table(r):
-    n = r.execute_command("COMMAND", "COUNT")
-    assert n == len(r.execute_command("COMMAND"))
-    names = r.execute_command("COMMAND", "LIST")
+def test_command_count_matches_table(raw):
+    c = raw()
+    count = int(c.cmd("COMMAND", "COUNT")[1:-2])
+    infos, _ = parse_reply(c.cmd("COMMAND"))
+    assert count == len(infos) > 100
+    names, _ = parse_reply(c.cmd("COMMAND", "LIST"))
     assert b"ping" in names and b"command|info" in names
 
 
@@ -120,9 +122,23 @@ def test_command_info_matches_redis(server, real):
         for sub in ("INFO", "DOCS"):
             ra, rb = a.cmd("COMMAND", sub, name), b.cmd("COMMAND", sub, name)
             if ra != rb:
-                assert _norm(parse_reply(ra)[0]) == _norm(parse_reply(rb)[0]), (sub, name)
+                pa, pb = parse_reply(ra)[0], parse_reply(rb)[0]
+                # a container's subcommands are compared one by one (some, such as
+                # CLIENT TRACKING, belong to later issues)
+                assert _norm(_strip_subs(sub, pa)) == _norm(_strip_subs(sub, pb)), (sub, name)
     a.close()
     b.close()
+
+
+def _strip_subs(kind, reply):
+    if kind == "INFO":
+        return [info[:9] for info in reply]
+    # RESP2: the map is a flat [name, doc, ...] and each doc a flat [field, value, ...]
+    out = []
+    for name, doc in zip(reply[::2], reply[1::2]):
+        fields = [(k, v) for k, v in zip(doc[::2], doc[1::2]) if k != b"subcommands"]
+        out.append((name, fields))
+    return out
 
 
 def _norm(x):

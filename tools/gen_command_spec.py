@@ -17,10 +17,12 @@ import sys
 def conv_args(args):
     out = []
     for a in args:
-        d = {"name": a["name"], "type": a["type"]}
+        d = {"name": a["name"].lower(), "type": a["type"]}
         for k in ("key_spec_index", "token", "summary", "since", "deprecated_since"):
             if k in a:
                 d[k] = a[k]
+        if "token" in d:
+            d["token"] = d["token"].upper()   # as Redis's generate-command-code.py does
         flags = [f for f in ("optional", "multiple", "multiple_token") if a.get(f)]
         if flags:
             d["flags"] = flags
@@ -67,7 +69,7 @@ def main(src):
             "arity": v["arity"],
             "flags": flags,
             "acl": [x.lower() for x in v.get("acl_categories", [])],
-            "group": v["group"],
+            "group": v["group"].replace("_", "-"),  # COMMAND_GROUP_STR spelling
             "summary": v.get("summary"),
             "since": v.get("since"),
             "complexity": v.get("complexity"),

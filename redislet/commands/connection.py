@@ -6,6 +6,7 @@ from ..errors import CommandError, SYNTAX, NOT_INTEGER
 from ..resp.encode import OK, PONG, bulk, integer, array
 from ..util import parse_ll
 
+REDACTED = b"(redacted)"
 WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
 
 
@@ -67,6 +68,12 @@ def authenticate(c, username, password):
 def auth(c, argv):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
+    # redactClientCommandArgument: SLOWLOG / MONITOR see "(redacted)" (argv is theirs)
+    args = argv[:]
+    argv[1] = REDACTED
+    if len(argv) == 3:
+        argv[2] = REDACTED
+    argv = args
     if len(argv) == 2:
         srv = c.server
         if srv.acl_default_nopass():
@@ -104,7 +111,9 @@ def hello(c, argv):
         opt = argv[i].lower()
         more = len(argv) - 1 - i
         if opt == b"auth" and more >= 2:
-            if not authenticate(c, argv[i + 1], argv[i + 2]):
+            user, password = argv[i + 1], argv[i + 2]
+            argv[i + 1] = argv[i + 2] = REDACTED
+            if not authenticate(c, user, password):
                 return WRONGPASS
             i += 3
         elif opt == b"setname" and more >= 1:

@@ -89,6 +89,9 @@ def _getkeys(c, argv, with_flags):
     if (a > 0 and a != n) or n < -a:
         raise CommandError("ERR Invalid number of arguments specified for command")
     pos = cmd.key_positions(argv[2:], with_flags=with_flags)
+    if with_flags and pos and cmd.name in _VARIABLE_FLAGS:
+        # key specs with VARIABLE_FLAGS: the flags come from the command's getkeys proc
+        pos = [(pos[0][0], _VARIABLE_FLAGS[cmd.name](argv[2:]))]
     if not pos:
         if pos is not None or "no_mandatory_keys" in cmd.flags:
             if pos == [] or "no_mandatory_keys" in cmd.flags:
@@ -104,6 +107,34 @@ def _getkeys(c, argv, with_flags):
         out.append(b"*2\r\n" + bulk(sub[p]) + c.r.set_header(len(fl))
                    + b"".join(b"+%s\r\n" % f.encode() for f in fl))
     return b"".join(out)
+
+
+def _set_key_flags(argv):
+    """setGetKeys: SET ... GET reads the old value."""
+    for a in argv[3:]:
+        if a.lower() == b"get":
+            return ["RW", "ACCESS", "UPDATE"]
+    return ["OW", "UPDATE"]
+
+
+def _bitfield_key_flags(argv):
+    """bitfieldGetKeys: read-only unless a SET / INCRBY (or a syntax error) comes first."""
+    i, n = 2, len(argv)
+    while i < n:
+        a = argv[i].lower()
+        rem = n - i - 1
+        if a == b"get" and rem >= 2:
+            i += 3
+        elif a in (b"set", b"incrby") and rem >= 3:
+            return ["RW", "ACCESS", "UPDATE"]
+        elif a == b"overflow" and rem >= 1:
+            i += 2
+        else:
+            return ["RW", "ACCESS", "UPDATE"]
+    return ["RO", "ACCESS"]
+
+
+_VARIABLE_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
 
 
 def lookup_cmd_argv(argv):

@@ -44,7 +44,7 @@ class Command:
                  "key_step", "movablekeys", "is_write", "is_readonly", "denyoom", "no_auth",
                  "no_multi", "stale", "loading", "pubsub", "admin", "noscript", "blocking",
                  "may_replicate", "allow_busy", "skip_monitor", "skip_slowlog", "fast",
-                 "calls", "usec", "rejected_calls", "failed_calls", "protected")
+                 "calls", "usec", "rejected_calls", "failed_calls", "protected", "hist")
 
     def __init__(self, fullname, spec, handler=None, getkeys=None):
         self.fullname = fullname
@@ -81,6 +81,7 @@ class Command:
         self.usec = 0
         self.rejected_calls = 0
         self.failed_calls = 0
+        self.hist = {}           # latency histogram: call duration in usec -> calls
 
     @staticmethod
     def _categories(flags, declared):

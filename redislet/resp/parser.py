@@ -5,7 +5,25 @@ feed(data) returns the complete commands (lists of bytes) found so far; after a 
 error, `error` holds the reply text: the commands before it still run, then the client
 gets the error and is closed (as Redis does).
 """
+import re
+from itertools import chain
+
 from ..util import parse_ll, split_args
+
+try:  # hiredis parses well-formed pipelines in C; the Python parser stays the reference
+    from hiredis import Reader as _HiredisReader
+except ImportError:  # pragma: no cover - optional speed-up
+    _HiredisReader = None
+
+# digits of a bulk length, for the canonical size of a command (see feed_fast)
+_DIGITS = [1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000
+_CR_PLUS = b"\r\n+"
+_CR_EQ = b"\r\n="
+_CR_BIG = b"\r\n("
+# hiredis pre-sizes a list for an aggregate's declared length (*3000000000 maps 24 GB):
+# chunks with any aggregate header of a million elements or more take the Python parser
+_chain = chain.from_iterable
+_HUGE_AGGREGATE = re.compile(rb"[*%~>|][0-9]{7}").search
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
@@ -18,7 +36,7 @@ class ProtocolError(Exception):
 
 class RequestParser:
     __slots__ = ("buf", "argv", "remaining", "bulklen", "parts", "partlen",
-                 "error", "max_bulk", "auth_required")
+                 "error", "max_bulk", "auth_required", "reader", "finish_one")
 
     def __init__(self, max_bulk=512 * 1024 * 1024):
         self.buf = b""
@@ -30,11 +48,79 @@ class RequestParser:
         self.error = None
         self.max_bulk = max_bulk
         self.auth_required = False
+        self.reader = None
+        self.finish_one = False
+
+    def feed_fast(self, data):
+        if _HiredisReader is None:
+            return self.feed(data)
+        return self._feed_hiredis(data)
+
+    def _feed_hiredis(self, data):
+        """feed() through hiredis when that gives exactly Redis's result.
+
+        Used only for a chunk that starts a command ('*') with no partial state, from an
+        authenticated client. Each command hiredis returns must be an array of bulk
+        strings: its canonical encoding length must add up to the bytes consumed (other
+        element types either raise here or make the encoding longer than canonical, except
+        the '+', '(' and '=' forms hiredis also returns as bytes, which the pre-scan
+        excludes). Anything else, the chunk is
+        parsed again by the Python parser, which has Redis's exact errors and limits. A
+        partial command at the end is handed to the Python parser."""
+        if (self.buf or self.argv is not None or self.parts is not None
+                or self.auth_required or data[:1] != b"*" or _CR_PLUS in data
+                or _CR_EQ in data or _CR_BIG in data or len(data) > self.max_bulk
+                or _HUGE_AGGREGATE(data) is not None):
+            return self._feed_split(data)
+        reader = self.reader
+        if reader is None:
+            reader = self.reader = _HiredisReader()
+        reader.feed(data)
+        out = []
+        append = out.append
+        gets = reader.gets
+        digit = _DIGITS.__getitem__
+        try:
+            cmd = gets()
+            while cmd is not False:
+                append(cmd)
+                cmd = gets()
+            # non-sized elements (None, ints) raise; a *-1 or *0 command has no args
+            argc = list(map(len, out))
+            arglens = list(map(len, _chain(out)))
+            size = (sum(arglens) + sum(map(digit, arglens)) + 5 * len(arglens)
+                    + sum(map(digit, argc)) + 3 * len(argc))
+        except Exception:  # ProtocolError, odd element types, lengths past the table
+            self.reader = None
+            return self.feed(data)
+        if size != len(data) or 0 in argc:
+            # a partial command at the end, an element that is not a bulk string, or an
+            # empty command: the reference parser takes the whole chunk (nothing ran yet)
+            self.reader = None
+            return self.feed(data)
+        return out
+
+    def _feed_split(self, data):
+        """The Python parser finishes the pending partial command, then hiredis resumes."""
+        if not (self.buf or self.argv is not None or self.parts is not None) \
+                or self.auth_required:
+            return self.feed(data)
+        self.finish_one = True
+        try:
+            out = self.feed(data)
+        finally:
+            self.finish_one = False
+        rest = self.buf
+        if rest and self.argv is None and self.parts is None and self.error is None:
+            self.buf = b""
+            out.extend(self.feed_fast(rest) if rest[:1] == b"*" else self.feed(rest))
+        return out
 
     def pending_bytes(self):
         return len(self.buf) + self.partlen
 
     def feed(self, data):
+        """Parse data with the Python parser (the reference implementation)."""
         out = []
         if self.parts is not None:
             # a big argument: gather chunks without re-joining the whole buffer every read
@@ -79,6 +165,8 @@ class RequestParser:
                     pos = nl + 1
                     if args:
                         append(args)
+                        if self.finish_one:
+                            return pos
                     continue
                 nl = find(b"\r", pos)
                 if nl < 0:
@@ -133,4 +221,6 @@ class RequestParser:
                 self.remaining -= 1
             append(argv)
             self.argv = None
+            if self.finish_one:
+                return pos
         return pos

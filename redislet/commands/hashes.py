@@ -1,0 +1,567 @@
+"""Hash commands: HSET, HSETNX, HGET, HMGET, HMSET, HDEL, HLEN, HSTRLEN, HEXISTS, HKEYS,
+HVALS, HGETALL, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN.
+
+A hash is a `Hash` (a dict of field bytes -> value bytes). Its `ht` flag mirrors Redis's
+encoding: False while Redis would keep a listpack (few, short entries; iteration follows
+insertion order, as a listpack does), True once converted to a hash table (one way, as in
+Redis). HINCRBYFLOAT computes in x87 80-bit long double like Redis (see the ld_* helpers).
+"""
+import itertools
+import random
+import re
+from fractions import Fraction
+
+from .table import command
+from .. import db as _db
+from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, wrong_args
+from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, integer, bulk
+from ..util import parse_ll
+
+LONG_MAX = (1 << 63) - 1
+LONG_MIN = -(1 << 63)
+
+
+class Hash(dict):
+    """A hash value. `ht` is True once Redis would have converted it to a hash table."""
+    __slots__ = ("ht",)
+
+    def copy(self):
+        h = Hash(self)
+        h.ht = self.ht
+        return h
+
+
+_db.TYPE_NAMES[Hash] = b"hash"
+
+
+def new_hash(ht=False):
+    h = Hash()
+    h.ht = ht
+    return h
+
+
+def make_hash(pairs, cfg):
+    """A Hash from field -> value pairs with the encoding Redis picks when it builds one
+    (RDB load, RESTORE): listpack unless too many entries or a too long field/value."""
+    h = Hash(pairs)
+    maxv = cfg["hash-max-listpack-value"]
+    h.ht = len(h) > cfg["hash-max-listpack-entries"] or any(
+        len(f) > maxv or len(v) > maxv for f, v in h.items())
+    return h
+
+
+def hash_encoding(h):
+    return b"hashtable" if h.ht else b"listpack"
+
+
+_db.ENCODING_FUNCS[Hash] = hash_encoding
+
+
+def _write_hash(c, key):
+    """hashTypeLookupWriteOrCreate: the hash at key, created (listpack) when missing."""
+    db = c.db
+    h = db.lookup(key)
+    if h is None:
+        h = Hash()
+        h.ht = False
+        db.add(key, h)
+        return h
+    if type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    return h
+
+
+def _read_hash(c, key):
+    h = c.db.lookup_read(key)
+    if h is not None and type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    return h
+
+
+def _set_one(h, cfg, field, value):
+    """hashTypeSet for HINCRBY*: converts first when the field/value is too long."""
+    if not h.ht:
+        maxv = cfg["hash-max-listpack-value"]
+        if len(field) > maxv or len(value) > maxv:
+            h.ht = True
+    h[field] = value
+    if not h.ht and len(h) > cfg["hash-max-listpack-entries"]:
+        h.ht = True
+
+
+def _modified(c, key, event, dirty):
+    srv = c.server
+    c.db.touch(key)
+    srv.notify(srv.NOTIFY_HASH, event, key, c.db.id)
+    srv.dirty += dirty
+
+
+# -- writes ---------------------------------------------------------------------------
+
+def _hset_generic(c, argv, name):
+    n = len(argv)
+    if n & 1:
+        raise wrong_args(name)
+    db = c.db
+    key = argv[1]
+    h = db.lookup(key)
+    if h is None:
+        h = Hash()
+        h.ht = False
+        db.add(key, h)
+    elif type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    if n == 4:
+        f = argv[2]
+        v = argv[3]
+        if not h.ht:
+            cfg = c.server.config.values
+            maxv = cfg["hash-max-listpack-value"]
+            if len(f) > maxv or len(v) > maxv:
+                h.ht = True
+            created = f not in h
+            h[f] = v
+            if created and len(h) > cfg["hash-max-listpack-entries"]:
+                h.ht = True
+        else:
+            created = f not in h
+            h[f] = v
+        created = 1 if created else 0
+    else:
+        before = len(h)
+        if not h.ht:
+            cfg = c.server.config.values
+            maxv = cfg["hash-max-listpack-value"]
+            for a in itertools.islice(argv, 2, None):
+                if len(a) > maxv:
+                    h.ht = True
+                    break
+        for i in range(2, n, 2):
+            h[argv[i]] = argv[i + 1]
+        created = len(h) - before
+        if not h.ht and len(h) > c.server.config.values["hash-max-listpack-entries"]:
+            h.ht = True
+    srv = c.server
+    db.touch(key)
+    srv.notify(srv.NOTIFY_HASH, b"hset", key, db.id)
+    srv.dirty += (n - 2) >> 1
+    return created
+
+
+@command("hset")
+def hset(c, argv):
+    if len(argv) != 4:
+        return integer(_hset_generic(c, argv, "hset"))
+    db = c.db
+    key = argv[1]
+    h = db.lookup(key)
+    if h is None or type(h) is not Hash or not h.ht:
+        return integer(_hset_generic(c, argv, "hset"))
+    # hot path: one pair into a hash-table hash
+    n0 = len(h)
+    h[argv[2]] = argv[3]
+    srv = c.server
+    db.touch(key)
+    srv.notify(srv.NOTIFY_HASH, b"hset", key, db.id)
+    srv.dirty += 1
+    return ONE if len(h) != n0 else ZERO
+
+
+@command("hmset")
+def hmset(c, argv):
+    _hset_generic(c, argv, "hmset")
+    return OK
+
+
+@command("hsetnx")
+def hsetnx(c, argv):
+    key = argv[1]
+    h = _write_hash(c, key)
+    f = argv[2]
+    if f in h:
+        return ZERO
+    _set_one(h, c.server.config.values, f, argv[3])
+    _modified(c, key, b"hset", 1)
+    return ONE
+
+
+@command("hdel")
+def hdel(c, argv):
+    key = argv[1]
+    db = c.db
+    h = db.lookup(key)
+    if h is None:
+        return ZERO
+    if type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    deleted = 0
+    removed = False
+    for f in itertools.islice(argv, 2, None):
+        if h.pop(f, None) is not None:
+            deleted += 1
+            if not h:
+                db.delete(key)
+                removed = True
+                break
+    if deleted:
+        srv = c.server
+        db.touch(key)
+        srv.notify(srv.NOTIFY_HASH, b"hdel", key, db.id)
+        if removed:
+            srv.notify(srv.NOTIFY_GENERIC, b"del", key, db.id)
+        srv.dirty += deleted
+    return integer(deleted)
+
+
+@command("hincrby")
+def hincrby(c, argv):
+    incr = parse_ll(argv[3])
+    if incr is None:
+        raise CommandError(NOT_INTEGER)
+    key = argv[1]
+    h = _write_hash(c, key)
+    field = argv[2]
+    cur = h.get(field)
+    if cur is not None:
+        value = parse_ll(cur)
+        if value is None:
+            raise CommandError("ERR hash value is not an integer")
+    else:
+        value = 0
+    value += incr
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise CommandError("ERR increment or decrement would overflow")
+    _set_one(h, c.server.config.values, field, b"%d" % value)
+    _modified(c, key, b"hincrby", 1)
+    return integer(value)
+
+
+@command("hincrbyfloat")
+def hincrbyfloat(c, argv):
+    incr = parse_long_double(argv[3])
+    if incr is None:
+        raise CommandError("ERR value is not a valid float")
+    if not isinstance(incr, Fraction):
+        raise CommandError("ERR value is NaN or Infinity")
+    key = argv[1]
+    h = _write_hash(c, key)
+    field = argv[2]
+    cur = h.get(field)
+    if cur is not None:
+        value = parse_long_double(cur)
+        if value is None:
+            raise CommandError("ERR hash value is not a float")
+        if not isinstance(value, Fraction):
+            raise CommandError("ERR increment would produce NaN or Infinity")
+    else:
+        value = 0
+    total = ld_round(value + incr)
+    if total is None:
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    out = format_long_double_human(total)
+    _set_one(h, c.server.config.values, field, out)
+    _modified(c, key, b"hincrbyfloat", 1)
+    c.prop_override = [[b"HSET", key, field, out]]
+    return bulk(out)
+
+
+# -- reads ----------------------------------------------------------------------------
+
+@command("hget")
+def hget(c, argv):
+    h = c.db.lookup_read(argv[1])
+    if h is None:
+        return c.r.null
+    if type(h) is not Hash:
+        raise CommandError(WRONGTYPE)
+    v = h.get(argv[2])
+    if v is None:
+        return c.r.null
+    return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+@command("hmget")
+def hmget(c, argv):
+    h = _read_hash(c, argv[1])
+    null = c.r.null
+    parts = [b"*%d\r\n" % (len(argv) - 2)]
+    if h is None:
+        parts.append(null * (len(argv) - 2))
+    else:
+        get = h.get
+        for f in itertools.islice(argv, 2, None):
+            v = get(f)
+            parts.append(null if v is None else b"$%d\r\n%s\r\n" % (len(v), v))
+    return b"".join(parts)
+
+
+@command("hlen")
+def hlen(c, argv):
+    h = _read_hash(c, argv[1])
+    return ZERO if h is None else integer(len(h))
+
+
+@command("hstrlen")
+def hstrlen(c, argv):
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return ZERO
+    v = h.get(argv[2])
+    return ZERO if v is None else integer(len(v))
+
+
+@command("hexists")
+def hexists(c, argv):
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return ZERO
+    return ONE if argv[2] in h else ZERO
+
+
+@command("hkeys")
+def hkeys(c, argv):
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return EMPTY_ARRAY
+    parts = [b"*%d\r\n" % len(h)]
+    parts.extend([b"$%d\r\n%s\r\n" % (len(f), f) for f in h])
+    return b"".join(parts)
+
+
+@command("hvals")
+def hvals(c, argv):
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return EMPTY_ARRAY
+    parts = [b"*%d\r\n" % len(h)]
+    parts.extend([b"$%d\r\n%s\r\n" % (len(v), v) for v in h.values()])
+    return b"".join(parts)
+
+
+@command("hgetall")
+def hgetall(c, argv):
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return c.r.map_header(0)
+    parts = [c.r.map_header(len(h))]
+    parts.extend([b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v)
+                  for f, v in h.items()])
+    return b"".join(parts)
+
+
+def _random_field(h):
+    """A uniformly random field of a non-empty hash."""
+    return next(itertools.islice(iter(h), random.randrange(len(h)), None))
+
+
+@command("hrandfield")
+def hrandfield(c, argv):
+    argc = len(argv)
+    if argc >= 3:
+        l = parse_ll(argv[2])
+        if l is None:
+            raise CommandError(NOT_INTEGER)
+        if l < -LONG_MAX:
+            raise CommandError("ERR value is out of range, value must between "
+                               "-9223372036854775807 and 9223372036854775807")
+        withvalues = False
+        if argc > 4 or (argc == 4 and argv[3].lower() != b"withvalues"):
+            raise CommandError(SYNTAX)
+        if argc == 4:
+            withvalues = True
+            if l < -(LONG_MAX // 2) or l > LONG_MAX // 2:
+                raise CommandError("ERR value is out of range")
+        return _hrandfield_count(c, argv[1], l, withvalues)
+    h = _read_hash(c, argv[1])
+    if h is None:
+        return c.r.null
+    f = _random_field(h)
+    return b"$%d\r\n%s\r\n" % (len(f), f)
+
+
+def _pairs_reply(c, items, withvalues):
+    """Reply for HRANDFIELD's (field, value) items: flat in RESP2, pairs in RESP3."""
+    if not withvalues:
+        parts = [b"*%d\r\n" % len(items)]
+        parts.extend([b"$%d\r\n%s\r\n" % (len(f), f) for f, _ in items])
+    elif c.resp == 2:
+        parts = [b"*%d\r\n" % (2 * len(items))]
+        parts.extend([b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v)
+                      for f, v in items])
+    else:
+        parts = [b"*%d\r\n" % len(items)]
+        parts.extend([b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v)
+                      for f, v in items])
+    return b"".join(parts)
+
+
+def _hrandfield_count(c, key, l, withvalues):
+    h = _read_hash(c, key)
+    if h is None:
+        return EMPTY_ARRAY
+    size = len(h)
+    if l >= 0:
+        count = l
+        uniq = True
+    else:
+        count = -l
+        uniq = False
+    if count == 0:
+        return EMPTY_ARRAY
+    if not uniq or count == 1:
+        # CASE 1: repetitions allowed, random order
+        if count == 1:
+            f = _random_field(h)
+            return _pairs_reply(c, [(f, h[f])], withvalues)
+        items = list(h.items())
+        return _pairs_reply(c, random.choices(items, k=count), withvalues)
+    if count >= size:
+        # CASE 2: the whole hash, in its order
+        return _pairs_reply(c, list(h.items()), withvalues)
+    items = list(h.items())
+    if not h.ht and count * 3 <= size:
+        # listpack CASE 4: unique random pairs, in listpack order
+        idx = sorted(random.sample(range(size), count))
+        return _pairs_reply(c, [items[i] for i in idx], withvalues)
+    return _pairs_reply(c, random.sample(items, count), withvalues)
+
+
+@command("hscan")
+def hscan(c, argv):
+    from . import sets
+    return sets.scan_container(c, argv, Hash)
+
+
+# -- long double (x87 80-bit extended) arithmetic, as Redis's HINCRBYFLOAT/INCRBYFLOAT ----
+
+_LD_MAX_EXP = 16384          # finite values are < 2**16384
+_LD_MIN_EXP = -16382         # smallest normal exponent
+_LD_INF_BOUND = 1 << _LD_MAX_EXP
+_LD_RE = re.compile(
+    rb"([+-]?)(?:(inf(?:inity)?)|(nan(?:\([0-9a-z_]*\))?)"
+    rb"|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p([+-]?[0-9]+))?"
+    rb"|([0-9]+\.?[0-9]*|\.[0-9]+)(?:e([+-]?[0-9]+))?)", re.I)
+_MAX_LD_CHARS = 5 * 1024
+_POS_INF = float("inf")
+_NEG_INF = float("-inf")
+
+
+def _big_int(digits):
+    """int() of a decimal digit string of any length (beyond int_max_str_digits)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    return _big_int(digits[:-4000]) * 10 ** 4000 + int(digits[-4000:])
+
+
+def _int_str(n):
+    """str() of a non-negative int of any size (beyond int_max_str_digits)."""
+    if n < 10 ** 4000:
+        return b"%d" % n
+    hi, lo = divmod(n, 10 ** 4000)
+    return _int_str(hi) + (b"%d" % lo).rjust(4000, b"0")
+
+
+def _clamp_exp(s):
+    s = s.lstrip(b"+")
+    neg = s.startswith(b"-")
+    s = s.lstrip(b"-").lstrip(b"0") or b"0"
+    if len(s) > 7:
+        return -10 ** 7 if neg else 10 ** 7
+    return -int(s) if neg else int(s)
+
+
+def parse_long_double(b):
+    """Redis's string2ld (strtold on the whole string): a Fraction holding the exact
+    long double, +-inf (floats) for infinities, or None when Redis rejects the string
+    (syntax, NaN, overflow, underflow to zero, leading space, too long)."""
+    if not b or len(b) >= _MAX_LD_CHARS:
+        return None
+    m = _LD_RE.fullmatch(b)
+    if m is None:
+        return None
+    sign, inf, nan, hexm, hexe, decm, dece = m.groups()
+    if nan is not None:
+        return None
+    neg = sign == b"-"
+    if inf is not None:
+        return _NEG_INF if neg else _POS_INF
+    if hexm is not None:
+        ip, _, fp = hexm.partition(b".")
+        mant = int((ip + fp) or b"0", 16)
+        if mant == 0:
+            return Fraction(0)
+        e2 = (_clamp_exp(hexe) if hexe else 0) - 4 * len(fp)
+        top = mant.bit_length() + e2
+        if top > _LD_MAX_EXP + 1:
+            return None
+        if top < _LD_MIN_EXP - 80:
+            return None
+        x = Fraction(mant << e2) if e2 >= 0 else Fraction(mant, 1 << -e2)
+    else:
+        ip, _, fp = decm.partition(b".")
+        digits = (ip + fp).lstrip(b"0")
+        if not digits:
+            return Fraction(0)
+        e10 = (_clamp_exp(dece) if dece else 0) - len(fp)
+        mag = len(digits) + e10        # x < 10**mag
+        if mag > 4934:
+            return None
+        if mag < -4955:
+            return None
+        mant = _big_int(digits)
+        x = Fraction(mant * 10 ** e10) if e10 >= 0 else Fraction(mant, 10 ** -e10)
+    r = ld_round(x)
+    if r is None or r == 0:
+        return None   # ERANGE: overflow to HUGE_VAL or underflow to zero
+    return -r if neg else r
+
+
+def ld_round(x):
+    """Round an exact rational to the nearest long double (ties to even); None when it
+    overflows to infinity."""
+    if x == 0:
+        return Fraction(0)
+    neg = x < 0
+    if neg:
+        x = -x
+    p, q = x.numerator, x.denominator
+    e = p.bit_length() - q.bit_length()
+    if e >= 0:
+        if p < (q << e):
+            e -= 1
+    elif (p << -e) < q:
+        e -= 1
+    if e < _LD_MIN_EXP:
+        e = _LD_MIN_EXP
+    shift = e - 63
+    if shift >= 0:
+        n, r = divmod(p, q << shift)
+        den = q << shift
+    else:
+        n, r = divmod(p << -shift, q)
+        den = q
+    r2 = r << 1
+    if r2 > den or (r2 == den and n & 1):
+        n += 1
+    if shift >= 0:
+        res = Fraction(n << shift)
+        if res >= _LD_INF_BOUND:
+            return None
+    else:
+        res = Fraction(n, 1 << -shift)
+    return -res if neg else res
+
+
+def format_long_double_human(x):
+    """ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros (and '.') removed, "-0"
+    shown as "0". x is an exact long double (Fraction)."""
+    neg = x < 0
+    n = round(abs(x) * 10 ** 17)     # half-even on the exact value, as glibc's printf
+    s = _int_str(n).rjust(18, b"0")
+    ip, fp = s[:-17], s[-17:].rstrip(b"0")
+    out = ip + b"." + fp if fp else ip
+    if neg:
+        out = b"-" + out
+    if out == b"-0":
+        out = b"0"
+    return out

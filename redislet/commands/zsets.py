@@ -1,0 +1,1035 @@
+"""Sorted set commands (Redis 7.0.15 t_zset.c): ZADD, ZINCRBY, ZREM, ZCARD, ZSCORE,
+ZMSCORE, ZRANK, ZREVRANK, ZCOUNT, ZLEXCOUNT, ZRANGE (+ BYSCORE/BYLEX/REV/LIMIT), ZRANGESTORE,
+ZREVRANGE, Z[REV]RANGEBYSCORE, Z[REV]RANGEBYLEX, ZREMRANGEBY{RANK,SCORE,LEX}, ZPOPMIN,
+ZPOPMAX, BZPOPMIN, BZPOPMAX, ZMPOP, BZMPOP, ZRANDMEMBER, ZUNION[STORE], ZINTER[STORE],
+ZINTERCARD, ZDIFF[STORE], ZSCAN.
+
+The value type is types.zset.ZSet. Scores go out as c.r.double (RESP2 "%.17g" bulk, RESP3
+double), as Redis 7.0's addReplyDouble.
+"""
+import random
+
+from .table import command
+from .. import db as _db
+from ..blocking import block, parse_timeout
+from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT
+from ..resp.encode import ZERO, EMPTY_ARRAY, integer
+from ..types.zset import (ZSet, str2d, parse_score_range, parse_lex_range, d2string,
+                          ld2string)
+from ..util import parse_ll
+from .. import scan as _scan
+
+LONG_MAX = (1 << 63) - 1
+NOTIFY_ZSET = 1 << 7
+NOTIFY_GENERIC = 1 << 2
+
+_db.TYPE_NAMES[ZSet] = b"zset"
+_db.ENCODING_FUNCS[ZSet] = lambda z: b"listpack" if z.listpack else b"skiplist"
+
+MIN_MAX_ERR = "ERR min or max is not a float"
+LEX_ERR = "ERR min or max not valid string range item"
+EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
+
+
+def _limits(c):
+    v = c.server.config.values
+    return v["zset-max-listpack-entries"], v["zset-max-listpack-value"]
+
+
+def _get_long(b, msg=NOT_INTEGER):
+    v = parse_ll(b)
+    if v is None:
+        raise CommandError(msg)
+    return v
+
+
+def _notify(srv, event, key, dbid, flag=NOTIFY_ZSET):
+    if srv.notify_flags & flag:
+        srv.notify(flag, event, key, dbid)
+
+
+def _is_set(v):
+    return _db.TYPE_NAMES.get(type(v)) == b"set"
+
+
+# -- replies ------------------------------------------------------------------------------
+def reply_items(c, items, withscores):
+    """An array of (score, member): members only, or member+score flat (RESP2) or as
+    [member, score] pairs (RESP3)."""
+    n = len(items)
+    if not withscores:
+        parts = [b"*%d\r\n" % n]
+        parts.extend([b"$%d\r\n%s\r\n" % (len(m), m) for _, m in items])
+        return b"".join(parts)
+    dbl = c.r.double
+    if c.resp == 2:
+        parts = [b"*%d\r\n" % (2 * n)]
+        for s, m in items:
+            parts.append(b"$%d\r\n%s\r\n" % (len(m), m))
+            parts.append(dbl(s))
+    else:
+        parts = [b"*%d\r\n" % n]
+        for s, m in items:
+            parts.append(b"*2\r\n$%d\r\n%s\r\n" % (len(m), m))
+            parts.append(dbl(s))
+    return b"".join(parts)
+
+
+def store_result(c, dst, items, event):
+    """Store (score, member) items (distinct members) at dst as a new zset, or delete dst
+    when there are none (the *STORE commands). Returns the reply."""
+    db = c.db
+    srv = c.server
+    if items:
+        zs = ZSet()
+        d = zs.dict
+        for s, m in items:
+            d[m] = s
+        zs.sl.update(items)
+        me, mv = _limits(c)
+        zs.fit_encoding(me, mv)
+        db.set(dst, zs)
+        db.touch(dst)
+        _notify(srv, event, dst, db.id)
+        srv.dirty += 1
+        return integer(len(items))
+    if db.delete(dst):
+        db.touch(dst)
+        _notify(srv, b"del", dst, db.id, NOTIFY_GENERIC)
+        srv.dirty += 1
+    return ZERO
+
+
+# -- ZADD / ZINCRBY -----------------------------------------------------------------------
+_NX, _XX, _CH, _INCR, _GT, _LT = 1, 2, 4, 8, 16, 32
+_ZADD_OPTS = {b"nx": _NX, b"xx": _XX, b"ch": _CH, b"incr": _INCR, b"gt": _GT, b"lt": _LT}
+
+
+def zadd_generic(c, argv, flags):
+    n = len(argv)
+    i = 2
+    opts = _ZADD_OPTS
+    while i < n:
+        a = argv[i]
+        if len(a) > 4:
+            break
+        f = opts.get(a.lower())
+        if f is None:
+            break
+        flags |= f
+        i += 1
+    elements = n - i
+    if elements & 1 or not elements:
+        raise CommandError(SYNTAX)
+    nx = flags & _NX
+    xx = flags & _XX
+    gt = flags & _GT
+    lt = flags & _LT
+    incr = flags & _INCR
+    if nx and xx:
+        raise CommandError("ERR XX and NX options at the same time are not compatible")
+    if (gt and nx) or (lt and nx) or (gt and lt):
+        raise CommandError("ERR GT, LT, and/or NX options at the same time are not "
+                           "compatible")
+    if incr and elements > 2:
+        raise CommandError("ERR INCR option supports a single increment-element pair")
+    scores = []
+    for j in range(i, n, 2):
+        s = str2d(argv[j])
+        if s is None:
+            raise CommandError(NOT_FLOAT)
+        scores.append(s)
+    return zadd_apply(c, argv[1], flags, scores, argv[i + 1::2])
+
+
+def zadd_apply(c, key, flags, scores, members):
+    """The effect of ZADD (zsetAdd per pair) once options and scores are parsed."""
+    nx = flags & _NX
+    xx = flags & _XX
+    gt = flags & _GT
+    lt = flags & _LT
+    incr = flags & _INCR
+    db = c.db
+    zs = db.lookup(key)
+    if zs is not None and type(zs) is not ZSet:
+        raise CommandError(WRONGTYPE)
+    srv = c.server
+    if zs is None:
+        if xx:
+            return c.r.null if incr else (ZERO)
+        v = srv.config.values
+        me = v["zset-max-listpack-entries"]
+        mv = v["zset-max-listpack-value"]
+        zs = ZSet(not (me == 0 or mv < len(members[0])))
+        db.add(key, zs)
+        created = True
+    else:
+        created = False
+        me = mv = None
+    d = zs.dict
+    sl = zs.sl
+    # a new key filled by many pairs: fill the dict, sort once at the end
+    bulk = created and len(scores) > 8
+    added = updated = processed = 0
+    score = 0.0
+    j = 0
+    err = None
+    for score in scores:
+        member = members[j]
+        j += 1
+        cur = d.get(member)
+        if cur is not None:
+            if nx:
+                continue
+            if incr:
+                score += cur
+                if score != score:
+                    err = "ERR resulting score is not a number (NaN)"
+                    break
+            if (lt and score >= cur) or (gt and score <= cur):
+                continue
+            processed += 1
+            if score != cur:
+                st = 0.0 if score == 0.0 and zs.listpack else score
+                if not bulk:
+                    sl.remove((cur, member))
+                    sl.add((st, member))
+                d[member] = st
+                updated += 1
+        elif not xx:
+            if zs.listpack:
+                if me is None:
+                    v = srv.config.values
+                    me = v["zset-max-listpack-entries"]
+                    mv = v["zset-max-listpack-value"]
+                if len(d) + 1 > me or len(member) > mv:
+                    zs.listpack = False
+            st = 0.0 if score == 0.0 and zs.listpack else score   # listpack: -0 -> 0
+            d[member] = st
+            if not bulk:
+                sl.add((st, member))
+            added += 1
+            processed += 1
+    if bulk:
+        sl.update([(s, m) for m, s in d.items()])
+    if added or updated:
+        srv.dirty += added + updated
+        if not created:
+            db.touch(key)
+        _notify(srv, b"zincr" if incr else b"zadd", key, db.id)
+    if err is not None:
+        raise CommandError(err)
+    if incr:
+        return c.r.double(score) if processed else c.r.null
+    return integer(added + updated if flags & _CH else added)
+
+
+@command("zadd")
+def zadd(c, argv):
+    return zadd_generic(c, argv, 0)
+
+
+@command("zincrby")
+def zincrby(c, argv):
+    return zadd_generic(c, argv, _INCR)
+
+
+# -- ZREM / ZREMRANGEBY* ------------------------------------------------------------------
+def _lookup_write(c, key):
+    v = c.db.lookup(key)
+    if v is not None and type(v) is not ZSet:
+        raise CommandError(WRONGTYPE)
+    return v
+
+
+def _lookup_read(c, key):
+    v = c.db.lookup_read(key)
+    if v is not None and type(v) is not ZSet:
+        raise CommandError(WRONGTYPE)
+    return v
+
+
+@command("zrem")
+def zrem(c, argv):
+    key = argv[1]
+    zs = _lookup_write(c, key)
+    if zs is None:
+        return ZERO
+    db = c.db
+    deleted = 0
+    removed = False
+    for m in argv[2:]:
+        if zs.delete(m):
+            deleted += 1
+            if not zs.dict:
+                db.delete(key)
+                removed = True
+                break
+    if deleted:
+        srv = c.server
+        _notify(srv, b"zrem", key, db.id)
+        if removed:
+            _notify(srv, b"del", key, db.id, NOTIFY_GENERIC)
+        db.touch(key)
+        srv.dirty += deleted
+    return integer(deleted)
+
+
+def _zremrange(c, argv, kind):
+    key = argv[1]
+    if kind == 0:
+        event = b"zremrangebyrank"
+        start = _get_long(argv[2])
+        end = _get_long(argv[3])
+    elif kind == 1:
+        event = b"zremrangebyscore"
+        spec = parse_score_range(argv[2], argv[3])
+        if spec is None:
+            raise CommandError(MIN_MAX_ERR)
+    else:
+        event = b"zremrangebylex"
+        spec = parse_lex_range(argv[2], argv[3])
+        if spec is None:
+            raise CommandError(LEX_ERR)
+    zs = _lookup_write(c, key)
+    if zs is None:
+        return ZERO
+    if kind == 0:
+        llen = len(zs.dict)
+        if start < 0:
+            start += llen
+        if end < 0:
+            end += llen
+        if start < 0:
+            start = 0
+        if start > end or start >= llen:
+            return ZERO
+        if end >= llen:
+            end = llen - 1
+        lo, hi = start, end + 1
+    elif kind == 1:
+        lo, hi = zs.score_span(spec)
+    else:
+        lo, hi = zs.lex_span(spec)
+    deleted = zs.delete_slice(lo, hi)
+    db = c.db
+    srv = c.server
+    if deleted:
+        removed = not zs.dict
+        if removed:
+            db.delete(key)
+        db.touch(key)
+        _notify(srv, event, key, db.id)
+        if removed:
+            _notify(srv, b"del", key, db.id, NOTIFY_GENERIC)
+        srv.dirty += deleted
+    return integer(deleted)
+
+
+@command("zremrangebyrank")
+def zremrangebyrank(c, argv):
+    return _zremrange(c, argv, 0)
+
+
+@command("zremrangebyscore")
+def zremrangebyscore(c, argv):
+    return _zremrange(c, argv, 1)
+
+
+@command("zremrangebylex")
+def zremrangebylex(c, argv):
+    return _zremrange(c, argv, 2)
+
+
+# -- simple reads -------------------------------------------------------------------------
+@command("zcard")
+def zcard(c, argv):
+    zs = _lookup_read(c, argv[1])
+    return ZERO if zs is None else integer(len(zs.dict))
+
+
+@command("zscore")
+def zscore(c, argv):
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return c.r.null
+    s = zs.dict.get(argv[2])
+    return c.r.null if s is None else c.r.double(s)
+
+
+@command("zmscore")
+def zmscore(c, argv):
+    zs = _lookup_read(c, argv[1])
+    r = c.r
+    parts = [b"*%d\r\n" % (len(argv) - 2)]
+    d = zs.dict if zs is not None else {}
+    for m in argv[2:]:
+        s = d.get(m)
+        parts.append(r.null if s is None else r.double(s))
+    return b"".join(parts)
+
+
+def _zrank(c, argv, reverse):
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return c.r.null
+    r = zs.rank(argv[2], reverse)
+    return c.r.null if r is None else integer(r)
+
+
+@command("zrank")
+def zrank(c, argv):
+    return _zrank(c, argv, False)
+
+
+@command("zrevrank")
+def zrevrank(c, argv):
+    return _zrank(c, argv, True)
+
+
+@command("zcount")
+def zcount(c, argv):
+    spec = parse_score_range(argv[2], argv[3])
+    if spec is None:
+        raise CommandError(MIN_MAX_ERR)
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return ZERO
+    lo, hi = zs.score_span(spec)
+    return integer(hi - lo)
+
+
+@command("zlexcount")
+def zlexcount(c, argv):
+    spec = parse_lex_range(argv[2], argv[3])
+    if spec is None:
+        raise CommandError(LEX_ERR)
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return ZERO
+    lo, hi = zs.lex_span(spec)
+    return integer(hi - lo)
+
+
+# -- ZRANGE family ------------------------------------------------------------------------
+_AUTO, _RANK, _SCORE, _LEX = 0, 1, 2, 3
+
+
+def range_items(zs, rangetype, reverse, a, b, offset, limit):
+    """The (score, member) items selected by a ZRANGE-style query, in reply order.
+    rank: a, b = start, end; score/lex: a = parsed spec."""
+    sl = zs.sl
+    if rangetype == _RANK:
+        llen = len(sl)
+        start, end = a, b
+        if start < 0:
+            start += llen
+        if end < 0:
+            end += llen
+        if start < 0:
+            start = 0
+        if start > end or start >= llen:
+            return []
+        if end >= llen:
+            end = llen - 1
+        if not reverse:
+            return sl[start:end + 1]
+        items = sl[llen - 1 - end:llen - start]
+        items.reverse()
+        return items
+    if rangetype == _SCORE:
+        if offset > 0 and offset >= len(sl):
+            return []
+        lo, hi = zs.score_span(a)
+    else:
+        lo, hi = zs.lex_span(a, reverse)
+    if offset < 0 or lo >= hi:
+        return []
+    if not reverse:
+        start = lo + offset
+        end = hi if limit < 0 else min(hi, start + limit)
+        if start >= end:
+            return []
+        return sl[start:end]
+    end = hi - offset
+    start = lo if limit < 0 else max(lo, end - limit)
+    if start >= end:
+        return []
+    items = sl[start:end]
+    items.reverse()
+    return items
+
+
+def zrange_generic(c, argv, argc_start, store, rangetype, reverse):
+    """zrangeGenericCommand: reverse is None for AUTO direction."""
+    key = argv[argc_start]
+    minidx = argc_start + 1
+    maxidx = argc_start + 2
+    withscores = False
+    offset = 0
+    limit = -1
+    n = len(argv)
+    j = argc_start + 3
+    while j < n:
+        opt = argv[j].lower()
+        left = n - j - 1
+        if not store and opt == b"withscores":
+            withscores = True
+        elif opt == b"limit" and left >= 2:
+            offset = _get_long(argv[j + 1])
+            limit = _get_long(argv[j + 2])
+            j += 2
+        elif reverse is None and opt == b"rev":
+            reverse = True
+        elif rangetype == _AUTO and opt == b"bylex":
+            rangetype = _LEX
+        elif rangetype == _AUTO and opt == b"byscore":
+            rangetype = _SCORE
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    if reverse is None:
+        reverse = False
+    if rangetype == _AUTO:
+        rangetype = _RANK
+    if limit != -1 and rangetype == _RANK:
+        raise CommandError("ERR syntax error, LIMIT is only supported in combination with "
+                           "either BYSCORE or BYLEX")
+    if withscores and rangetype == _LEX:
+        raise CommandError("ERR syntax error, WITHSCORES not supported in combination "
+                           "with BYLEX")
+    if reverse and rangetype != _RANK:
+        minidx, maxidx = maxidx, minidx
+    a = b = None
+    if rangetype == _RANK:
+        a = _get_long(argv[minidx])
+        b = _get_long(argv[maxidx])
+    elif rangetype == _SCORE:
+        a = parse_score_range(argv[minidx], argv[maxidx])
+        if a is None:
+            raise CommandError(MIN_MAX_ERR)
+    else:
+        a = parse_lex_range(argv[minidx], argv[maxidx])
+        if a is None:
+            raise CommandError(LEX_ERR)
+    zs = c.db.lookup_read(key)
+    if zs is None:
+        if store:
+            return store_result(c, argv[1], (), b"zrangestore")
+        return EMPTY_ARRAY
+    if type(zs) is not ZSet:
+        raise CommandError(WRONGTYPE)
+    items = range_items(zs, rangetype, reverse, a, b, offset, limit)
+    if store:
+        return store_result(c, argv[1], items, b"zrangestore")
+    return reply_items(c, items, withscores)
+
+
+@command("zrange")
+def zrange(c, argv):
+    return zrange_generic(c, argv, 1, False, _AUTO, None)
+
+
+@command("zrangestore")
+def zrangestore(c, argv):
+    return zrange_generic(c, argv, 2, True, _AUTO, None)
+
+
+@command("zrevrange")
+def zrevrange(c, argv):
+    return zrange_generic(c, argv, 1, False, _RANK, True)
+
+
+@command("zrangebyscore")
+def zrangebyscore(c, argv):
+    return zrange_generic(c, argv, 1, False, _SCORE, False)
+
+
+@command("zrevrangebyscore")
+def zrevrangebyscore(c, argv):
+    return zrange_generic(c, argv, 1, False, _SCORE, True)
+
+
+@command("zrangebylex")
+def zrangebylex(c, argv):
+    return zrange_generic(c, argv, 1, False, _LEX, False)
+
+
+@command("zrevrangebylex")
+def zrevrangebylex(c, argv):
+    return zrange_generic(c, argv, 1, False, _LEX, True)
+
+
+# -- ZUNION / ZINTER / ZDIFF --------------------------------------------------------------
+_UNION, _INTER, _DIFF = 0, 1, 2
+_SUM, _MIN, _MAX = 0, 1, 2
+
+
+def _src_len(v):
+    if v is None:
+        return 0
+    if type(v) is ZSet:
+        return len(v.dict)
+    return len(v)
+
+
+def _src_iter(v):
+    """(member, score) pairs of a source (sets give score 1)."""
+    if type(v) is ZSet:
+        return [(m, s) for s, m in v.sl]
+    return [(m, 1.0) for m in v]
+
+
+def _src_find(v, m):
+    if type(v) is ZSet:
+        return v.dict.get(m)
+    return 1.0 if m in v else None
+
+
+def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
+    setnum = _get_long(argv[numkeys_idx])
+    if setnum < 1:
+        raise CommandError("ERR at least 1 input key is needed for '%s' command"
+                           % argv[0].decode("utf-8", "replace").lower())
+    n = len(argv)
+    if setnum > n - (numkeys_idx + 1):
+        raise CommandError(SYNTAX)
+    db = c.db
+    srcs = []
+    j = numkeys_idx + 1
+    for _ in range(setnum):
+        v = db.lookup_read(argv[j])
+        if v is not None and type(v) is not ZSet and not _is_set(v):
+            raise CommandError(WRONGTYPE)
+        srcs.append([v, 1.0])
+        j += 1
+    aggregate = _SUM
+    withscores = False
+    limit = 0
+    remaining = n - j
+    while remaining:
+        opt = argv[j].lower()
+        if (op != _DIFF and not cardinality_only and remaining >= setnum + 1
+                and opt == b"weights"):
+            j += 1
+            remaining -= 1
+            for k in range(setnum):
+                w = str2d(argv[j])
+                if w is None:
+                    raise CommandError("ERR weight value is not a float")
+                srcs[k][1] = w
+                j += 1
+                remaining -= 1
+        elif (op != _DIFF and not cardinality_only and remaining >= 2
+                and opt == b"aggregate"):
+            j += 1
+            agg = argv[j].lower()
+            if agg == b"sum":
+                aggregate = _SUM
+            elif agg == b"min":
+                aggregate = _MIN
+            elif agg == b"max":
+                aggregate = _MAX
+            else:
+                raise CommandError(SYNTAX)
+            j += 1
+            remaining -= 2
+        elif (remaining >= 1 and dstkey is None and not cardinality_only
+                and opt == b"withscores"):
+            j += 1
+            remaining -= 1
+            withscores = True
+        elif cardinality_only and remaining >= 2 and opt == b"limit":
+            limit = parse_ll(argv[j + 1])
+            if limit is None or limit < 0:
+                raise CommandError("ERR LIMIT can't be negative")
+            j += 2
+            remaining -= 2
+        else:
+            raise CommandError(SYNTAX)
+
+    if op != _DIFF:
+        srcs.sort(key=lambda s: _src_len(s[0]))
+    result = {}      # member -> score
+    if op == _INTER:
+        if _src_len(srcs[0][0]) > 0:
+            first, w0 = srcs[0]
+            rest = srcs[1:]
+            card = 0
+            for m, s in _src_iter(first):
+                score = w0 * s
+                if score != score:
+                    score = 0.0
+                ok = True
+                for v, w in rest:
+                    if v is first:
+                        value = s * w
+                    else:
+                        value = _src_find(v, m)
+                        if value is None:
+                            ok = False
+                            break
+                        value *= w
+                    if aggregate == _SUM:
+                        score = score + value
+                        if score != score:
+                            score = 0.0
+                    elif aggregate == _MIN:
+                        if value < score:
+                            score = value
+                    elif value > score:
+                        score = value
+                if not ok:
+                    continue
+                if cardinality_only:
+                    card += 1
+                    if limit and card >= limit:
+                        break
+                else:
+                    result[m] = score
+            if cardinality_only:
+                return integer(card)
+        elif cardinality_only:
+            return ZERO
+    elif op == _UNION:
+        for v, w in srcs:
+            if _src_len(v) == 0:
+                continue
+            for m, s in _src_iter(v):
+                score = w * s
+                if score != score:
+                    score = 0.0
+                cur = result.get(m)
+                if cur is None:
+                    result[m] = score
+                elif aggregate == _SUM:
+                    cur = cur + score
+                    result[m] = 0.0 if cur != cur else cur
+                elif aggregate == _MIN:
+                    if score < cur:
+                        result[m] = score
+                elif score > cur:
+                    result[m] = score
+    else:
+        first = srcs[0][0]
+        if _src_len(first) > 0 and not any(v is first for v, _ in srcs[1:]):
+            others = [v for v, _ in srcs[1:] if _src_len(v) > 0]
+            for m, s in _src_iter(first):
+                for v in others:
+                    if _src_find(v, m) is not None:
+                        break
+                else:
+                    result[m] = s
+    items = sorted([(s, m) for m, s in result.items()])
+    if dstkey is not None:
+        event = (b"zunionstore", b"zinterstore", b"zdiffstore")[op]
+        return store_result(c, dstkey, items, event)
+    return reply_items(c, items, withscores)
+
+
+@command("zunionstore")
+def zunionstore(c, argv):
+    return zsetop_generic(c, argv, argv[1], 2, _UNION)
+
+
+@command("zinterstore")
+def zinterstore(c, argv):
+    return zsetop_generic(c, argv, argv[1], 2, _INTER)
+
+
+@command("zdiffstore")
+def zdiffstore(c, argv):
+    return zsetop_generic(c, argv, argv[1], 2, _DIFF)
+
+
+@command("zunion")
+def zunion(c, argv):
+    return zsetop_generic(c, argv, None, 1, _UNION)
+
+
+@command("zinter")
+def zinter(c, argv):
+    return zsetop_generic(c, argv, None, 1, _INTER)
+
+
+@command("zintercard")
+def zintercard(c, argv):
+    return zsetop_generic(c, argv, None, 1, _INTER, True)
+
+
+@command("zdiff")
+def zdiff(c, argv):
+    return zsetop_generic(c, argv, None, 1, _DIFF)
+
+
+# -- pops ---------------------------------------------------------------------------------
+_POP_NAMES = (b"ZPOPMIN", b"ZPOPMAX")
+_POP_EVENTS = (b"zpopmin", b"zpopmax")
+
+
+def zpop_on(c, db, key, zs, where, emitkey, count, nested):
+    """Pop from zs (non-empty, at key): the reply, as genericZpopCommand builds it.
+    count -1 is a plain single pop. Counts dirty, notifies, deletes an emptied key."""
+    if count == -1:
+        count = 1
+    sl = zs.sl
+    d = zs.dict
+    llen = len(sl)
+    rangelen = count if count < llen else llen
+    if rangelen == llen:
+        items = list(sl)
+        if where:
+            items.reverse()
+        sl.clear()
+        d.clear()
+    elif where == 0:
+        items = sl[:rangelen]
+        del sl[:rangelen]
+        for _, m in items:
+            del d[m]
+    else:
+        items = sl[llen - rangelen:]
+        del sl[llen - rangelen:]
+        items.reverse()
+        for _, m in items:
+            del d[m]
+    srv = c.server
+    srv.dirty += rangelen
+    _notify(srv, _POP_EVENTS[where], key, db.id)
+    db.touch(key)
+    dbl = c.r.double
+    parts = []
+    if not nested and not emitkey:
+        parts.append(b"*%d\r\n" % (rangelen * 2))
+    elif nested and not emitkey:
+        parts.append(b"*%d\r\n" % rangelen)
+    elif not nested and emitkey:
+        parts.append(b"*%d\r\n$%d\r\n%s\r\n" % (rangelen * 2 + 1, len(key), key))
+    else:
+        parts.append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(key), key, rangelen))
+    for s, m in items:
+        if nested:
+            parts.append(b"*2\r\n")
+        parts.append(b"$%d\r\n%s\r\n" % (len(m), m))
+        parts.append(dbl(s))
+    if not d:
+        db.delete(key)
+        _notify(srv, b"del", key, db.id, NOTIFY_GENERIC)
+    return b"".join(parts), rangelen
+
+
+def zpop_generic(c, keys, where, emitkey, count, nested, nil_when_empty):
+    """genericZpopCommand over keys: returns (reply, key or None, popped count)."""
+    db = c.db
+    zs = None
+    key = None
+    for k in keys:
+        v = db.lookup(k)
+        if v is None:
+            continue
+        if type(v) is not ZSet:
+            raise CommandError(WRONGTYPE)
+        zs = v
+        key = k
+        break
+    if zs is None:
+        return (c.r.null_array if nil_when_empty else EMPTY_ARRAY), None, 0
+    if count == 0:
+        return EMPTY_ARRAY, None, 0
+    reply, n = zpop_on(c, db, key, zs, where, emitkey, count, nested)
+    return reply, key, n
+
+
+def _zpopminmax(c, argv, where):
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    count = -1
+    if len(argv) == 3:
+        count = parse_ll(argv[2])
+        if count is None or count < 0:
+            raise CommandError("ERR value is out of range, must be positive")
+    nested = c.resp > 2 and count != -1
+    return zpop_generic(c, [argv[1]], where, False, count, nested, False)[0]
+
+
+@command("zpopmin")
+def zpopmin(c, argv):
+    return _zpopminmax(c, argv, 0)
+
+
+@command("zpopmax")
+def zpopmax(c, argv):
+    return _zpopminmax(c, argv, 1)
+
+
+def _make_serve(where, count, nested):
+    def serve(c, key):
+        db = c.db
+        zs = db.data.get(key)
+        if type(zs) is not ZSet or not zs.dict:
+            return None
+        if db.expires and db.lookup(key) is None:
+            return None
+        llen = len(zs.dict)
+        try:
+            reply, _ = zpop_on(c, db, key, zs, where, True, count, nested)
+        except CommandError as e:
+            return e.reply
+        prop = [_POP_NAMES[where], key]
+        if count != -1:
+            prop.append(b"%d" % (count if count < llen else llen))
+        c.server.propagate(db.id, prop)
+        return reply
+    return serve
+
+
+def blocking_zpop(c, keys, where, timeout_arg, count, nested):
+    """blockingGenericZpopCommand."""
+    timeout = parse_timeout(timeout_arg)
+    db = c.db
+    for key in keys:
+        v = db.lookup(key)
+        if v is None:
+            continue
+        if type(v) is not ZSet:
+            raise CommandError(WRONGTYPE)
+        if not v.dict:
+            continue
+        llen = len(v.dict)
+        reply, _ = zpop_on(c, db, key, v, where, True, count, nested)
+        prop = [_POP_NAMES[where], key]
+        if count != -1:
+            prop.append(b"%d" % (count if count < llen else llen))
+        c.prop_override = [prop]
+        return reply
+    return block(c, keys, timeout, _make_serve(where, count, nested), c.r.null_array)
+
+
+@command("bzpopmin")
+def bzpopmin(c, argv):
+    return blocking_zpop(c, argv[1:-1], 0, argv[-1], -1, False)
+
+
+@command("bzpopmax")
+def bzpopmax(c, argv):
+    return blocking_zpop(c, argv[1:-1], 1, argv[-1], -1, False)
+
+
+def _zmpop_generic(c, argv, numkeys_idx, is_block):
+    numkeys = parse_ll(argv[numkeys_idx])
+    if numkeys is None or numkeys < 1:
+        raise CommandError("ERR numkeys should be greater than 0")
+    where_idx = numkeys_idx + numkeys + 1
+    n = len(argv)
+    if where_idx >= n:
+        raise CommandError(SYNTAX)
+    w = argv[where_idx].lower()
+    if w == b"min":
+        where = 0
+    elif w == b"max":
+        where = 1
+    else:
+        raise CommandError(SYNTAX)
+    count = -1
+    j = where_idx + 1
+    while j < n:
+        if count == -1 and argv[j].lower() == b"count" and n - 1 - j > 0:
+            j += 1
+            count = parse_ll(argv[j])
+            if count is None or count < 1:
+                raise CommandError("ERR count should be greater than 0")
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    if count == -1:
+        count = 1
+    keys = argv[numkeys_idx + 1:where_idx]
+    if is_block:
+        return blocking_zpop(c, keys, where, argv[1], count, True)
+    reply, key, popped = zpop_generic(c, keys, where, True, count, True, True)
+    if key is not None:
+        c.prop_override = [[_POP_NAMES[where], key, b"%d" % popped]]
+    return reply
+
+
+@command("zmpop")
+def zmpop(c, argv):
+    return _zmpop_generic(c, argv, 1, False)
+
+
+@command("bzmpop")
+def bzmpop(c, argv):
+    return _zmpop_generic(c, argv, 2, True)
+
+
+# -- ZRANDMEMBER --------------------------------------------------------------------------
+def _zrandmember_count(c, zs, l, withscores):
+    if l >= 0:
+        count = l
+        uniq = True
+    else:
+        count = -l
+        uniq = False
+    if count == 0:
+        return EMPTY_ARRAY
+    sl = zs.sl
+    size = len(sl)
+    if not uniq or count == 1:
+        rnd = random.randrange
+        items = [sl[rnd(size)] for _ in range(count)]
+        return reply_items(c, items, withscores)
+    if count >= size:
+        return reply_items(c, list(sl), withscores)
+    idx = random.sample(range(size), count)
+    if count * 3 > size:
+        idx.sort()   # CASE 3 replies in the order of the remaining elements
+    return reply_items(c, [sl[i] for i in idx], withscores)
+
+
+@command("zrandmember")
+def zrandmember(c, argv):
+    n = len(argv)
+    if n >= 3:
+        l = parse_ll(argv[2])
+        if l is None:
+            raise CommandError(NOT_INTEGER)
+        if l < -LONG_MAX:
+            raise CommandError("ERR value is out of range, value must between "
+                               "-9223372036854775807 and 9223372036854775807")
+        if n > 4 or (n == 4 and argv[3].lower() != b"withscores"):
+            raise CommandError(SYNTAX)
+        withscores = n == 4
+        if withscores and (l < -(LONG_MAX // 2) or l > LONG_MAX // 2):
+            raise CommandError("ERR value is out of range")
+        zs = _lookup_read(c, argv[1])
+        if zs is None:
+            return EMPTY_ARRAY
+        return _zrandmember_count(c, zs, l, withscores)
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return c.r.null
+    m = zs.sl[random.randrange(len(zs.sl))][1]
+    return b"$%d\r\n%s\r\n" % (len(m), m)
+
+
+# -- ZSCAN --------------------------------------------------------------------------------
+@command("zscan")
+def zscan(c, argv):
+    cursor = _scan.parse_cursor(argv[2])
+    zs = _lookup_read(c, argv[1])
+    if zs is None:
+        return EMPTY_SCAN
+    count, match, _ = _scan.parse_scan_options(argv, 3, allow_type=False)
+    d = zs.dict
+    out = []
+    if zs.listpack:
+        for s, m in zs.sl:
+            if match is None or match(m):
+                out.append(m)
+                out.append(d2string(s))
+        return _scan.scan_reply(0, out)
+    nxt, members = _scan.scan_dict(d, cursor, count, match)
+    for m in members:
+        out.append(m)
+        out.append(ld2string(d[m]))
+    return _scan.scan_reply(nxt, out)
