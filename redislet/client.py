@@ -45,6 +45,7 @@ class Client(asyncio.Protocol):
         self.out = []
         self.pending = deque()       # parsed commands waiting (while blocked or paused)
         self.closing = False         # close after the replies queued so far
+        self.obuf_class = None       # 'replica' for replica links (else normal/pubsub)
         self.closed = False
         self.checks = not self.authenticated   # the slow-path checks apply to this client
         self.multi = None            # list of queued (cmd, argv) inside MULTI
@@ -135,13 +136,51 @@ class Client(asyncio.Protocol):
 
     # -- running commands -------------------------------------------------------------
     def run(self, cmds):
-        """Run parsed commands in order; stop when the client blocks or must close."""
-        process = self.process
+        """Run parsed commands in order; stop when the client blocks or must close.
+
+        The common case (a known command with the right arity, no special client or
+        server state) is dispatched inline here; everything else takes process()."""
+        srv = self.server
+        commands = COMMANDS
+        perf = _perf_ns
+        out_append = self.out.append
         n = len(cmds)
         i = 0
         while i < n:
-            process(cmds[i])
+            argv = cmds[i]
             i += 1
+            cmd = commands.get(argv[0].lower())
+            if (cmd is None or cmd.subcommands is not None or self.checks or srv.checks
+                    or self.reply_mode or srv.ready_keys):
+                self.process(argv)
+            else:
+                a = cmd.arity
+                if (a > 0 and a != len(argv)) or len(argv) < -a:
+                    self.process(argv)
+                else:
+                    self.last_cmd = cmd
+                    dirty = srv.dirty
+                    t0 = perf()
+                    try:
+                        reply = cmd.handler(self, argv)
+                    except CommandError as e:
+                        reply = e.reply
+                    dt = (perf() - t0) // 1000
+                    cmd.calls += 1
+                    cmd.usec += dt
+                    srv.stat_numcommands += 1
+                    if (reply is None or reply[:1] == b"-" or dt >= srv.after_call_us
+                            or self.prop_override is not None or self.blocked is not None
+                            or (srv.dirty != dirty and srv.propagate_targets)
+                            or srv.monitors):
+                        self._after_call(cmd, argv, reply, dt, dirty)
+                    else:
+                        out_append(reply)
+                        if srv.latency_tracking:
+                            h = cmd.hist
+                            h[dt] = h.get(dt, 0) + 1
+                    if srv.ready_keys:
+                        srv.handle_ready_keys()
             if self.reply_mode > 1:
                 self.advance_reply_skip()
             if self.blocked is not None or self.closing or self.paused:
@@ -195,6 +234,13 @@ class Client(asyncio.Protocol):
         cmd.calls += 1
         cmd.usec += dt
         srv.stat_numcommands += 1
+        self._after_call(cmd, argv, reply, dt, dirty)
+        return reply
+
+    def _after_call(self, cmd, argv, reply, dt, dirty):
+        """The rest of call() after the handler: the reply, error stats, propagation,
+        latency histogram, slowlog, latency events, MONITOR."""
+        srv = self.server
         if reply is not None:
             if reply[:1] == b"-":
                 cmd.failed_calls += 1
@@ -226,7 +272,6 @@ class Client(asyncio.Protocol):
             srv.latency_add("fast-command" if cmd.fast else "command", dt // 1000)
         if srv.monitors and not cmd.skip_monitor and not cmd.admin:
             srv.feed_monitors(self, argv)
-        return reply
 
     def propagate_many(self, ov):
         """Propagate a command's effects; more than one go out wrapped in MULTI/EXEC
@@ -359,14 +404,19 @@ class Client(asyncio.Protocol):
     def flush(self):
         out = self.out
         if out:
+            before = self.server.before_reply
+            if before is not None:   # e.g. the AOF reaches the disk before replies go out
+                before()
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             tr = self.transport
             if tr is not None and not self.closed:
                 tr.write(data)
                 self.server.stat_net_output_bytes += len(data)
-                if self.server.obuf_limits_on:
-                    self.server.check_output_limits(self)
+                srv = self.server
+                if srv.obuf_limits_on and (self.subscribed or srv.obuf_normal_on
+                                           or self.obuf_class is not None):
+                    srv.check_output_limits(self)
         if self.closing and not self.closed:
             self.close()
 

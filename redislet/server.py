@@ -75,6 +75,8 @@ class RedisServer:
         self.key_modified_hook = None
         self.propagate_targets = []  # callables (dbid, argv) fed with every effect
         self.prop_batch = None       # effects collected while EXEC runs (propagate_end)
+        self.before_reply = None     # callable run before replies are sent (Client.flush)
+                                     # while a propagate target holds unwritten data (AOF)
         self.notify_hook = None      # set by the pub/sub module
         self.acl = None              # set by the ACL module
         self.is_replica = False
@@ -143,10 +145,15 @@ class RedisServer:
         lt = v["latency-monitor-threshold"]
         self.latency_threshold_us = lt * 1000 if lt > 0 else 1 << 62
         self.latency_tracking = v["latency-tracking"]
+        # the shortest command duration that needs Client._after_call (slowlog, latency)
+        self.after_call_us = min(self.slowlog_threshold if self.slowlog_threshold >= 0
+                                 else 1 << 62, self.latency_threshold_us)
         self.query_buffer_limit = v["client-query-buffer-limit"]
         self.lazyfree_expire = v["lazyfree-lazy-expire"]
         limits = v["client-output-buffer-limit"]
         self.obuf_limits_on = any(any(x) for x in limits.values())
+        # most clients are 'normal' (limits 0 0 0 by default): their flush skips the check
+        self.obuf_normal_on = any(limits["normal"])
         self.notify_flags = self.config.notify_flags
 
     def _subscribe_config(self):
@@ -405,7 +412,7 @@ class RedisServer:
     def check_output_limits(self, c):
         """client-output-buffer-limit: hard limit disconnects at once, soft limit after
         soft_seconds over it (checkClientOutputBufferLimits)."""
-        klass = "pubsub" if c.subscribed else "normal"
+        klass = c.obuf_class or ("pubsub" if c.subscribed else "normal")
         hard, soft, secs = self.config.values["client-output-buffer-limit"][klass]
         size = c.output_size()
         if hard and size >= hard:

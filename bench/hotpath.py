@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Per-command cost of redislet's request path, in-process (no network): a client fed
+pipelined commands through a fake transport. For profiling the dispatcher and handlers.
+
+    python bench/hotpath.py [--profile] [--pipeline 16] [--n 200000]
+"""
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from redislet.client import Client            # noqa: E402
+from redislet.commands import load_all         # noqa: E402
+from redislet.config import Config             # noqa: E402
+from redislet.server import RedisServer        # noqa: E402
+
+
+class FakeTransport:
+    def __init__(self):
+        self.nbytes = 0
+
+    def write(self, data):
+        self.nbytes += len(data)
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 6379)}.get(name)
+
+    def get_write_buffer_size(self):
+        return 0
+
+    def close(self):
+        pass
+
+    abort = close
+
+
+def enc(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+TESTS = {
+    "ping": lambda i: enc("PING"),
+    "set": lambda i: enc("SET", "key:%012d" % (i % 100000), "xxx"),
+    "get": lambda i: enc("GET", "key:%012d" % (i % 100000)),
+    "incr": lambda i: enc("INCR", "counter:%012d" % (i % 100000)),
+    "lpush": lambda i: enc("LPUSH", "mylist", "xxx"),
+    "lpop": lambda i: enc("LPOP", "mylist"),
+    "sadd": lambda i: enc("SADD", "myset", "element:%012d" % (i % 100000)),
+    "hset": lambda i: enc("HSET", "myhash", "element:%012d" % (i % 100000), "xxx"),
+    "zadd": lambda i: enc("ZADD", "myzset", str(i % 1000), "element:%012d" % (i % 100000)),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pipeline", "-P", type=int, default=16)
+    ap.add_argument("--n", type=int, default=100000)
+    ap.add_argument("--tests", default=",".join(TESTS))
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    load_all()
+    cfg = Config()
+    cfg.load(None, ["--save", ""])
+    srv = RedisServer(cfg)
+    srv.loop = asyncio.new_event_loop()
+    c = Client(srv)
+    c.connection_made(FakeTransport())
+    for name in args.tests.split(","):
+        gen = TESTS[name]
+        batches = []
+        for b in range(0, args.n, args.pipeline):
+            batches.append(b"".join(gen(i) for i in range(b, b + args.pipeline)))
+        feed = c.data_received
+        if args.profile:
+            import cProfile
+            import pstats
+            pr = cProfile.Profile()
+            pr.enable()
+        t = time.perf_counter()
+        for data in batches:
+            feed(data)
+        dt = time.perf_counter() - t
+        if args.profile:
+            pr.disable()
+            pstats.Stats(pr).sort_stats("tottime").print_stats(12)
+        print("%-6s %6.2f us/cmd  %8.0f cmd/s" % (name, dt / args.n * 1e6, args.n / dt))
+
+
+if __name__ == "__main__":
+    main()
