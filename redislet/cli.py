@@ -34,6 +34,8 @@ def main(argv=None):
         conf = argv.pop(0)
     from .config import Config, FatalConfigError
     cfg = Config()
+    from .acl import config_hooks
+    config_hooks(cfg)           # `user` directives are validated while loading
     try:
         if argv and argv[-1] == "-":
             argv.pop()
@@ -42,7 +44,16 @@ def main(argv=None):
         else:
             cfg.load(conf, argv)
     except FatalConfigError as e:
-        sys.stderr.write(str(e))
+        if getattr(e, "log", False):
+            # redis-server logs these ("Fatal error, can't open config file ...") on stdout
+            import time
+            t = time.time()
+            sys.stdout.write("%d:C %s.%03d # %s\n" % (
+                os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
+                int(t * 1000) % 1000, e))
+            sys.stdout.flush()
+        else:
+            sys.stderr.write(str(e))
         return 1
     return run(cfg, conf)
 

@@ -1,6 +1,7 @@
 """Core server: connection commands, dispatcher errors, COMMAND introspection, the CLI,
 and the embedding API — against real servers over TCP."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -258,3 +259,71 @@ def test_idle_timeout(tmp_path):
         assert c.read_until_closed(timeout=5) == b""
     finally:
         s.stop()
+
+
+def test_unix_socket(tmp_path):
+    sock = str(tmp_path / "r.sock")
+    s = start_redislet(tmp_path, "--unixsocket", sock, "--unixsocketperm", "700")
+    try:
+        u = socket.socket(socket.AF_UNIX)
+        u.connect(sock)
+        u.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert u.recv(100) == b"+PONG\r\n"
+        assert oct(os.stat(sock).st_mode & 0o777) == "0o700"
+        r = redis.Redis(unix_socket_path=sock, protocol=3)
+        assert r.client_info()["flags"] == "U"
+        r.close()
+        u.close()
+    finally:
+        s.stop()
+    assert not os.path.exists(sock)
+
+
+def test_config_from_stdin(tmp_path):
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "-m", "redislet", "-", "--save", ""],
+                         cwd=str(tmp_path), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env)
+    p.stdin.write(b"port %d\ndatabases 3\n" % port)
+    p.stdin.close()
+    try:
+        from conftest import wait_ready
+        wait_ready(port, p)
+        c = Raw(port)
+        assert c.cmd("CONFIG", "GET", "databases") == b"*2\r\n$9\r\ndatabases\r\n$1\r\n3\r\n"
+        c.close()
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_missing_config_file_like_redis(tmp_path):
+    mine = subprocess.run([sys.executable, "-m", "redislet", str(tmp_path / "nope.conf")],
+                          capture_output=True, text=True, timeout=20, cwd=ROOT)
+    assert mine.returncode == 1
+    assert mine.stdout.rstrip().endswith(
+        "# Fatal error, can't open config file '%s': No such file or directory"
+        % (tmp_path / "nope.conf"))
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli (redis-tools) missing")
+def test_redis_cli(server):
+    def cli(*args, stdin=None):
+        return subprocess.run(["redis-cli", "-p", str(server.port), *args], input=stdin,
+                              capture_output=True, text=True, timeout=20).stdout
+    assert cli("PING") == "PONG\n"
+    assert cli("ECHO", "hello world") == "hello world\n"
+    assert cli("-3", "HELLO").splitlines()[:4] == ["server", "redis", "version", "7.0.15"]
+    out = cli(stdin="PING\nECHO a\nCOMMAND COUNT\n")
+    lines = out.splitlines()
+    assert lines[0] == "PONG" and lines[1] == "a" and int(lines[2]) > 100
+
+
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark missing")
+def test_redis_benchmark_ping(server):
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-t",
+                          "ping_inline,ping_mbulk", "-n", "2000", "-c", "5", "--csv"],
+                         capture_output=True, text=True, timeout=120).stdout
+    rows = [ln.split(",") for ln in out.splitlines() if ln.startswith('"PING')]
+    assert len(rows) == 2 and all(float(r[1].strip('"')) > 0 for r in rows)
