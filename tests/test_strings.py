@@ -452,9 +452,9 @@ def test_encoding_marks_purged_when_unreferenced():
 
 
 def test_long_double_helpers():
-    from redislet.commands.strings import parse_long_double as p, format_long_double as f
-    from redislet.commands.strings import _round_ld
-    assert f(_round_ld(p(b"0.1") + p(b"0.2"))) == b"0.3"
-    assert f(_round_ld(p(b"10.5") + p(b"0.1"))) == b"10.6"
+    from redislet.longdouble import parse_long_double as p, format_long_double as f
+    from redislet.longdouble import round_ld
+    assert f(round_ld(p(b"0.1") + p(b"0.2"))) == b"0.3"
+    assert f(round_ld(p(b"10.5") + p(b"0.1"))) == b"10.6"
     assert p(b"nan") is None and p(b" 1") is None and p(b"1e") is None
     assert p(b"inf") == float("inf")

@@ -6,9 +6,10 @@ tryObjectEncoding would pick it (int / embstr / raw); values that Redis keeps in
 encoding than that (APPEND and SETRANGE make 'raw' strings, INCRBYFLOAT an 'embstr' even
 when it looks like an integer) are remembered by identity in _ENC (mark_encoding).
 """
-import re
 import sys
 from fractions import Fraction
+
+from ..longdouble import format_long_double, parse_long_double, round_ld
 
 from .. import hooks
 from ..db import ENCODING_FUNCS, lfu_touch
@@ -543,120 +544,6 @@ def decrby(c, argv):
     return _incrby(c, argv[1], -n)
 
 
-# -- long double emulation for INCRBYFLOAT ------------------------------------------------
-# Redis does INCRBYFLOAT in C long double: x87 80-bit extended precision on x86-64 (64-bit
-# significand, 15-bit exponent). Values are exact Fractions rounded to that format; parsing
-# follows strtold (correctly rounded), printing follows "%.17Lf" then ld2string's trimming.
-_LD_MANT = 64
-_LD_EMAX = 16384          # values must be < 2**16384
-_LD_EMIN_SUB = -16445     # smallest subnormal exponent (2**-16445)
-INF = float("inf")
-_DEC_RE = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
-_HEX_RE = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
-_INF_RE = re.compile(rb"([+-]?)(?:inf|infinity)\Z", re.I)
-MAX_LONG_DOUBLE_CHARS = 5 * 1024
-
-
-def _round_ld(q):
-    """Round an exact Fraction to the nearest long double (ties to even); +-INF on
-    overflow."""
-    if q == 0:
-        return Fraction(0)
-    neg = q < 0
-    a = -q if neg else q
-    n, d = a.numerator, a.denominator
-    e = n.bit_length() - d.bit_length()      # 2**e <= a < 2**(e+2)
-    if (n << max(0, -e)) < (d << max(0, e)):
-        e -= 1                                # now 2**e <= a < 2**(e+1)
-    if e >= _LD_EMAX:
-        return -INF if neg else INF
-    ue = e - (_LD_MANT - 1)
-    if ue < _LD_EMIN_SUB:
-        ue = _LD_EMIN_SUB
-    # m = round(a / 2**ue), ties to even
-    if ue >= 0:
-        num, den = n, d << ue
-    else:
-        num, den = n << -ue, d
-    m, r = divmod(num, den)
-    if 2 * r > den or (2 * r == den and m & 1):
-        m += 1
-    if m == 0:
-        return Fraction(0)
-    res = Fraction(m << ue) if ue >= 0 else Fraction(m, 1 << -ue)
-    if res >= Fraction(1 << _LD_EMAX):
-        return -INF if neg else INF
-    return -res if neg else res
-
-
-def parse_long_double(b):
-    """string2ld: a Fraction (exactly a long double), +-INF, or None if not a number."""
-    if not b or len(b) >= MAX_LONG_DOUBLE_CHARS or b[0] in b" \t\n\r\v\f":
-        return None
-    m = _DEC_RE.match(b)
-    if m is not None:
-        sign, ip, fp, ex = m.groups()
-        fp = fp or b""
-        if not ip and not fp:
-            return None
-        digits = (ip + fp).lstrip(b"0")
-        if not digits:
-            return Fraction(0)
-        e10 = (int(ex) if ex else 0) - len(fp)
-        mag = len(digits) + e10          # value ~ 10**(mag-1)
-        if mag > 4934:
-            return None                  # overflow: ERANGE with HUGE_VAL
-        if mag < -4952:
-            return None                  # underflow to zero: ERANGE
-        q = Fraction(int(digits)) * (Fraction(10) ** e10)
-    else:
-        m = _HEX_RE.match(b)
-        if m is not None:
-            sign, ip, fp, ex = m.groups()
-            fp = fp or b""
-            if not ip and not fp:
-                return None
-            mant = int((ip + fp) or b"0", 16)
-            if mant == 0:
-                return Fraction(0)
-            e2 = (int(ex) if ex else 0) - 4 * len(fp)
-            top = mant.bit_length() + e2
-            if top > _LD_EMAX + 1:
-                return None
-            if top < _LD_EMIN_SUB - 2:
-                return None
-            q = Fraction(mant) * (Fraction(2) ** e2)
-        else:
-            m = _INF_RE.match(b)
-            if m is None:
-                return None
-            return -INF if m.group(1) == b"-" else INF
-    if sign == b"-":
-        q = -q
-    r = _round_ld(q)
-    if r == 0 or r == INF or r == -INF:
-        return None   # ERANGE (the input was not zero)
-    return r
-
-
-def format_long_double(q):
-    """ld2string LD_STR_HUMAN: "%.17Lf" with trailing zeros (and the dot) removed."""
-    neg = q < 0
-    a = -q if neg else q
-    scaled = a * 10 ** 17
-    n, r = divmod(scaled.numerator, scaled.denominator)
-    if 2 * r > scaled.denominator or (2 * r == scaled.denominator and n & 1):
-        n += 1
-    ip, fp = divmod(n, 10 ** 17)
-    s = b"%s%d.%017d" % (b"-" if neg else b"", ip, fp)
-    s = s.rstrip(b"0")
-    if s.endswith(b"."):
-        s = s[:-1]
-    if s == b"-0":
-        s = b"0"
-    return s
-
-
 @command("incrbyfloat")
 def incrbyfloat(c, argv):
     db = c.db
@@ -668,10 +555,10 @@ def incrbyfloat(c, argv):
     inc = parse_long_double(argv[2]) if cur is not None else None
     if cur is None or inc is None:
         raise CommandError(NOT_FLOAT)
-    if cur in (INF, -INF) or inc in (INF, -INF):
-        raise CommandError("ERR increment would produce NaN or Infinity")
-    res = _round_ld(cur + inc)
-    if res in (INF, -INF):
+    res = None
+    if isinstance(cur, Fraction) and isinstance(inc, Fraction):   # not +-inf
+        res = round_ld(cur + inc)
+    if res is None:
         raise CommandError("ERR increment would produce NaN or Infinity")
     new = format_long_double(res)
     if v is None:
