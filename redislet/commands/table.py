@@ -147,8 +147,13 @@ class Command:
         """Positions of the key arguments in argv (getKeysFromCommandWithSpecs), or None
         when the arguments do not fit the specs."""
         if self.getkeys is not None:
-            return self.getkeys(argv) if not with_flags else [
-                (p, ["RW"]) for p in self.getkeys(argv)]
+            # getkeys may give (position, key flags) pairs instead of bare positions
+            keys = self.getkeys(argv)
+            if keys is None:
+                return None
+            if with_flags:
+                return [k if type(k) is tuple else (k, ["RW"]) for k in keys]
+            return [k[0] if type(k) is tuple else k for k in keys]
         out = []
         argc = len(argv)
         for s in self.key_specs:

@@ -1,0 +1,475 @@
+"""RDB persistence commands and machinery: SAVE, BGSAVE [SCHEDULE], DUMP, RESTORE,
+DEBUG RELOAD, the start-up load of `dir`/`dbfilename`, save points (`save` directive)
+checked from the cron like serverCron, stop-writes-on-bgsave-error (MISCONF), the RDB
+fields of INFO persistence, saving on SHUTDOWN / SIGTERM and after FLUSHALL.
+
+Server state (attributes of the server): stat_rdb_saves, lastbgsave_status (True = ok),
+lastbgsave_try, rdb_save_time_start, rdb_save_time_last, dirty_before_bgsave,
+rdb_bgsave_scheduled, rdb_last_load_keys_loaded / _expired, child_type ("rdb" while a
+BGSAVE child runs; the AOF family uses "aof") and child_pid.
+
+`bgsave_done_hooks`: callables(srv, ok) run when a BGSAVE child finished (replication).
+"""
+import errno
+import os
+import time
+
+from .table import command
+from . import debug, info
+from .keys import flush_hooks, NOTIFY_GENERIC
+from .. import cli, hooks
+from ..errors import CommandError, SYNTAX
+from ..resp.encode import OK, bulk
+from ..util import parse_ll
+from ..persistence import rdb
+
+BGSAVE_RETRY_DELAY = 5
+MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
+               "to persist to disk. Commands that may modify the data set are disabled, "
+               "because this instance is configured to report errors during writes if RDB "
+               "snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+               "Redis logs for details about the RDB error.")
+ERR_REPLY = b"-ERR\r\n"
+
+bgsave_done_hooks = []
+
+
+def rdb_path(srv):
+    return srv.config.values["dbfilename"]
+
+
+def _save_info(srv):
+    """rdbPopulateSaveInfo: replication aux fields, when replication provides them."""
+    fn = getattr(srv, "rdb_save_info", None)
+    return fn() if fn is not None else None
+
+
+# -- SAVE / BGSAVE machinery ---------------------------------------------------------------
+def save_now(srv):
+    """rdbSave to the configured file; True on success (state updated, logged)."""
+    path = rdb_path(srv)
+    try:
+        rdb.save(srv, path, _save_info(srv))
+    except OSError as e:
+        if e.filename and "temp-" in str(e.filename) and not os.path.exists(str(e.filename)):
+            srv.log("warning", "Failed opening the temp RDB file temp-%d.rdb (in server root "
+                    "dir %s) for saving: %s" % (os.getpid(), os.getcwd(),
+                                                os.strerror(e.errno or errno.EIO)))
+        else:
+            srv.log("warning", "Write error saving DB on disk: %s"
+                    % os.strerror(e.errno or errno.EIO))
+        return False
+    srv.log("notice", "DB saved on disk")
+    srv.dirty = 0
+    srv.lastsave = int(time.time())
+    srv.lastbgsave_status = True
+    return True
+
+
+def has_active_child(srv):
+    return getattr(srv, "child_type", None) is not None
+
+
+def bgsave(srv):
+    """rdbSaveBackground: True when the child was started."""
+    if has_active_child(srv):
+        return False
+    srv.stat_rdb_saves += 1
+    srv.dirty_before_bgsave = srv.dirty
+    srv.lastbgsave_try = int(time.time())
+    t0 = time.monotonic()
+    srv.child_type = "rdb"
+    srv.rdb_save_time_start = int(time.time())
+    try:
+        pid = rdb.fork_save(srv, rdb_path(srv), lambda ok, code=0, sig=0:
+                            _bgsave_done(srv, ok, code, sig), _save_info(srv))
+    except OSError as e:
+        srv.child_type = None
+        srv.child_pid = -1
+        srv.lastbgsave_status = False
+        srv.log("warning", "Can't save in background: fork: %s" % os.strerror(e.errno))
+        return False
+    if pid is None:     # no fork: saved synchronously, already reported
+        return True
+    srv.child_pid = pid
+    srv.stat_fork_time = int((time.monotonic() - t0) * 1000000)
+    srv.stat_total_forks = getattr(srv, "stat_total_forks", 0) + 1
+    srv.log("notice", "Background saving started by pid %d" % pid)
+    return True
+
+
+def _bgsave_done(srv, ok, exitcode, bysignal):
+    """backgroundSaveDoneHandlerDisk."""
+    if not bysignal and exitcode == 0 and ok:
+        srv.log("notice", "Background saving terminated with success")
+        srv.dirty = srv.dirty - srv.dirty_before_bgsave
+        srv.lastsave = int(time.time())
+        srv.lastbgsave_status = True
+    elif not bysignal:
+        srv.log("warning", "Background saving error")
+        srv.lastbgsave_status = False
+    else:
+        srv.log("warning", "Background saving terminated by signal %d" % bysignal)
+        _remove_temp(srv.child_pid)
+        if bysignal != 10:   # SIGUSR1 kills a child without an error condition
+            srv.lastbgsave_status = False
+    start = getattr(srv, "rdb_save_time_start", -1)
+    srv.rdb_save_time_last = int(time.time()) - start if start != -1 else -1
+    srv.rdb_save_time_start = -1
+    if getattr(srv, "child_type", None) == "rdb":
+        srv.child_type = None
+        srv.child_pid = -1
+    _update_misconf(srv)
+    for hook in bgsave_done_hooks:
+        hook(srv, bool(ok and not bysignal and exitcode == 0))
+
+
+def _remove_temp(pid):
+    if pid and pid > 0:
+        try:
+            os.unlink("temp-%d.rdb" % pid)
+        except OSError:
+            pass
+
+
+def kill_rdb_child(srv):
+    """killRDBChild: SIGUSR1 the BGSAVE child (no error condition), remove its temp file."""
+    if getattr(srv, "child_type", None) != "rdb":
+        return
+    pid = srv.child_pid
+    rdb.kill_children(srv)
+    _remove_temp(pid)
+    srv.child_type = None
+    srv.child_pid = -1
+    srv.rdb_save_time_start = -1
+
+
+# -- cron: save points, scheduled BGSAVE ----------------------------------------------------
+def _cron(srv):
+    rdb.reap_now(srv)
+    if has_active_child(srv):
+        return
+    now = int(time.time())
+    retry_ok = now - srv.lastbgsave_try > BGSAVE_RETRY_DELAY or srv.lastbgsave_status
+    params = srv.config.values["save"]
+    if params and retry_ok:
+        dirty = srv.dirty
+        for secs, changes in params:
+            if dirty >= changes and now - srv.lastsave > secs:
+                srv.log("notice", "%d changes in %d seconds. Saving..." % (changes, secs))
+                bgsave(srv)
+                break
+    if srv.rdb_bgsave_scheduled and not has_active_child(srv) and retry_ok:
+        if bgsave(srv):
+            srv.rdb_bgsave_scheduled = False
+
+
+# -- MISCONF --------------------------------------------------------------------------------
+def _misconf_active(srv):
+    v = srv.config.values
+    return (not srv.lastbgsave_status and v["stop-writes-on-bgsave-error"] and v["save"]
+            and not srv.is_replica)
+
+
+def _misconf_check(c, cmd, argv):
+    srv = c.server
+    if not _misconf_active(srv):
+        return None
+    if getattr(c, "must_obey", False):
+        return None
+    is_write = cmd.is_write
+    if not is_write and cmd.name == "exec" and c.multi:
+        is_write = any(q.is_write for q, _ in c.multi)
+    if is_write or cmd.name == "ping":
+        return MISCONF_RDB
+    return None
+
+
+def _update_misconf(srv):
+    on = _misconf_check in srv.state_checks
+    if not srv.lastbgsave_status and not on:
+        srv.state_checks.append(_misconf_check)
+        srv.update_checks()
+    elif srv.lastbgsave_status and on:
+        srv.state_checks.remove(_misconf_check)
+        srv.update_checks()
+
+
+# -- commands ------------------------------------------------------------------------------
+@command("save")
+def save_cmd(c, argv):
+    srv = c.server
+    if getattr(srv, "child_type", None) == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    srv.stat_rdb_saves += 1
+    if save_now(srv):
+        _update_misconf(srv)
+        return OK
+    return ERR_REPLY
+
+
+@command("bgsave")
+def bgsave_cmd(c, argv):
+    schedule = False
+    if len(argv) > 1:
+        if len(argv) == 2 and argv[1].lower() == b"schedule":
+            schedule = True
+        else:
+            raise CommandError(SYNTAX)
+    srv = c.server
+    if getattr(srv, "child_type", None) == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    if has_active_child(srv) or c.in_exec:
+        if schedule or c.in_exec:
+            srv.rdb_bgsave_scheduled = True
+            return b"+Background saving scheduled\r\n"
+        raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right "
+                           "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                           "possible.")
+    if bgsave(srv):
+        return b"+Background saving started\r\n"
+    return ERR_REPLY
+
+
+@command("dump")
+def dump_cmd(c, argv):
+    v = c.db.lookup_read(argv[1])
+    if v is None:
+        return c.r.null
+    return bulk(rdb.dump_payload(v, c.server.config.values))
+
+
+def _ll(b):
+    v = parse_ll(b)
+    if v is None:
+        raise CommandError("ERR value is not an integer or out of range")
+    return v
+
+
+@command("restore")
+def restore_cmd(c, argv):
+    srv = c.server
+    replace = absttl = False
+    lfu_freq = lru_idle = -1
+    n = len(argv)
+    j = 4
+    while j < n:
+        a = argv[j].lower()
+        more = n - j - 1
+        if a == b"replace":
+            replace = True
+        elif a == b"absttl":
+            absttl = True
+        elif a == b"idletime" and more >= 1 and lfu_freq == -1:
+            lru_idle = _ll(argv[j + 1])
+            if lru_idle < 0:
+                raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
+            j += 1
+        elif a == b"freq" and more >= 1 and lru_idle == -1:
+            lfu_freq = _ll(argv[j + 1])
+            if lfu_freq < 0 or lfu_freq > 255:
+                raise CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    key = argv[1]
+    db = c.db
+    if not replace and db.lookup(key) is not None:
+        raise CommandError("BUSYKEY Target key name already exists.")
+    ttl = _ll(argv[2])
+    if ttl < 0:
+        raise CommandError("ERR Invalid TTL value, must be >= 0")
+    payload = argv[3]
+    if not rdb.verify_payload(payload, not getattr(srv, "skip_checksum_validation", False)):
+        raise CommandError("ERR DUMP payload version or checksum are wrong")
+    try:
+        obj = rdb.load_value(memoryview(payload)[:-10].tobytes(), srv.config.values)
+    except rdb.RDBError:
+        raise CommandError("ERR Bad data format") from None
+    deleted = db.delete(key) if replace else False
+    if ttl and not absttl:
+        ttl += int(time.time() * 1000)
+    if ttl and ttl < srv.time_ms() and not srv.loading and not srv.is_replica:
+        # checkAlreadyExpired: the key would expire at once
+        if deleted:
+            c.prop_override = [[b"DEL", key]]
+            db.touch(key)
+            if srv.notify_flags & NOTIFY_GENERIC:
+                srv.notify(NOTIFY_GENERIC, b"del", key, db.id)
+            srv.dirty += 1
+        return OK
+    db.add(key, obj)
+    if ttl:
+        db.set_expire(key, ttl)
+        if not absttl:
+            new = list(argv)
+            new[2] = b"%d" % ttl
+            new.append(b"ABSTTL")
+            c.prop_override = [new]
+    _set_lru_lfu(srv, db, key, lfu_freq, lru_idle)
+    db.touch(key)
+    if srv.notify_flags & NOTIFY_GENERIC:
+        srv.notify(NOTIFY_GENERIC, b"restore", key, db.id)
+    srv.dirty += 1
+    return OK
+
+
+def _set_lru_lfu(srv, db, key, lfu_freq, lru_idle):
+    """objectSetLRUOrLFU."""
+    if srv.lfu_mode:
+        if lfu_freq >= 0:
+            from ..db import lfu_minutes
+            db.lru[key] = (lfu_minutes() << 8) | lfu_freq
+    elif lru_idle >= 0:
+        db.lru[key] = srv.lru_clock - lru_idle * 1000
+
+
+# -- DEBUG RELOAD ---------------------------------------------------------------------------
+def _debug_reload(c, argv):
+    flush = save = True
+    merge = False
+    for opt in argv[2:]:
+        o = opt.lower()
+        if o == b"merge":
+            merge = True
+        elif o == b"noflush":
+            flush = False
+        elif o == b"nosave":
+            save = False
+        else:
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                               "options.")
+    srv = c.server
+    if save and not save_now(srv):
+        return ERR_REPLY
+    try:
+        rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush)
+    except (OSError, rdb.RDBError) as e:
+        srv.log("warning", "Error loading the RDB dump: %s" % e)
+        raise CommandError("ERR Error trying to load the RDB dump") from None
+    srv.log("warning", "DB reloaded by DEBUG RELOAD")
+    return OK
+
+
+debug.subcommands[b"reload"] = _debug_reload
+
+
+# -- FLUSHALL, SHUTDOWN ---------------------------------------------------------------------
+def _on_flush(srv, dbid):
+    if dbid != -1:
+        return
+    kill_rdb_child(srv)
+    if srv.config.values["save"]:
+        save_now(srv)
+
+
+def _on_shutdown(srv, save, force):
+    """prepareForShutdown's RDB part: kill a BGSAVE child, save when save points are set
+    (unless NOSAVE) or SAVE was given."""
+    if getattr(srv, "child_type", None) == "rdb":
+        srv.log("warning", "There is a child saving an .rdb. Killing it!")
+        kill_rdb_child(srv)
+    if (srv.config.values["save"] and save is not False) or save is True:
+        srv.log("notice", "Saving the final RDB snapshot before exiting.")
+        if not save_now(srv):
+            if force:
+                srv.log("warning", "Error trying to save the DB. Exit anyway.")
+            else:
+                return "Error trying to save the DB, can't exit."
+    return None
+
+
+# -- start-up -------------------------------------------------------------------------------
+def startup_load(srv):
+    """loadDataFromDisk (RDB part): load dir/dbfilename unless the AOF is on. A missing
+    file is fine; an unreadable or corrupt one stops the server (exit status 1)."""
+    if srv.config.values.get("appendonly"):
+        return
+    path = rdb_path(srv)
+    start = time.monotonic()
+    srv.loading = True
+    try:
+        res = rdb.load(srv, path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        srv.log("warning", "Fatal error loading the DB: %s. Exiting."
+                % os.strerror(e.errno or errno.EIO))
+        raise SystemExit(1)
+    except rdb.RDBError as e:
+        full = os.path.abspath(path)
+        if e.offset is not None:
+            srv.log("warning", "Internal error in RDB reading offset %d, function at "
+                    "rdb.c:0 -> %s" % (e.offset, e.msg))
+        else:
+            srv.log("warning", "Internal error in RDB reading -> %s" % e.msg)
+        srv.log("warning", "Fatal error loading the DB from %s: %s. Exiting."
+                % (full, e))
+        srv.log("warning", "Terminating server after rdb file reading failure.")
+        raise SystemExit(1)
+    finally:
+        srv.loading = False
+    srv.rdb_loaded_aux = res.aux
+    srv.log("notice", "DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
+
+
+# -- INFO -----------------------------------------------------------------------------------
+def _info_persistence(srv, pairs):
+    rdb_child = getattr(srv, "child_type", None) == "rdb"
+    start = srv.rdb_save_time_start
+    info.set_fields(pairs, {
+        "loading": int(bool(srv.loading)),
+        "rdb_changes_since_last_save": srv.dirty,
+        "rdb_bgsave_in_progress": int(rdb_child),
+        "rdb_last_save_time": srv.lastsave,
+        "rdb_last_bgsave_status": "ok" if srv.lastbgsave_status else "err",
+        "rdb_last_bgsave_time_sec": srv.rdb_save_time_last,
+        "rdb_current_bgsave_time_sec": (int(time.time()) - start
+                                        if rdb_child and start != -1 else -1),
+        "rdb_saves": srv.stat_rdb_saves,
+        "rdb_last_load_keys_expired": srv.rdb_last_load_keys_expired,
+        "rdb_last_load_keys_loaded": srv.rdb_last_load_keys_loaded,
+    })
+    return pairs
+
+
+def _info_stats(srv, pairs):
+    info.set_fields(pairs, {"total_forks": getattr(srv, "stat_total_forks", 0),
+                            "latest_fork_usec": getattr(srv, "stat_fork_time", 0)})
+    return pairs
+
+
+def _resetstat(srv):
+    srv.stat_rdb_saves = 0
+    srv.stat_total_forks = 0
+    srv.stat_fork_time = 0
+
+
+def _server_init(srv):
+    srv.stat_rdb_saves = 0
+    srv.lastbgsave_status = True
+    srv.lastbgsave_try = 0
+    srv.rdb_save_time_start = -1
+    srv.rdb_save_time_last = -1
+    srv.dirty_before_bgsave = 0
+    srv.rdb_bgsave_scheduled = False
+    srv.rdb_last_load_keys_loaded = 0
+    srv.rdb_last_load_keys_expired = 0
+    if not hasattr(srv, "child_type"):
+        srv.child_type = None
+        srv.child_pid = -1
+    srv.cron_hooks.append(_cron)
+    srv.shutdown_hooks.insert(0, _on_shutdown)
+
+
+hooks.server_init.append(_server_init)
+flush_hooks.append(_on_flush)
+info.providers["persistence"].append(_info_persistence)
+info.providers["stats"].append(_info_stats)
+cli.startup_hooks.append(startup_load)
+try:
+    from . import config_cmd
+    config_cmd.resetstat_hooks.append(_resetstat)
+except (ImportError, AttributeError):
+    pass

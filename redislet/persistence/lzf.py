@@ -1,0 +1,120 @@
+"""LZF (liblzf 3.x format, as Redis's lzf_c.c / lzf_d.c) compression of RDB strings.
+
+Format: a sequence of tokens. A control byte c < 32 starts a literal run of c+1 bytes;
+otherwise len = c >> 5 (7 means "add the next byte"), the back reference offset is
+((c & 31) << 8 | next byte) + 1 and len + 2 bytes are copied from that far back (copies
+may overlap the bytes being produced, like a byte-by-byte memmove).
+"""
+
+
+class LZFError(ValueError):
+    pass
+
+
+MAX_LIT = 32
+MAX_OFF = 1 << 13
+MAX_REF = (1 << 8) + (1 << 3)   # 264
+
+
+def decompress(data, out_len):
+    """Decompress data (bytes-like) that must expand to exactly out_len bytes."""
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        ctrl = data[i]
+        i += 1
+        if ctrl < 32:
+            ln = ctrl + 1
+            if i + ln > n:
+                raise LZFError("literal run past the end of the input")
+            out += data[i:i + ln]
+            i += ln
+        else:
+            ln = ctrl >> 5
+            if ln == 7:
+                if i >= n:
+                    raise LZFError("truncated back reference")
+                ln += data[i]
+                i += 1
+            if i >= n:
+                raise LZFError("truncated back reference")
+            olen = len(out)
+            ref = olen - ((ctrl & 0x1f) << 8) - data[i] - 1
+            i += 1
+            ln += 2
+            if ref < 0:
+                raise LZFError("back reference before the start of the output")
+            if ref + ln <= olen:
+                out += out[ref:ref + ln]
+            else:
+                pat = out[ref:]
+                reps = ln // len(pat) + 1
+                out += (pat * reps)[:ln]
+        if len(out) > out_len:
+            raise LZFError("output longer than announced")
+    if len(out) != out_len:
+        raise LZFError("output length mismatch")
+    return bytes(out)
+
+
+def compress(data, max_out=None):
+    """LZF-compress data; None if the result would be longer than max_out bytes (as
+    lzf_compress returning 0 when the output buffer is too small)."""
+    n = len(data)
+    if max_out is None:
+        max_out = n + n // 16 + 64
+    out = bytearray()
+    htab = {}
+    lit_start = 0
+    i = 0
+    end = n - 2
+    while i < end:
+        key = data[i:i + 3]
+        ref = htab.get(key)
+        htab[key] = i
+        if ref is not None and i - ref <= MAX_OFF:
+            maxlen = n - i
+            if maxlen > MAX_REF:
+                maxlen = MAX_REF
+            if data[ref:ref + maxlen] == data[i:i + maxlen]:
+                ln = maxlen
+            else:
+                ln = 3
+                while ln < maxlen and data[ref + ln] == data[i + ln]:
+                    ln += 1
+            # literals before the match
+            while lit_start < i:
+                k = i - lit_start
+                if k > MAX_LIT:
+                    k = MAX_LIT
+                out.append(k - 1)
+                out += data[lit_start:lit_start + k]
+                lit_start += k
+            off = i - ref - 1
+            l2 = ln - 2
+            if l2 < 7:
+                out.append((l2 << 5) | (off >> 8))
+            else:
+                out.append((7 << 5) | (off >> 8))
+                out.append(l2 - 7)
+            out.append(off & 0xff)
+            if len(out) > max_out:
+                return None
+            # index the last positions of the match (as lzf's fast mode does)
+            i += ln
+            if i < end:
+                htab[data[i - 1:i + 2]] = i - 1
+            lit_start = i
+            continue
+        i += 1
+    while lit_start < n:
+        k = n - lit_start
+        if k > MAX_LIT:
+            k = MAX_LIT
+        out.append(k - 1)
+        out += data[lit_start:lit_start + k]
+        lit_start += k
+    if len(out) > max_out:
+        return None
+    return bytes(out)

@@ -1,0 +1,1457 @@
+"""RDB files (version 10, as Redis 7.0 writes them) and DUMP payloads: saving, loading,
+BGSAVE in a forked child.
+
+Shared interface (AOF and replication build on it):
+
+    dump_value(value, cfg=None, compress=True) -> bytes   type byte + object (no key)
+    load_value(data, cfg=None) -> value                    inverse; RDBError on bad data
+    dump_payload(value, cfg=None) / verify_payload(data)   DUMP format (version + CRC64)
+    write_rdb(srv, f, aux_extra=None, aof_base=False)      whole RDB stream to binary file f
+    save(srv, path)                                        temp file, fsync, atomic rename
+    load_rdb(srv, f, ...) -> bytes consumed                REPLACE srv's dataset from f
+    load(srv, path)
+    fork_save(srv, path, on_done)                          child writes path; on_done(ok)
+
+Every object type and encoding of Redis 7.0 and earlier is read: strings (raw, integer,
+LZF), lists (plain, ziplist, quicklist of ziplists, quicklist 2 of listpacks and plain
+nodes), sets (plain, intset), hashes (plain, zipmap, ziplist, listpack), sorted sets
+(ZSET, ZSET_2, ziplist, listpack), streams (listpacks v1 and v2, consumer groups, PELs),
+module aux records (refused, as Redis does without the module), functions.
+
+Function libraries: the scripting family registers `FUNCTION_SAVERS` (fn(srv) -> iterable
+of library code bytes) and `FUNCTION_LOADERS` (fn(srv, code), raising ValueError with a
+message on failure). Without a loader, loaded library code is kept in
+srv.rdb_function_code (a list) for whoever comes later.
+"""
+import math
+import os
+import struct
+import sys
+import time
+
+from . import lzf
+from .crc64 import crc64
+from .encodings import (EncodingError, lp_decode, lp_build, zl_decode, intset_decode,
+                        intset_build, zipmap_decode, as_int, to_bytes)
+from .. import REDIS_VERSION
+
+RDB_VERSION = 10
+
+# object types
+T_STRING = 0
+T_LIST = 1
+T_SET = 2
+T_ZSET = 3
+T_HASH = 4
+T_ZSET_2 = 5
+T_MODULE = 6
+T_MODULE_2 = 7
+T_HASH_ZIPMAP = 9
+T_LIST_ZIPLIST = 10
+T_SET_INTSET = 11
+T_ZSET_ZIPLIST = 12
+T_HASH_ZIPLIST = 13
+T_LIST_QUICKLIST = 14
+T_STREAM_LISTPACKS = 15
+T_HASH_LISTPACK = 16
+T_ZSET_LISTPACK = 17
+T_LIST_QUICKLIST_2 = 18
+T_STREAM_LISTPACKS_2 = 19
+
+# opcodes
+OP_FUNCTION2 = 245
+OP_FUNCTION = 246
+OP_MODULE_AUX = 247
+OP_IDLE = 248
+OP_FREQ = 249
+OP_AUX = 250
+OP_RESIZEDB = 251
+OP_EXPIRETIME_MS = 252
+OP_EXPIRETIME = 253
+OP_SELECTDB = 254
+OP_EOF = 255
+
+QL_PLAIN = 1
+QL_PACKED = 2
+
+MASK64 = (1 << 64) - 1
+
+FUNCTION_SAVERS = []     # fn(srv) -> iterable of library code (bytes)
+FUNCTION_LOADERS = []    # fn(srv, code); raise ValueError(message) on failure
+FUNCTION_CLEARERS = []   # fn(srv): drop every library before a dataset-replacing load
+
+# Redis's defaults, for callers without a server configuration at hand
+DEFAULT_CFG = {
+    "hash-max-listpack-entries": 128, "hash-max-listpack-value": 64,
+    "set-max-intset-entries": 512,
+    "zset-max-listpack-entries": 128, "zset-max-listpack-value": 64,
+    "list-max-listpack-size": -2, "rdbcompression": True, "rdbchecksum": True,
+}
+
+
+class RDBError(Exception):
+    """Corrupt or truncated RDB data. `offset` is the byte position where it was found."""
+
+    def __init__(self, msg, offset=None):
+        super().__init__(msg if offset is None else "%s (at offset %d)" % (msg, offset))
+        self.msg = msg
+        self.offset = offset
+
+
+_pack_d = struct.Struct("<d").pack
+_pack_q = struct.Struct("<q").pack
+_pack_BE32 = struct.Struct(">I").pack
+_pack_BE64 = struct.Struct(">Q").pack
+_unpack_d = struct.Struct("<d").unpack_from
+_unpack_q = struct.Struct("<q").unpack_from
+_unpack_i = struct.Struct("<i").unpack_from
+_unpack_h = struct.Struct("<h").unpack_from
+_unpack_BE32 = struct.Struct(">I").unpack_from
+_unpack_BE64 = struct.Struct(">Q").unpack_from
+_unpack_id = struct.Struct(">QQ").unpack_from
+_pack_id = struct.Struct(">QQ").pack
+_unpack_u32 = struct.Struct("<I").unpack_from
+
+
+# ======================================================================================
+# writing
+# ======================================================================================
+_LEN1 = [bytes((i,)) for i in range(64)]
+_NUMSTART = frozenset(b"-0123456789")
+
+
+def enc_len(n):
+    if n < 64:
+        return _LEN1[n]
+    if n < 16384:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + _pack_BE32(n)
+    return b"\x81" + _pack_BE64(n & MASK64)
+
+
+def enc_int_string(v):
+    """The RDB integer encoding of v (int32 range) or None."""
+    if -128 <= v <= 127:
+        return b"\xc0" + bytes((v & 0xFF,))
+    if -32768 <= v <= 32767:
+        return b"\xc1" + (v & 0xFFFF).to_bytes(2, "little")
+    if -2147483648 <= v <= 2147483647:
+        return b"\xc2" + (v & 0xFFFFFFFF).to_bytes(4, "little")
+    return None
+
+
+def enc_string(s, compress=True):
+    """rdbSaveRawString: integer encoding for short canonical integers, LZF for strings
+    longer than 20 bytes when it saves space (and compress is on), raw otherwise."""
+    n = len(s)
+    if n <= 11 and n:
+        c = s[0]
+        if 48 <= c <= 57 or c == 45:
+            v = as_int(s)
+            if v is not None:
+                e = enc_int_string(v)
+                if e is not None:
+                    return e
+    elif compress and n > 20:
+        comp = lzf.compress(s, n - 4)
+        if comp is not None:
+            return b"\xc3" + enc_len(len(comp)) + enc_len(n) + comp
+    if n < 64:
+        return _LEN1[n] + s
+    return enc_len(n) + s
+
+
+def _ql_limit(fill):
+    """quicklist node limits: (max bytes, max entries) for list-max-listpack-size."""
+    if fill < 0:
+        idx = -fill - 1
+        sizes = (4096, 8192, 16384, 32768, 65536)
+        return (sizes[idx] if idx < 5 else 65536), 1 << 62
+    return 8192, max(fill, 1)
+
+
+def _lp_entry_size(s):
+    n = len(s)
+    if n <= 20:
+        return 11   # upper bound for ints / short strings: close enough for node sizing
+    if n < 64:
+        return n + 2
+    if n < 4096:
+        return n + 4
+    return n + 10
+
+
+PACKED_THRESHOLD = 1 << 30
+
+
+def _dump_list(lst, cfg, compress):
+    maxbytes, maxcount = _ql_limit(cfg.get("list-max-listpack-size", -2))
+    nodes = []
+    cur = []
+    size = 7
+    for e in lst:
+        if len(e) >= PACKED_THRESHOLD:
+            if cur:
+                nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+                cur = []
+                size = 7
+            nodes.append(enc_len(QL_PLAIN) + enc_string(e, compress))
+            continue
+        es = _lp_entry_size(e)
+        if cur and (size + es > maxbytes or len(cur) >= maxcount):
+            nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+            cur = []
+            size = 7
+        cur.append(e)
+        size += es
+    if cur:
+        nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+    return enc_len(len(nodes)) + b"".join(nodes)
+
+
+def _dump_stream(s, compress):
+    out = [enc_len(len(s.nodes))]
+    for node in s.nodes:
+        mf = node.mfields
+        nf = len(mf)
+        master = node.master
+        mms = master >> 64
+        mseq = master & MASK64
+        el = [node.live, node.deleted, nf]
+        el.extend(mf)
+        el.append(0)
+        blank = [b""] * nf
+        for idk, fv in zip(node.ids, node.entries):
+            dms = ((idk >> 64) - mms) & MASK64
+            if dms >> 63:
+                dms -= 1 << 64
+            dseq = ((idk & MASK64) - mseq) & MASK64
+            if dseq >> 63:
+                dseq -= 1 << 64
+            if fv is None:
+                el.extend((3, dms, dseq))
+                el.extend(blank)
+                el.append(nf + 3)
+            elif fv[0::2] == mf:
+                el.extend((2, dms, dseq))
+                el.extend(fv[1::2])
+                el.append(nf + 3)
+            else:
+                k = len(fv) >> 1
+                el.extend((0, dms, dseq, k))
+                el.extend(fv)
+                el.append(2 * k + 4)
+        out.append(enc_string(_pack_id(mms, mseq), False))
+        out.append(enc_string(lp_build(el), compress))
+    last = s.last_id
+    first = s.first_id
+    md = s.max_deleted
+    out.append(enc_len(s.length) + enc_len(last >> 64) + enc_len(last & MASK64)
+               + enc_len(first >> 64) + enc_len(first & MASK64)
+               + enc_len(md >> 64) + enc_len(md & MASK64) + enc_len(s.entries_added))
+    groups = s.sorted_groups()
+    out.append(enc_len(len(groups)))
+    for name, g in groups:
+        out.append(enc_string(name, compress))
+        out.append(enc_len(g.last_id >> 64) + enc_len(g.last_id & MASK64)
+                   + enc_len(g.entries_read & MASK64))
+        out.append(enc_len(len(g.pel)))
+        for idk, nack in g.pel.items():
+            out.append(_pack_id(idk >> 64, idk & MASK64) + _pack_q(nack.delivery_time)
+                       + enc_len(nack.delivery_count))
+        consumers = g.sorted_consumers()
+        out.append(enc_len(len(consumers)))
+        for cons in consumers:
+            out.append(enc_string(cons.name, compress) + _pack_q(cons.seen_time)
+                       + enc_len(len(cons.pel)))
+            for idk in cons.pel:
+                out.append(_pack_id(idk >> 64, idk & MASK64))
+    return b"".join(out)
+
+
+def _dump_hash(value, cfg, compress):
+    if not value.ht:
+        el = []
+        for f, v in value.items():
+            el.append(f)
+            el.append(v)
+        return b"\x10" + enc_string(lp_build(el), compress)
+    parts = [b"\x04", enc_len(len(value))]
+    for f, v in value.items():
+        parts.append(enc_string(f, compress))
+        parts.append(enc_string(v, compress))
+    return b"".join(parts)
+
+
+def _dump_set(value, cfg, compress):
+    if not value.ht:
+        return b"\x0b" + enc_string(intset_build([int(m) for m in value]), compress)
+    parts = [b"\x02", enc_len(len(value))]
+    parts.extend([enc_string(m, compress) for m in value])
+    return b"".join(parts)
+
+
+def _dump_zset(value, cfg, compress):
+    if value.listpack:
+        el = []
+        for score, m in value.sl:
+            el.append(m)
+            el.append(_d2string(score))
+        return b"\x11" + enc_string(lp_build(el), compress)
+    parts = [b"\x05", enc_len(len(value))]
+    for score, m in reversed(value.sl):
+        parts.append(enc_string(m, compress))
+        parts.append(_pack_d(score))
+    return b"".join(parts)
+
+
+_DUMPERS = {}
+_d2string = None
+
+
+def _init_types():
+    global _d2string
+    from ..commands.hashes import Hash
+    from ..commands.sets import RSet
+    from ..types.zset import ZSet, d2string
+    from ..types.rlist import RList
+    from ..types.stream import Stream
+    _d2string = d2string
+    _DUMPERS[bytes] = lambda v, cfg, compress: b"\x00" + enc_string(v, compress)
+    _DUMPERS[RList] = lambda v, cfg, compress: b"\x12" + _dump_list(v, cfg, compress)
+    _DUMPERS[Hash] = _dump_hash
+    _DUMPERS[RSet] = _dump_set
+    _DUMPERS[ZSet] = _dump_zset
+    _DUMPERS[Stream] = lambda v, cfg, compress: b"\x13" + _dump_stream(v, compress)
+
+
+def dump_value(value, cfg=None, compress=None):
+    """The RDB type byte followed by the serialized object (no key)."""
+    if cfg is None:
+        cfg = DEFAULT_CFG
+    if compress is None:
+        compress = cfg.get("rdbcompression", True)
+    fn = _DUMPERS.get(type(value))
+    if fn is None:
+        if not _DUMPERS:
+            _init_types()
+            fn = _DUMPERS.get(type(value))
+        if fn is None:
+            raise TypeError("cannot serialize %r" % type(value))
+    return fn(value, cfg, compress)
+
+
+def dump_payload(value, cfg=None):
+    """DUMP's reply: object, RDB version (2 bytes LE), CRC64 (8 bytes LE)."""
+    body = dump_value(value, cfg) + b"\x0a\x00"
+    return body + crc64(0, body).to_bytes(8, "little")
+
+
+def verify_payload(data, check_crc=True):
+    """verifyDumpPayload: True when the footer's version and checksum are acceptable."""
+    if len(data) < 10:
+        return False
+    ver = data[-10] | (data[-9] << 8)
+    if ver > RDB_VERSION:
+        return False
+    if not check_crc:
+        return True
+    return crc64(0, memoryview(data)[:-8]) == int.from_bytes(data[-8:], "little")
+
+
+def _aux(key, value, compress):
+    return b"\xfa" + enc_string(key, compress) + enc_string(value, compress)
+
+
+def used_memory():
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except Exception:   # pragma: no cover
+        return 0
+
+
+class _Out:
+    """Buffered writer that keeps the running CRC64 (Redis's rio with update_cksum)."""
+    __slots__ = ("f", "parts", "size", "crc", "checksum", "written")
+
+    def __init__(self, f, checksum):
+        self.f = f
+        self.parts = []
+        self.size = 0
+        self.crc = 0
+        self.checksum = checksum
+        self.written = 0
+
+    def write(self, b):
+        self.parts.append(b)
+        self.size += len(b)
+        if self.size >= 4 << 20:
+            self.flush()
+
+    def flush(self):
+        if not self.parts:
+            return
+        data = b"".join(self.parts)
+        self.parts.clear()      # in place: the writer loop keeps an alias of the list
+        self.size = 0
+        if self.checksum:
+            self.crc = crc64(self.crc, data)
+        self.f.write(data)
+        self.written += len(data)
+
+
+def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None):
+    """Write a complete RDB v10 stream of srv's dataset (and function libraries) to f.
+    aux_extra: (name, value) pairs written among the AUX fields (replication: repl-id,
+    repl-offset, repl-stream-db). Returns the number of keys written."""
+    cfg = srv.config.values
+    compress = cfg.get("rdbcompression", True)
+    out = _Out(f, cfg.get("rdbchecksum", True))
+    w = out.write
+    w(b"REDIS%04d" % RDB_VERSION)
+    w(_aux(b"redis-ver", REDIS_VERSION.encode(), compress))
+    w(_aux(b"redis-bits", b"64", compress))
+    w(_aux(b"ctime", b"%d" % int(time.time()), compress))
+    w(_aux(b"used-mem", b"%d" % used_memory(), compress))
+    extra = list(aux_extra.items()) if isinstance(aux_extra, dict) else list(aux_extra or ())
+    for k, v in extra:
+        if _b(k) == b"aof-base":
+            aof_base = _b(v) not in (b"0", b"")
+            continue
+        w(_aux(_b(k), _b(v), compress))
+    w(_aux(b"aof-base", b"1" if aof_base else b"0", compress))
+    for saver in FUNCTION_SAVERS:
+        for code in saver(srv):
+            w(b"\xf5" + enc_string(code, compress))
+    if not FUNCTION_SAVERS:
+        for code in getattr(srv, "rdb_function_code", None) or ():
+            w(b"\xf5" + enc_string(code, compress))
+    if key_delay_us is None:
+        key_delay_us = cfg.get("rdb-key-save-delay", 0)
+    policy = cfg.get("maxmemory-policy", "noeviction")
+    save_lru = "lru" in policy
+    save_lfu = "lfu" in policy
+    nkeys = 0
+    L1 = _LEN1
+    for db in srv.dbs:
+        data = db.data
+        if not data:
+            continue
+        expires = db.expires
+        w(b"\xfe" + enc_len(db.id) + b"\xfb" + enc_len(len(data)) + enc_len(len(expires)))
+        parts = out.parts
+        for key, value in list(data.items()):
+            if expires:
+                when = expires.get(key)
+                if when is not None:
+                    w(b"\xfc" + _pack_q(when))
+                    parts = out.parts
+            if save_lru or save_lfu:
+                w(_lru_opcode(srv, db, key, save_lfu))
+                parts = out.parts
+            if type(value) is bytes:
+                # inlined enc_string for the common short string (no int, no LZF)
+                n = len(key)
+                if (11 < n <= 20 or (n > 20 and n < 64 and not compress)
+                        or (0 < n <= 11 and key[0] not in _NUMSTART)):
+                    ek = L1[n] + key
+                else:
+                    ek = enc_string(key, compress)
+                n = len(value)
+                if (11 < n <= 20 or (n > 20 and n < 64 and not compress)
+                        or (0 < n <= 11 and value[0] not in _NUMSTART)):
+                    rec = b"\x00" + ek + L1[n] + value
+                else:
+                    rec = b"\x00" + ek + enc_string(value, compress)
+                parts.append(rec)
+                out.size += len(rec)
+                if out.size >= 4 << 20:
+                    out.flush()
+                    parts = out.parts
+            else:
+                body = dump_value(value, cfg, compress)
+                w(body[:1] + enc_string(key, compress) + body[1:])
+            nkeys += 1
+            if key_delay_us:
+                _delay(key_delay_us)
+    w(b"\xff")
+    out.flush()
+    crc = out.crc if out.checksum else 0
+    f.write(crc.to_bytes(8, "little"))
+    return nkeys
+
+
+def _lru_opcode(srv, db, key, lfu):
+    if lfu:
+        from ..db import lfu_decr_and_return
+        return b"\xf9" + bytes((lfu_decr_and_return(db, key),))
+    last = db.lru.get(key, srv.lru_clock)
+    idle = max(0, int(time.time() * 1000) - last) // 1000
+    return b"\xf8" + enc_len(idle)
+
+
+def _delay(us):
+    """debugDelay: negative values are a number of microseconds per 1/-us keys."""
+    if us > 0:
+        time.sleep(us / 1e6)
+
+
+def _b(x):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, int):
+        return b"%d" % x
+    return str(x).encode()
+
+
+def save(srv, path, aux_extra=None):
+    """rdbSave: write to a temp file in the same directory, fsync, rename over path."""
+    d = os.path.dirname(path) or "."
+    tmp = os.path.join(d, "temp-%d.rdb" % os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            write_rdb(srv, f, aux_extra)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+# ======================================================================================
+# reading
+# ======================================================================================
+class Reader:
+    """A cursor over an in-memory RDB stream (bytes)."""
+    __slots__ = ("data", "pos", "end")
+
+    def __init__(self, data, pos=0, end=None):
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+
+    def fail(self, msg):
+        raise RDBError(msg, self.pos)
+
+    def byte(self):
+        p = self.pos
+        if p >= self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = p + 1
+        return self.data[p]
+
+    def read(self, n):
+        p = self.pos
+        e = p + n
+        if e > self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = e
+        return self.data[p:e]
+
+    def length(self):
+        d = self.data
+        p = self.pos
+        if p >= self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        b = d[p]
+        t = b >> 6
+        if t == 0:
+            self.pos = p + 1
+            return b
+        if t == 1:
+            self.pos = p + 2
+            if p + 2 > self.end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            return ((b & 0x3F) << 8) | d[p + 1]
+        if b == 0x80:
+            if p + 5 > self.end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            self.pos = p + 5
+            return _unpack_BE32(d, p + 1)[0]
+        if b == 0x81:
+            if p + 9 > self.end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            self.pos = p + 9
+            return _unpack_BE64(d, p + 1)[0]
+        raise RDBError("Unknown length encoding %d in rdbLoadLen()" % b, p)
+
+    def string(self):
+        """rdbGenericLoadStringObject: raw, integer-encoded or LZF-compressed string."""
+        d = self.data
+        p = self.pos
+        end = self.end
+        if p >= end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        b = d[p]
+        if b < 64:
+            e = p + 1 + b
+            if e > end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            self.pos = e
+            return d[p + 1:e]
+        t = b >> 6
+        if t == 1:
+            if p + 2 > end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            s = p + 2
+            n = ((b & 0x3F) << 8) | d[p + 1]
+        elif b == 0x80:
+            if p + 5 > end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            s = p + 5
+            n = _unpack_BE32(d, p + 1)[0]
+        elif b == 0x81:
+            if p + 9 > end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            s = p + 9
+            n = _unpack_BE64(d, p + 1)[0]
+        elif t == 3:
+            enc = b & 0x3F
+            if enc == 0:
+                if p + 2 > end:
+                    raise RDBError("Unexpected EOF reading RDB file", p)
+                self.pos = p + 2
+                v = d[p + 1]
+                return b"%d" % (v - 256 if v > 127 else v)
+            if enc == 1:
+                if p + 3 > end:
+                    raise RDBError("Unexpected EOF reading RDB file", p)
+                self.pos = p + 3
+                return b"%d" % _unpack_h(d, p + 1)[0]
+            if enc == 2:
+                if p + 5 > end:
+                    raise RDBError("Unexpected EOF reading RDB file", p)
+                self.pos = p + 5
+                return b"%d" % _unpack_i(d, p + 1)[0]
+            if enc == 3:
+                self.pos = p + 1
+                clen = self.length()
+                ulen = self.length()
+                start = self.pos
+                comp = self.read(clen)
+                try:
+                    return lzf.decompress(comp, ulen)
+                except lzf.LZFError:
+                    raise RDBError("Invalid LZF compressed string", start) from None
+            raise RDBError("Unknown RDB string encoding type %d" % enc, p)
+        else:
+            raise RDBError("Unknown length encoding %d in rdbLoadLen()" % b, p)
+        e = s + n
+        if e > end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = e
+        return d[s:e]
+
+    def double_str(self):
+        """rdbLoadDoubleValue (ZSET v1 scores)."""
+        n = self.byte()
+        if n == 255:
+            return -math.inf
+        if n == 254:
+            return math.inf
+        if n == 253:
+            return math.nan
+        s = self.read(n)
+        try:
+            return float(s)
+        except ValueError:
+            raise RDBError("Invalid double value", self.pos) from None
+
+    def double_bin(self):
+        p = self.pos
+        if p + 8 > self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = p + 8
+        return _unpack_d(self.data, p)[0]
+
+    def ms_time(self):
+        p = self.pos
+        if p + 8 > self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = p + 8
+        return _unpack_q(self.data, p)[0]
+
+    def stream_id(self):
+        p = self.pos
+        if p + 16 > self.end:
+            raise RDBError("Unexpected EOF reading RDB file", p)
+        self.pos = p + 16
+        ms, seq = _unpack_id(self.data, p)
+        return (ms << 64) | seq
+
+
+def _decode(fn, buf, what, pos):
+    try:
+        return fn(buf)
+    except (EncodingError, IndexError, struct.error) as e:
+        raise RDBError("%s integrity check failed: %s" % (what, e), pos) from None
+
+
+def _hash_from(pairs_flat, cfg, pos, by_length_only):
+    from ..commands.hashes import Hash
+    h = Hash()
+    it = iter(pairs_flat)
+    maxv = cfg["hash-max-listpack-value"]
+    long_value = False
+    for f in it:
+        v = next(it)
+        if type(f) is not bytes:
+            f = b"%d" % f
+        if type(v) is not bytes:
+            v = b"%d" % v
+        if f in h:
+            raise RDBError("Duplicate hash fields detected", pos)
+        h[f] = v
+        if not by_length_only and (len(f) > maxv or len(v) > maxv):
+            long_value = True
+    h.ht = long_value or len(h) > cfg["hash-max-listpack-entries"]
+    return h
+
+
+def _zset_from(items, listpack):
+    from ..types.zset import ZSet
+    z = ZSet(listpack)
+    d = z.dict
+    for m, s in items:
+        d[m] = s
+    z.sl.update([(s, m) for m, s in d.items()])
+    return z
+
+
+def _set_from_ints(vals, cfg):
+    from ..commands.sets import RSet
+    s = RSet([b"%d" % v for v in vals])
+    s.ht = len(s) > cfg["set-max-intset-entries"]
+    return s
+
+
+def load_object(r, t, cfg):
+    """rdbLoadObject: the value of type t at the reader's position, or None for an empty
+    aggregate (which Redis skips when loading a file)."""
+    if t == T_STRING:
+        return r.string()
+    if t == T_HASH_LISTPACK or t == T_HASH_ZIPLIST or t == T_HASH_ZIPMAP:
+        pos = r.pos
+        buf = r.string()
+        if t == T_HASH_LISTPACK:
+            el = _decode(lp_decode, buf, "Hash listpack", pos)
+        elif t == T_HASH_ZIPLIST:
+            el = _decode(zl_decode, buf, "Hash ziplist", pos)
+        else:
+            el = _decode(zipmap_decode, buf, "Zipmap", pos)
+        if len(el) & 1:
+            raise RDBError("Hash listpack integrity check failed.", pos)
+        if not el:
+            return None
+        return _hash_from(el, cfg, pos, t != T_HASH_ZIPMAP)
+    if t == T_LIST_QUICKLIST_2 or t == T_LIST_QUICKLIST:
+        from ..types.rlist import RList
+        n = r.length()
+        out = RList()
+        for _ in range(n):
+            container = QL_PACKED
+            if t == T_LIST_QUICKLIST_2:
+                container = r.length()
+                if container != QL_PACKED and container != QL_PLAIN:
+                    r.fail("Quicklist integrity check failed.")
+            pos = r.pos
+            buf = r.string()
+            if not buf:
+                raise RDBError("Quicklist node empty", pos)
+            if container == QL_PLAIN:
+                out.append(buf)
+                continue
+            if t == T_LIST_QUICKLIST_2:
+                el = _decode(lp_decode, buf, "Listpack", pos)
+            else:
+                el = _decode(zl_decode, buf, "Ziplist", pos)
+            out.extend([x if type(x) is bytes else b"%d" % x for x in el])
+        return out if out else None
+    if t == T_SET_INTSET:
+        pos = r.pos
+        buf = r.string()
+        vals = _decode(intset_decode, buf, "Intset", pos)
+        if not vals:
+            return None
+        return _set_from_ints(vals, cfg)
+    if t == T_ZSET_LISTPACK or t == T_ZSET_ZIPLIST:
+        pos = r.pos
+        buf = r.string()
+        el = _decode(lp_decode if t == T_ZSET_LISTPACK else zl_decode, buf,
+                     "Zset listpack", pos)
+        if len(el) & 1:
+            raise RDBError("Zset listpack integrity check failed.", pos)
+        if not el:
+            return None
+        items = []
+        seen = set()
+        for i in range(0, len(el), 2):
+            m = el[i]
+            if type(m) is not bytes:
+                m = b"%d" % m
+            sc = el[i + 1]
+            if type(sc) is bytes:
+                try:
+                    sc = float(sc)
+                except ValueError:
+                    raise RDBError("Zset listpack with invalid score", pos) from None
+            else:
+                sc = float(sc)
+            if m in seen:
+                raise RDBError("Zset listpack integrity check failed: duplicates", pos)
+            seen.add(m)
+            items.append((m, sc))
+        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+    if t == T_SET:
+        from ..commands.sets import RSet, _needs_ht
+        n = r.length()
+        if n == 0:
+            return None
+        pos = r.pos
+        s = RSet([r.string() for _ in range(n)])
+        if len(s) != n:
+            raise RDBError("Duplicate set members detected", pos)
+        s.ht = _needs_ht(s, cfg)
+        return s
+    if t == T_ZSET_2 or t == T_ZSET:
+        n = r.length()
+        if n == 0:
+            return None
+        pos = r.pos
+        items = []
+        maxlen = 0
+        dbl = r.double_bin if t == T_ZSET_2 else r.double_str
+        for _ in range(n):
+            m = r.string()
+            sc = dbl()
+            if sc != sc:
+                raise RDBError("Zset with NAN score detected", r.pos)
+            if len(m) > maxlen:
+                maxlen = len(m)
+            items.append((m, sc))
+        z = _zset_from(items, False)
+        if len(z) != n:
+            raise RDBError("Duplicate zset fields detected", pos)
+        z.listpack = (n <= cfg["zset-max-listpack-entries"]
+                      and maxlen <= cfg["zset-max-listpack-value"])
+        return z
+    if t == T_HASH:
+        n = r.length()
+        if n == 0:
+            return None
+        pos = r.pos
+        flat = []
+        for _ in range(n):
+            flat.append(r.string())
+            flat.append(r.string())
+        return _hash_from(flat, cfg, pos, False)
+    if t == T_LIST:
+        from ..types.rlist import RList
+        n = r.length()
+        if n == 0:
+            return None
+        return RList([r.string() for _ in range(n)])
+    if t == T_LIST_ZIPLIST:
+        from ..types.rlist import RList
+        pos = r.pos
+        buf = r.string()
+        el = _decode(zl_decode, buf, "List ziplist", pos)
+        if not el:
+            return None
+        return RList([x if type(x) is bytes else b"%d" % x for x in el])
+    if t == T_STREAM_LISTPACKS_2 or t == T_STREAM_LISTPACKS:
+        return _load_stream(r, t)
+    if t == T_MODULE or t == T_MODULE_2:
+        pos = r.pos
+        mid = r.length()
+        raise RDBError("The RDB file contains module data I can't load: no matching "
+                       "module type '%s'" % module_type_name(mid), pos)
+    raise RDBError("Unknown RDB encoding type %d" % t, r.pos)
+
+
+_MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def module_type_name(mid):
+    """moduleTypeNameByID: the 9-character name in the upper 54 bits of a module ID."""
+    out = []
+    mid >>= 10
+    for _ in range(9):
+        out.append(_MODULE_CHARSET[mid & 63])
+        mid >>= 6
+    return "".join(reversed(out))
+
+
+def _load_stream(r, t):
+    from ..types.stream import Stream, Group, Consumer, NACK
+    s = Stream()
+    nlp = r.length()
+    last_master = -1
+    for _ in range(nlp):
+        pos = r.pos
+        key = r.string()
+        if len(key) != 16:
+            raise RDBError("Stream node key entry is not the size of a stream ID", pos)
+        ms, seq = _unpack_id(key, 0)
+        master = (ms << 64) | seq
+        pos = r.pos
+        buf = r.string()
+        el = _decode(lp_decode, buf, "Stream listpack", pos)
+        if not el:
+            raise RDBError("Empty listpack inside stream", pos)
+        if master <= last_master:
+            raise RDBError("Listpack re-added with existing key", pos)
+        last_master = master
+        try:
+            ids, entries = _parse_stream_node(el, ms, seq)
+        except (IndexError, TypeError, ValueError):
+            raise RDBError("Stream listpack integrity check failed.", pos) from None
+        if ids:
+            s.load_node(master, ids, entries)
+    s.length = r.length()
+    last_ms = r.length()
+    s.last_id = (last_ms << 64) | r.length()
+    if t == T_STREAM_LISTPACKS_2:
+        fms = r.length()
+        s.first_id = (fms << 64) | r.length()
+        dms = r.length()
+        s.max_deleted = (dms << 64) | r.length()
+        s.entries_added = r.length()
+    else:
+        s.max_deleted = 0
+        s.entries_added = s.length
+        s.first_id = s.first_valid_id() if s.length else 0
+    if s.length and not s.nodes:
+        r.fail("Stream length inconsistent with rax entries")
+    ngroups = r.length()
+    for _ in range(ngroups):
+        pos = r.pos
+        name = r.string()
+        gms = r.length()
+        gid = (gms << 64) | r.length()
+        if t == T_STREAM_LISTPACKS_2:
+            er = r.length()
+            if er == MASK64:
+                er = -1
+        else:
+            er = s.estimate_distance(gid)
+        if s.groups is None:
+            s.groups = {}
+        if name in s.groups:
+            raise RDBError("Duplicated consumer group name %s" % name.decode("latin-1"),
+                           pos)
+        g = s.groups[name] = Group(gid, er)
+        npel = r.length()
+        for _ in range(npel):
+            idk = r.stream_id()
+            nack = NACK(None, 0)
+            nack.delivery_time = r.ms_time()
+            nack.delivery_count = r.length()
+            if idk in g.pel:
+                r.fail("Duplicated global PEL entry loading stream consumer group")
+            g.pel[idk] = nack
+        ncons = r.length()
+        for _ in range(ncons):
+            cname = r.string()
+            if cname in g.consumers:
+                r.fail("Duplicate stream consumer detected.")
+            cons = Consumer(cname, 0)
+            cons.seen_time = r.ms_time()
+            g.consumers[cname] = cons
+            n = r.length()
+            for _ in range(n):
+                idk = r.stream_id()
+                nack = g.pel.get(idk)
+                if nack is None:
+                    r.fail("Consumer entry not found in group global PEL")
+                if idk in cons.pel:
+                    r.fail("Duplicated consumer PEL entry  loading a stream consumer group")
+                nack.consumer = cons
+                cons.pel[idk] = nack
+        for nack in g.pel.values():
+            if nack.consumer is None:
+                raise RDBError("Stream CG PEL entry without consumer", pos)
+    return s
+
+
+def _parse_stream_node(el, mms, mseq):
+    count = el[0]
+    deleted = el[1]
+    nf = el[2]
+    mf = [to_bytes(x) for x in el[3:3 + nf]]
+    i = 3 + nf
+    if el[i] != 0:
+        raise ValueError("master entry terminator")
+    i += 1
+    n = len(el)
+    ids = []
+    entries = []
+    while i < n:
+        flags = el[i]
+        ms = (mms + el[i + 1]) & MASK64
+        seq = (mseq + el[i + 2]) & MASK64
+        i += 3
+        if flags & 2:
+            vals = el[i:i + nf]
+            i += nf
+            fv = [None] * (2 * nf)
+            fv[0::2] = mf
+            fv[1::2] = [to_bytes(x) for x in vals]
+        else:
+            k = el[i]
+            i += 1
+            fv = [to_bytes(x) for x in el[i:i + 2 * k]]
+            i += 2 * k
+        i += 1                  # lp-count
+        if i > n:
+            raise ValueError("truncated entry")
+        ids.append((ms << 64) | seq)
+        entries.append(None if flags & 1 else fv)
+    live = sum(1 for e in entries if e is not None)
+    if live != count or len(entries) - live != deleted:
+        raise ValueError("entry counters")
+    return ids, entries
+
+
+def load_value(data, cfg=None):
+    """The value of a serialized object (type byte + object, as dump_value produces);
+    RDBError on malformed data (an empty aggregate is malformed here)."""
+    if cfg is None:
+        cfg = DEFAULT_CFG
+    r = Reader(data)
+    try:
+        t = r.byte()
+        v = load_object(r, t, cfg)
+    except (IndexError, struct.error):
+        raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
+    if v is None:
+        raise RDBError("Empty keys are not allowed", r.pos)
+    return v
+
+
+class LoadResult:
+    __slots__ = ("keys_loaded", "keys_expired", "empty_skipped", "consumed", "aux",
+                 "rdb_version")
+
+    def __init__(self):
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.empty_skipped = 0
+        self.consumed = 0
+        self.aux = {}
+        self.rdb_version = 0
+
+
+def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
+             aof_preamble=False):
+    """Read a complete RDB stream from f (a binary file object or bytes) and replace srv's
+    dataset with it (flush=False: load on top of it; allow_dup: a loaded key replaces an
+    existing one, as DEBUG RELOAD MERGE). Already expired keys are dropped unless the
+    server is a replica or this is an AOF preamble (expire=None picks that). Raises
+    RDBError (with the offset) on corrupt data, leaving the current dataset untouched.
+    The file position is left just after the RDB (AOF preamble). Returns a LoadResult."""
+    if aof_preamble and expire is None:
+        expire = False
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        data = bytes(f)
+        start = 0
+    else:
+        start = f.tell() if f.seekable() else 0
+        data = f.read()
+    res = _parse(srv, data, expire, log, allow_dup, flush)
+    if not isinstance(f, (bytes, bytearray, memoryview)) and f.seekable():
+        f.seek(start + res.consumed)
+    srv.rdb_last_load_keys_loaded = res.keys_loaded
+    srv.rdb_last_load_keys_expired = res.keys_expired
+    return res
+
+
+def _parse(srv, data, expire, log, allow_dup, flush=True):
+    cfg = srv.config.values
+    res = LoadResult()
+    if len(data) < 9:
+        raise RDBError("Unexpected EOF reading RDB file", len(data))
+    if data[:5] != b"REDIS":
+        raise RDBError("Wrong signature trying to load DB from file", 0)
+    try:
+        ver = int(data[5:9])
+    except ValueError:
+        ver = -1
+    if ver < 1 or ver > RDB_VERSION:
+        raise RDBError("Can't handle RDB format version %d" % ver, 5)
+    res.rdb_version = ver
+    if expire is None:
+        expire = not srv.is_replica
+    r = Reader(data, 9)
+    ndb = len(srv.dbs)
+    if flush:
+        new = [({}, {}) for _ in range(ndb)]
+    else:
+        new = [(dict(db.data), dict(db.expires)) for db in srv.dbs]
+    data_d, exp_d = new[0]
+    dbid = 0
+    now = int(time.time() * 1000)
+    expiretime = -1
+    lru_idle = -1
+    lfu_freq = -1
+    functions = []
+    pending_lru = []
+    key_delay = cfg.get("key-load-delay", 0)
+    reader_string = r.string
+    end = r.end
+    try:
+        while True:
+            p = r.pos
+            if p >= r.end:
+                raise RDBError("Unexpected EOF reading RDB file", p)
+            t = data[p]
+            r.pos = p + 1
+            if t == 0:      # the common case first: a string key (short raw strings inline)
+                p += 1
+                b = data[p] if p < end else 255
+                if b < 64:
+                    q = p + 1 + b
+                    b2 = data[q] if q < end else 255
+                    if b2 < 64 and q + 1 + b2 <= end:
+                        key = data[p + 1:q]
+                        val = data[q + 1:q + 1 + b2]
+                        r.pos = q + 1 + b2
+                    else:
+                        key = reader_string()
+                        val = reader_string()
+                else:
+                    key = reader_string()
+                    val = reader_string()
+            elif t >= 245:
+                if t == OP_EXPIRETIME_MS:
+                    expiretime = r.ms_time()
+                    continue
+                if t == OP_EXPIRETIME:
+                    expiretime = _unpack_i(r.read(4), 0)[0] * 1000
+                    continue
+                if t == OP_SELECTDB:
+                    dbid = r.length()
+                    if dbid >= ndb:
+                        raise RDBError("FATAL: Data file was created with a Redis server "
+                                       "configured to handle more than %d databases."
+                                       % ndb, p)
+                    data_d, exp_d = new[dbid]
+                    continue
+                if t == OP_RESIZEDB:
+                    r.length()
+                    r.length()
+                    continue
+                if t == OP_AUX:
+                    k = reader_string()
+                    v = reader_string()
+                    res.aux[k] = v
+                    if log:
+                        _log_aux(srv, k, v)
+                    continue
+                if t == OP_EOF:
+                    break
+                if t == OP_FREQ:
+                    lfu_freq = r.byte()
+                    continue
+                if t == OP_IDLE:
+                    lru_idle = r.length()
+                    continue
+                if t == OP_MODULE_AUX:
+                    mid = r.length()
+                    raise RDBError("The RDB file contains AUX module data I can't load: no "
+                                   "matching module '%s'" % module_type_name(mid), p)
+                if t == OP_FUNCTION2:
+                    functions.append(reader_string())
+                    continue
+                if t == OP_FUNCTION:
+                    name = reader_string()
+                    engine = reader_string()
+                    if r.length():
+                        reader_string()
+                    blob = reader_string()
+                    functions.append(b"#!%s name=%s\n%s" % (engine, name, blob))
+                    continue
+                raise RDBError("Unknown RDB encoding type %d" % t, p)
+            else:
+                key = reader_string()
+                val = load_object(r, t, cfg)
+                if val is None:
+                    res.empty_skipped += 1
+                    if log and res.empty_skipped <= 10:
+                        srv.log("warning", "rdbLoadObject skipping empty key: %s"
+                                % key.decode("utf-8", "replace"))
+                    expiretime = lru_idle = lfu_freq = -1
+                    continue
+            if expiretime != -1:
+                if expire and expiretime < now:
+                    res.keys_expired += 1
+                    expiretime = lru_idle = lfu_freq = -1
+                    continue
+            if key in data_d:
+                if not allow_dup:
+                    raise RDBError("RDB has duplicated key '%s' in DB %d"
+                                   % (key.decode("utf-8", "replace"), dbid), p)
+                exp_d.pop(key, None)
+            if expiretime != -1:
+                exp_d[key] = expiretime
+                expiretime = -1
+            data_d[key] = val
+            res.keys_loaded += 1
+            if lru_idle != -1 or lfu_freq != -1:
+                _set_lru(srv, pending_lru, dbid, key, lru_idle, lfu_freq)
+                lru_idle = lfu_freq = -1
+            if key_delay:
+                _delay(key_delay)
+        if ver >= 5:
+            stored = r.read(8)
+            if cfg.get("rdbchecksum", True) and not getattr(srv, "skip_checksum_validation",
+                                                           False):
+                cks = int.from_bytes(stored, "little")
+                if cks == 0:
+                    if log:
+                        srv.log("warning", "RDB file was saved with checksum disabled: no "
+                                "check performed.")
+                else:
+                    expected = crc64(0, memoryview(data)[:r.pos - 8])
+                    if cks != expected:
+                        if log:
+                            srv.log("warning", "Wrong RDB checksum expected: (%x) but got "
+                                    "(%x). Aborting now." % (expected, cks))
+                        raise RDBError("RDB CRC error", r.pos - 8)
+    except (IndexError, struct.error):
+        raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
+    res.consumed = r.pos
+    # install the new dataset
+    lru_new = srv.lru_new
+    for db, (dd, ed) in zip(srv.dbs, new):
+        if db.watched:
+            db.touch_all_watched(None)
+        old_lru = db.lru
+        db.data = dd
+        db.expires = ed
+        db.lru = dict.fromkeys(dd, lru_new)
+        if not flush:
+            for k, v in old_lru.items():
+                if k in dd:
+                    db.lru[k] = v
+        db.expire_scan = None
+        db.expire_cursor = 0
+    if pending_lru:
+        for dbid, key, word in pending_lru:
+            srv.dbs[dbid].lru[key] = word
+    _install_functions(srv, functions, flush)
+    if log:
+        if res.empty_skipped:
+            srv.log("warning", "Done loading RDB, keys loaded: %d, keys expired: %d, empty "
+                    "keys skipped: %d." % (res.keys_loaded, res.keys_expired,
+                                           res.empty_skipped))
+        else:
+            srv.log("notice", "Done loading RDB, keys loaded: %d, keys expired: %d."
+                    % (res.keys_loaded, res.keys_expired))
+    return res
+
+
+def _set_lru(srv, pending, dbid, key, lru_idle, lfu_freq):
+    """objectSetLRUOrLFU, applied once the dataset is installed."""
+    lfu = srv.lfu_mode
+    word = None
+    if lfu and lfu_freq != -1:
+        from ..db import lfu_minutes
+        word = (lfu_minutes() << 8) | lfu_freq
+    elif not lfu and lru_idle != -1:
+        word = int(time.time() * 1000) - lru_idle * 1000
+    if word is not None:
+        pending.append((dbid, key, word))
+
+
+def _install_functions(srv, functions, flush=True):
+    if flush:
+        for clear in FUNCTION_CLEARERS:
+            clear(srv)
+    if FUNCTION_LOADERS:
+        for code in functions:
+            for loader in FUNCTION_LOADERS:
+                try:
+                    loader(srv, code)
+                except ValueError as e:
+                    raise RDBError("Failed loading library, %s" % e) from None
+    elif flush:
+        srv.rdb_function_code = list(functions)
+    else:
+        srv.rdb_function_code = (getattr(srv, "rdb_function_code", None) or []) + functions
+
+
+def _log_aux(srv, k, v):
+    kl = k.lower()
+    text = v.decode("utf-8", "replace")
+    if k[:1] == b"%":
+        srv.log("notice", "RDB '%s': %s" % (k.decode("utf-8", "replace"), text))
+    elif kl == b"redis-ver":
+        srv.log("notice", "Loading RDB produced by version %s" % text)
+    elif kl == b"ctime":
+        try:
+            age = max(0, int(time.time()) - int(v))
+        except ValueError:
+            age = 0
+        srv.log("notice", "RDB age %d seconds" % age)
+    elif kl == b"used-mem":
+        try:
+            mem = int(v)
+        except ValueError:
+            mem = 0
+        srv.log("notice", "RDB memory usage when created %.2f Mb" % (mem / (1024 * 1024)))
+    elif kl == b"aof-preamble":
+        if v not in (b"0", b""):
+            srv.log("notice", "RDB has an AOF tail")
+    elif kl == b"aof-base":
+        if v not in (b"0", b""):
+            srv.log("notice", "RDB is base AOF")
+
+
+def load(srv, path, **kw):
+    with open(path, "rb") as f:
+        return load_rdb(srv, f, **kw)
+
+
+# ======================================================================================
+# BGSAVE: a forked child
+# ======================================================================================
+def fork_save(srv, path, on_done, aux_extra=None):
+    """Fork a child that saves the dataset to path and exits; the parent polls it from
+    the cron (srv.cron_hooks) and calls on_done(ok) once it is reaped. Returns the child
+    pid, or None when fork is unavailable (then the save ran synchronously and on_done
+    was already called)."""
+    if not hasattr(os, "fork"):
+        try:
+            save(srv, path, aux_extra)
+            ok = True
+        except OSError:
+            ok = False
+        on_done(ok)
+        return None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # child
+        code = 1
+        try:
+            os.close(r)
+            try:
+                import signal
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGUSR1, lambda *a: os._exit(255))
+            except Exception:
+                pass
+            save(srv, path, aux_extra)
+            code = 0
+        except BaseException as e:
+            try:
+                os.write(w, str(e).encode("utf-8", "replace")[:4000])
+            except Exception:
+                pass
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except Exception:
+                pass
+            os._exit(code)
+    os.close(w)
+    job = _Child(pid, r, on_done)
+    jobs = getattr(srv, "_fork_jobs", None)
+    if jobs is None:
+        jobs = srv._fork_jobs = []
+        srv.cron_hooks.append(_reap)
+    jobs.append(job)
+    return pid
+
+
+class _Child:
+    __slots__ = ("pid", "fd", "on_done", "error")
+
+    def __init__(self, pid, fd, on_done):
+        self.pid = pid
+        self.fd = fd
+        self.on_done = on_done
+        self.error = ""
+
+
+def _reap(srv):
+    jobs = srv._fork_jobs
+    if not jobs:
+        return
+    for job in list(jobs):
+        try:
+            pid, status = os.waitpid(job.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = job.pid, 1 << 8
+        if pid == 0:
+            continue
+        jobs.remove(job)
+        try:
+            job.error = os.read(job.fd, 4096).decode("utf-8", "replace")
+        except OSError:
+            pass
+        try:
+            os.close(job.fd)
+        except OSError:
+            pass
+        if os.WIFSIGNALED(status):
+            exitcode, bysignal = 0, os.WTERMSIG(status)
+        else:
+            exitcode, bysignal = os.WEXITSTATUS(status), 0
+        ok = not bysignal and exitcode == 0
+        if job.error:
+            srv.log("warning", "Background save child error: %s" % job.error)
+        try:
+            if _arity3(job.on_done):
+                job.on_done(ok, exitcode, bysignal)
+            else:
+                job.on_done(ok)
+        except Exception as e:   # pragma: no cover
+            srv.log("warning", "fork completion handler failed: %s" % e)
+
+
+def _arity3(fn):
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    n = code.co_argcount - (1 if hasattr(fn, "__self__") else 0)
+    return n >= 3
+
+
+def reap_now(srv):
+    """Reap finished children immediately (used before checking child state)."""
+    if getattr(srv, "_fork_jobs", None):
+        _reap(srv)
+
+
+def kill_children(srv):
+    """Kill every running save child (SHUTDOWN, FLUSHALL) without calling on_done."""
+    import signal
+    for job in list(getattr(srv, "_fork_jobs", None) or ()):
+        try:
+            os.kill(job.pid, signal.SIGUSR1)
+            os.waitpid(job.pid, 0)
+        except OSError:
+            pass
+        try:
+            os.close(job.fd)
+        except OSError:
+            pass
+        srv._fork_jobs.remove(job)
+

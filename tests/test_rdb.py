@@ -1,0 +1,601 @@
+"""RDB persistence: files moving both ways between redislet and a real Redis 7.0, every type
+and encoding, SAVE / BGSAVE / DEBUG RELOAD / save points / MISCONF / SHUTDOWN saves,
+corrupt files, old encodings from Redis's own test assets."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from conftest import start_redislet, start_real_redis, REDIS_SERVER, ROOT
+
+sys.path.insert(0, ROOT)
+from redislet.persistence import rdb, lzf, encodings   # noqa: E402
+from redislet.persistence.crc64 import crc64           # noqa: E402
+
+ASSETS = "/tmp/redis-src/tests/assets"
+CHECK_RDB = shutil.which("redis-check-rdb")
+
+
+def client(srv, db=0, **kw):
+    c = redis.Redis(host="127.0.0.1", port=srv.port, db=db, **kw)
+    c.response_callbacks.pop("BGSAVE", None)
+    return c
+
+
+def shutdown(srv, *args):
+    """SHUTDOWN over a raw socket: the reply (error) or b"" when the server went away."""
+    import socket
+    from conftest import encode_command
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(encode_command([b"SHUTDOWN", *args]))
+        data = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if data.endswith(b"\r\n"):
+                break
+    if not data:
+        srv.proc.wait(10)
+    return data
+
+
+def build_dataset(r, r3):
+    """Every type and encoding Redis 7.0 uses (r: db 0, r3: db 3)."""
+    r.set("s:raw", "hello world")
+    r.set("s:int", "12345")
+    r.set("s:neg", "-7")
+    r.set("s:bigint", "1234567890123")
+    r.set("s:notcanon", "007")
+    r.set("s:empty", "")
+    r.set("s:lzf", "abc" * 200)
+    r.set("s:bin", bytes(range(256)) * 3)
+    r.set(b"\x00bin\xffkey", "v")
+    r.set("s:ttl", "v", px=10_000_000)
+    r.rpush("l:small", "a", "b", "1", "-3", "x" * 70, "")
+    r.rpush("l:big", *[str(i) for i in range(3000)])
+    r.rpush("l:fat", "y" * 9000, "z", "w" * 20000)
+    r.sadd("set:int", 1, 2, 3, -5, 100000, 2 ** 40)
+    r.sadd("set:str", "a", "b", "c")
+    r.sadd("set:many", *range(700))
+    r.hset("h:lp", mapping={"f1": "v1", "f2": "2", "f3": "x" * 10})
+    r.hset("h:many", mapping={"f%d" % i: i for i in range(200)})
+    r.hset("h:long", mapping={"a": "x" * 100})
+    r.zadd("z:lp", {"a": 1, "b": 2.5, "c": -3, "d": float("inf"), "e": float("-inf"),
+                    "f": 1e300, "g": 0.1})
+    r.zadd("z:many", {"m%d" % i: i * 1.5 for i in range(200)})
+    r.zadd("z:long", {"y" * 100: 1, "q": 2})
+    r.xadd("st:1", {"a": "1", "b": "2"}, id="1-1")
+    r.xadd("st:1", {"a": "3", "b": "4"}, id="1-2")
+    r.xadd("st:1", {"c": "5"}, id="2-0")
+    r.xadd("st:1", {"a": "1", "b": "2"}, id="3-0")
+    r.xdel("st:1", "1-2")
+    r.xgroup_create("st:1", "g1", "0")
+    r.xreadgroup("g1", "c1", {"st:1": ">"}, count=2)
+    r.xgroup_create("st:1", "g2", "$")
+    r.xgroup_createconsumer("st:1", "g2", "c9")
+    for i in range(300):
+        r.xadd("st:big", {"f": str(i), "n": "x" * (i % 7)}, id="%d-%d" % (1000 + i // 3, i))
+    r.xadd("st:empty", {"a": "b"}, id="5-5")
+    r.xdel("st:empty", "5-5")
+    r3.set("indb3", "yes")
+    r3.set("exp3", "v", ex=5000)
+    r3.hset("h3", "a", "b")
+
+
+def snapshot(srv):
+    """Every key of every non-empty db: type, encoding, value, expiry (seconds)."""
+    out = {}
+    base = client(srv)
+    dbs = []
+    for line in base.info("keyspace"):
+        dbs.append(int(line[2:]))
+    for dbid in dbs:
+        c = client(srv, db=dbid)
+        for key in sorted(c.keys("*")):
+            t = c.type(key).decode()
+            enc = c.object("encoding", key)
+            if t == "string":
+                v = c.get(key)
+            elif t == "list":
+                v = c.lrange(key, 0, -1)
+            elif t == "set":
+                v = sorted(c.smembers(key))
+            elif t == "hash":
+                v = sorted(c.hgetall(key).items())
+            elif t == "zset":
+                v = c.zrange(key, 0, -1, withscores=True)
+            else:
+                v = c.execute_command("XINFO", "STREAM", key, "FULL")
+            ttl = c.pttl(key)
+            out[(dbid, key)] = (t, enc, v, -1 if ttl < 0 else round(ttl / 100000))
+    return out
+
+
+@pytest.fixture
+def real_redis(tmp_path):
+    d = tmp_path / "real"
+    d.mkdir()
+    s = start_real_redis(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    yield s
+    s.stop()
+
+
+def test_real_to_redislet(tmp_path, real_redis):
+    build_dataset(client(real_redis), client(real_redis, db=3))
+    assert client(real_redis).save()
+    want = snapshot(real_redis)
+    d = tmp_path / "ours"
+    d.mkdir()
+    shutil.copy(tmp_path / "real" / "dump.rdb", d / "dump.rdb")
+    ours = start_redislet(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    try:
+        got = snapshot(ours)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == want[k], k
+        log = open(d / "server.log").read()
+        assert "DB loaded from disk:" in log
+        assert "Done loading RDB, keys loaded: %d, keys expired: 0." % len(want) in log
+    finally:
+        ours.stop()
+
+
+def test_redislet_to_real(tmp_path):
+    d = tmp_path / "ours"
+    d.mkdir()
+    ours = start_redislet(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    try:
+        build_dataset(client(ours), client(ours, db=3))
+        want = snapshot(ours)
+        assert client(ours).save()
+    finally:
+        ours.stop()
+    if CHECK_RDB:
+        out = subprocess.run([CHECK_RDB, str(d / "dump.rdb")], capture_output=True, text=True)
+        assert "RDB looks OK" in out.stdout, out.stdout
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    shutil.copy(d / "dump.rdb", real_dir / "dump.rdb")
+    real = start_real_redis(real_dir, "--dir", str(real_dir), "--dbfilename", "dump.rdb")
+    try:
+        got = snapshot(real)
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == want[k], k
+    finally:
+        real.stop()
+
+
+def test_uncompressed_no_checksum_to_real(tmp_path):
+    d = tmp_path / "ours"
+    d.mkdir()
+    ours = start_redislet(d, "--dir", str(d), "--dbfilename", "dump.rdb",
+                          "--rdbcompression", "no", "--rdbchecksum", "no")
+    try:
+        build_dataset(client(ours), client(ours, db=3))
+        want = snapshot(ours)
+        assert client(ours).save()
+    finally:
+        ours.stop()
+    data = open(d / "dump.rdb", "rb").read()
+    assert data[-8:] == b"\0" * 8
+    real = start_real_redis(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    try:
+        assert snapshot(real) == want
+    finally:
+        real.stop()
+
+
+def test_old_encodings_like_real(tmp_path):
+    """Redis's test assets (zipmap, ziplist, quicklist v1, intset, old zsets...) load into
+    the same data and encodings as real Redis gives them (DEBUG RELOAD NOSAVE per file)."""
+    assets = ["encodings", "hash-ziplist", "hash-zipmap", "list-quicklist", "zset-ziplist",
+              "scriptbackup"]
+    if not os.path.exists(os.path.join(ASSETS, "encodings.rdb")):
+        pytest.skip("Redis test assets not available")
+    views = {}
+    for starter in (start_real_redis, start_redislet):
+        d = tmp_path / starter.__name__
+        d.mkdir()
+        for a in assets:
+            shutil.copy(os.path.join(ASSETS, a + ".rdb"), d / (a + ".rdb"))
+        s = starter(d, "--dir", str(d), "--enable-debug-command", "yes",
+                    "--enable-protected-configs", "yes")
+        try:
+            c = client(s)
+            for a in assets:
+                c.config_set("dbfilename", a + ".rdb")
+                assert c.execute_command("DEBUG", "RELOAD", "NOSAVE")
+                views[(starter.__name__, a)] = snapshot(s)
+        finally:
+            s.stop()
+    for a in assets:
+        assert views[("start_real_redis", a)] == views[("start_redislet", a)], a
+
+
+def test_empty_keys_skipped(tmp_path):
+    src = os.path.join(ASSETS, "corrupt_empty_keys.rdb")
+    if not os.path.exists(src):
+        pytest.skip("Redis test assets not available")
+    shutil.copy(src, tmp_path / "x.rdb")
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "x.rdb")
+    try:
+        assert client(s).dbsize() == 0
+    finally:
+        s.stop()
+    assert "empty keys skipped: 9" in open(tmp_path / "server.log").read()
+
+
+def _start_fails(tmp_path, data):
+    (tmp_path / "bad.rdb").write_bytes(data)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, "-m", "redislet", "--port", "0", "--save", "",
+                        "--dir", str(tmp_path), "--dbfilename", "bad.rdb"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    return p.returncode, p.stdout + p.stderr
+
+
+def _good_rdb(tmp_path):
+    d = tmp_path / "gen"
+    d.mkdir()
+    s = start_redislet(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    try:
+        c = client(s)
+        c.set("a", "1")
+        c.rpush("l", "x", "y")
+        c.hset("h", "f", "v")
+        assert c.save()
+    finally:
+        s.stop()
+    return open(d / "dump.rdb", "rb").read()
+
+
+def test_corrupt_files_stop_startup(tmp_path):
+    good = _good_rdb(tmp_path)
+    # truncated
+    code, out = _start_fails(tmp_path, good[:len(good) - 20])
+    assert code == 1
+    assert "bad.rdb" in out and "offset" in out
+    assert "Terminating server after rdb file reading failure." in out
+    # bad checksum
+    bad = bytearray(good)
+    bad[-1] ^= 0xFF
+    code, out = _start_fails(tmp_path, bytes(bad))
+    assert code == 1 and "RDB CRC error" in out and "Wrong RDB checksum" in out
+    # bad signature / version
+    code, out = _start_fails(tmp_path, b"RUBBISH" + good[7:])
+    assert code == 1 and "Wrong signature" in out
+    code, out = _start_fails(tmp_path, b"REDIS0011" + good[9:])
+    assert code == 1 and "Can't handle RDB format version 11" in out
+
+
+def test_corrupt_ziplist_asset(tmp_path):
+    src = os.path.join(ASSETS, "corrupt_ziplist.rdb")
+    if not os.path.exists(src):
+        pytest.skip("Redis test assets not available")
+    code, out = _start_fails(tmp_path, open(src, "rb").read())
+    assert code == 1
+    assert out.count("integrity check failed") > 1
+
+
+def test_missing_file_is_fine(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "nope.rdb")
+    try:
+        assert client(s).dbsize() == 0
+    finally:
+        s.stop()
+
+
+def test_expired_keys_dropped_on_load(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        c = client(s)
+        c.set("gone", "1", px=150)
+        c.set("stays", "1", ex=1000)
+        c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0") if False else None
+        assert c.save()
+    finally:
+        s.stop()
+    time.sleep(0.3)
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        c = client(s)
+        assert c.keys() == [b"stays"]
+        info = c.info("persistence")
+        assert info["rdb_last_load_keys_expired"] == 1
+        assert info["rdb_last_load_keys_loaded"] == 1
+    finally:
+        s.stop()
+
+
+# -- SAVE / BGSAVE / LASTSAVE / INFO -----------------------------------------------------
+@pytest.fixture
+def ours(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--enable-debug-command", "yes")
+    yield s
+    s.stop()
+
+
+def _wait_bgsave(c):
+    for _ in range(400):
+        if c.info("persistence")["rdb_bgsave_in_progress"] == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError("bgsave did not finish")
+
+
+def test_save_and_info(ours, tmp_path):
+    c = client(ours)
+    c.set("a", "1")
+    c.set("b", "2")
+    info = c.info("persistence")
+    assert info["rdb_changes_since_last_save"] == 2
+    before = c.lastsave()
+    time.sleep(1.05)
+    assert c.save()
+    info = c.info("persistence")
+    assert info["rdb_changes_since_last_save"] == 0
+    assert info["rdb_saves"] == 1
+    assert c.lastsave() > before
+    assert os.path.exists(tmp_path / "dump.rdb")
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("temp-")]
+
+
+def test_bgsave_while_writing(ours, tmp_path):
+    c = client(ours)
+    for i in range(2000):
+        c.set("k%d" % i, i)
+    c.config_set("rdb-key-save-delay", 200)
+    raw = c.execute_command("BGSAVE")
+    assert raw == b"Background saving started"
+    with pytest.raises(redis.ResponseError, match="Background save already in progress"):
+        c.execute_command("BGSAVE")
+    with pytest.raises(redis.ResponseError, match="Background save already in progress"):
+        c.execute_command("SAVE")
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    for i in range(2000, 2500):     # writes continue while the child saves
+        c.set("k%d" % i, i)
+    c.config_set("rdb-key-save-delay", 0)
+    _wait_bgsave(c)
+    info = c.info("persistence")
+    assert info["rdb_last_bgsave_status"] == "ok"
+    assert info["rdb_changes_since_last_save"] == 500
+    c.set("after", "x")
+    # the file holds the snapshot at fork time
+    d = tmp_path / "check"
+    d.mkdir()
+    shutil.copy(tmp_path / "dump.rdb", d / "dump.rdb")
+    s2 = start_redislet(d, "--dir", str(d), "--dbfilename", "dump.rdb")
+    try:
+        assert client(s2).dbsize() == 2000
+    finally:
+        s2.stop()
+
+
+def test_bgsave_syntax(ours):
+    c = client(ours)
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        c.execute_command("BGSAVE", "foo")
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        c.execute_command("BGSAVE", "SCHEDULE", "x")
+    assert c.execute_command("BGSAVE", "schedule") == b"Background saving started"
+    _wait_bgsave(c)
+
+
+def test_bgsave_in_multi_is_scheduled(ours):
+    c = client(ours)
+    p = c.pipeline(transaction=True)
+    p.execute_command("BGSAVE")
+    assert p.execute() == [b"Background saving scheduled"]
+    for _ in range(200):
+        if c.info("persistence")["rdb_saves"] >= 1:
+            break
+        time.sleep(0.02)
+    assert c.info("persistence")["rdb_saves"] >= 1
+    _wait_bgsave(c)
+
+
+def test_save_points(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1 2")
+    try:
+        c = client(s)
+        c.set("a", 1)
+        c.set("b", 2)
+        for _ in range(300):
+            info = c.info("persistence")
+            if info["rdb_changes_since_last_save"] == 0 and info["rdb_saves"]:
+                break
+            time.sleep(0.02)
+        assert info["rdb_changes_since_last_save"] == 0
+        assert os.path.exists(tmp_path / "dump.rdb")
+        assert "2 changes in 1 seconds. Saving..." in open(tmp_path / "server.log").read()
+    finally:
+        s.stop()
+
+
+def test_misconf_after_failed_bgsave(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    try:
+        c = client(s)
+        c.set("a", 1)
+        os.chmod(tmp_path, 0o500)
+        try:
+            if os.access(tmp_path, os.W_OK):
+                pytest.skip("running as a user that ignores directory permissions")
+            c.execute_command("BGSAVE")
+            _wait_bgsave(c)
+            assert c.info("persistence")["rdb_last_bgsave_status"] == "err"
+            with pytest.raises(redis.ResponseError) as e:
+                c.set("b", 2)
+            assert str(e.value).startswith("MISCONF Redis is configured to save RDB snapshots")
+            with pytest.raises(redis.ResponseError, match="MISCONF"):
+                c.ping()
+            assert c.get("a") == b"1"
+            c.config_set("stop-writes-on-bgsave-error", "no")
+            assert c.set("b", 2)
+            c.config_set("stop-writes-on-bgsave-error", "yes")
+        finally:
+            os.chmod(tmp_path, 0o755)
+        assert c.save()
+        assert c.set("b", 3)
+    finally:
+        s.stop()
+
+
+def test_misconf_root_safe(tmp_path):
+    """MISCONF through an unwritable dbfilename path (works even as root)."""
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    try:
+        c = client(s)
+        os.mkdir(tmp_path / "dump.rdb")      # rename over a directory fails
+        c.execute_command("BGSAVE")
+        _wait_bgsave(c)
+        assert c.info("persistence")["rdb_last_bgsave_status"] == "err"
+        with pytest.raises(redis.ResponseError, match="^MISCONF Redis is configured"):
+            c.set("b", 2)
+        with pytest.raises(redis.ResponseError):
+            c.save()
+        os.rmdir(tmp_path / "dump.rdb")
+        assert c.save()
+        assert c.set("b", 2)
+    finally:
+        s.stop()
+
+
+def test_flushall_saves(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    try:
+        c = client(s)
+        c.set("a", 1)
+        c.flushall()
+        assert c.info("persistence")["rdb_changes_since_last_save"] == 0
+        assert os.path.exists(tmp_path / "dump.rdb")
+    finally:
+        s.stop()
+
+
+def test_shutdown_saves(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    c = client(s)
+    c.set("a", "persisted")
+    assert shutdown(s) == b""
+    s.stop()
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        c = client(s)
+        assert c.get("a") == b"persisted"
+        c.set("b", "1")
+        assert shutdown(s, b"NOSAVE") == b""
+    finally:
+        s.stop()
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        c = client(s)
+        assert c.get("b") is None
+        c.set("c", "1")
+        assert shutdown(s, b"SAVE") == b""
+    finally:
+        s.stop()
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        assert client(s).get("c") == b"1"
+    finally:
+        s.stop()
+
+
+def test_sigterm_saves(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    client(s).set("a", "x")
+    s.proc.terminate()
+    s.proc.wait(10)
+    s.stop()
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb")
+    try:
+        assert client(s).get("a") == b"x"
+    finally:
+        s.stop()
+
+
+def test_shutdown_save_error(tmp_path):
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--save", "1000 1000")
+    try:
+        c = client(s)
+        os.mkdir(tmp_path / "dump.rdb")
+        assert shutdown(s) == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        assert c.ping()
+        os.rmdir(tmp_path / "dump.rdb")
+    finally:
+        s.stop()
+
+
+def test_debug_reload(ours):
+    c = client(ours)
+    build_dataset(c, client(ours, db=3))
+    before = snapshot(ours)
+    assert c.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert snapshot(ours) == before
+    c.set("new", "1")
+    assert c.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"
+    assert c.get("new") is None
+    c.set("s:raw", "changed")
+    c.set("new", "2")
+    assert c.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE") == b"OK"
+    assert c.get("s:raw") == b"hello world"
+    assert c.get("new") == b"2"
+    with pytest.raises(redis.ResponseError, match="only supports the MERGE, NOFLUSH"):
+        c.execute_command("DEBUG", "RELOAD", "FOO")
+
+
+# -- unit level: codecs --------------------------------------------------------------------
+def test_crc64():
+    assert crc64(0, b"123456789") == 0xe9c6d914c4b8d9ca
+    data = os.urandom(300_000)
+    from redislet.persistence.crc64 import _crc_loop
+    assert crc64(5, data) == _crc_loop(5, data)
+
+
+def test_lzf_roundtrip():
+    for d in [b"a" * 1000, b"abcabcabd" * 50, os.urandom(500), b"x" * 10 + os.urandom(40)]:
+        comp = lzf.compress(d)
+        assert lzf.decompress(comp, len(d)) == d
+    with pytest.raises(lzf.LZFError):
+        lzf.decompress(b"\x20\x00", 3)
+
+
+def test_listpack_roundtrip():
+    vals = [b"", b"a", b"x" * 63, b"x" * 64, b"y" * 5000, b"0", b"-1", b"127", b"128",
+            b"-4096", b"4095", b"32767", b"-32768", b"8388607", b"2147483647",
+            b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808",
+            b"007", b"-0", b"1.5"]
+    lp = encodings.lp_build(vals)
+    assert [encodings.to_bytes(x) for x in encodings.lp_decode(lp)] == vals
+
+
+def test_dump_value_roundtrip_all_types():
+    from redislet.commands.hashes import make_hash
+    from redislet.commands.sets import make_set
+    from redislet.types.rlist import RList
+    from redislet.types.zset import ZSet
+    cfg = rdb.DEFAULT_CFG
+    values = [b"x" * 100, b"123", RList([b"a", b"1"]), make_hash({b"a": b"b"}, cfg),
+              make_set([b"1", b"2"], cfg), make_set([b"a"], cfg),
+              ZSet.from_items([(b"a", 1.5)], 128, 64)]
+    for v in values:
+        got = rdb.load_value(rdb.dump_value(v))
+        assert type(got) is type(v)
+    with pytest.raises(rdb.RDBError):
+        rdb.load_value(b"\x12\x01\x02\x05abc")
