@@ -4,6 +4,7 @@ GEORADIUSBYMEMBER_RO. Scores are Redis's 52-bit geohashes (see geohash.py).
 """
 from .table import command
 from .zsets import zadd_apply, store_result, _ZADD_OPTS
+from ..pqsort import pqsort
 from .. import geohash as gh
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT
 from ..resp.encode import ZERO, EMPTY_ARRAY
@@ -402,87 +403,6 @@ def _cmp_asc(a, b):
 
 def _cmp_desc(a, b):
     return -_cmp_asc(a, b)
-
-
-def _med3(v, a, b, c, cmp):
-    if cmp(v[a], v[b]) < 0:
-        return b if cmp(v[b], v[c]) < 0 else (c if cmp(v[a], v[c]) < 0 else a)
-    return b if cmp(v[b], v[c]) > 0 else (a if cmp(v[a], v[c]) < 0 else c)
-
-
-def pqsort(v, cmp, lrange, rrange):
-    """Redis's pqsort (pqsort.c, Bentley-McIlroy quicksort that only sorts the partitions
-    overlapping [lrange, rrange]): the same order of ties as Redis for COUNT < results."""
-    _pqsort(v, 0, len(v), cmp, lrange, rrange)
-
-
-def _vecswap(v, i, j, n):
-    for k in range(n):
-        v[i + k], v[j + k] = v[j + k], v[i + k]
-
-
-def _pqsort(v, a, n, cmp, L, R):
-    while True:
-        if n < 7:
-            for pm in range(a + 1, a + n):
-                pl = pm
-                while pl > a and cmp(v[pl - 1], v[pl]) > 0:
-                    v[pl], v[pl - 1] = v[pl - 1], v[pl]
-                    pl -= 1
-            return
-        pm = a + n // 2
-        if n > 7:
-            pl = a
-            pn = a + n - 1
-            if n > 40:
-                d = n // 8
-                pl = _med3(v, pl, pl + d, pl + 2 * d, cmp)
-                pm = _med3(v, pm - d, pm, pm + d, cmp)
-                pn = _med3(v, pn - 2 * d, pn - d, pn, cmp)
-            pm = _med3(v, pl, pm, pn, cmp)
-        v[a], v[pm] = v[pm], v[a]
-        pa = pb = a + 1
-        pc = pd = a + n - 1
-        while True:
-            while pb <= pc:
-                r = cmp(v[pb], v[a])
-                if r > 0:
-                    break
-                if r == 0:
-                    v[pa], v[pb] = v[pb], v[pa]
-                    pa += 1
-                pb += 1
-            while pb <= pc:
-                r = cmp(v[pc], v[a])
-                if r < 0:
-                    break
-                if r == 0:
-                    v[pc], v[pd] = v[pd], v[pc]
-                    pd -= 1
-                pc -= 1
-            if pb > pc:
-                break
-            v[pb], v[pc] = v[pc], v[pb]
-            pb += 1
-            pc -= 1
-        pn = a + n
-        r = min(pa - a, pb - pa)
-        _vecswap(v, a, pb - r, r)
-        r = min(pd - pc, pn - pd - 1)
-        _vecswap(v, pb, pn - r, r)
-        r = pb - pa
-        if r > 1:
-            lo, hi = a, a + r - 1
-            if not ((L < lo and R < lo) or (L > hi and R > hi)):
-                _pqsort(v, a, r, cmp, L, R)
-        r = pd - pc
-        if r > 1:
-            a = pn - r
-            n = r
-            lo, hi = a, a + r - 1
-            if not ((L < lo and R < lo) or (L > hi and R > hi)):
-                continue
-        return
 
 
 @command("georadius")
