@@ -41,6 +41,8 @@ class Server:
 
     def start(self):
         cfg = Config()
+        from .acl import config_hooks
+        config_hooks(cfg)
         args = []
         for k, v in self._config.items():
             args += ["--" + k, v]
@@ -62,6 +64,11 @@ class Server:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self.server.start(loop))
+            # as the CLI does: load RDB/AOF, connect to a master... (a fatal start-up
+            # error raises SystemExit here and is re-raised in the starting thread)
+            from .cli import startup_hooks
+            for hook in startup_hooks:
+                hook(self.server)
         except BaseException as e:  # noqa: BLE001 - reported to the starting thread
             self._error = e
             self._ready.set()

@@ -327,3 +327,17 @@ def test_redis_benchmark_ping(server):
                          capture_output=True, text=True, timeout=120).stdout
     rows = [ln.split(",") for ln in out.splitlines() if ln.startswith('"PING')]
     assert len(rows) == 2 and all(float(r[1].strip('"')) > 0 for r in rows)
+
+
+def test_embedded_server_runs_startup_hooks(tmp_path):
+    """An embedded server loads its AOF/RDB at start-up like the CLI."""
+    import redislet
+    with redislet.Server(dir=str(tmp_path), appendonly="yes") as srv:
+        r = redis.Redis(port=srv.port)
+        r.set("a", "1")
+        r.rpush("l", "x", "y")
+        r.close()
+    with redislet.Server(dir=str(tmp_path), appendonly="yes") as srv:
+        r = redis.Redis(port=srv.port)
+        assert r.get("a") == b"1" and r.lrange("l", 0, -1) == [b"x", b"y"]
+        r.close()
