@@ -412,6 +412,9 @@ def startup_load(srv):
         srv.loading = False
     srv.rdb_loaded_aux = res.aux
     srv.log("notice", "DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
+    restore = getattr(srv, "rdb_restore_info", None)
+    if restore is not None:
+        restore(res.aux)
 
 
 # -- INFO -----------------------------------------------------------------------------------

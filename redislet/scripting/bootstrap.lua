@@ -332,6 +332,21 @@ local function where()
     return ""
 end
 
+-- luaL_where(L, 1) for a Python callback standing for a C library function: the
+-- position of its direct Lua caller, "" when a C function (pcall...) called it
+local function where_c()
+    local lvl = 3
+    local i = getinfo(lvl, "Sl")
+    while i and i.what ~= "C" and i.source == INTERNAL do
+        lvl = lvl + 1
+        i = getinfo(lvl, "Sl")
+    end
+    if i and i.what ~= "C" and i.currentline > 0 then
+        return i.short_src .. ":" .. i.currentline .. ": "
+    end
+    return ""
+end
+
 -- Lua value -> RESP ---------------------------------------------------------------
 local LLONG_MIN = "-9223372036854775808"
 local function int_string(n)
@@ -602,6 +617,7 @@ end
 
 api.G = G
 api.where = where
+api.where_c = where_c
 api.base = function(name, ...) return base[name](select("#", ...), ...) end
 api.set_sresp = function(n) sresp = n end
 api.error_buff = error_buff

@@ -1,6 +1,7 @@
 """Libraries Redis loads into Lua besides the standard ones.
 
-bit (LuaBitOp 1.0) is implemented here in Python with the C library's exact arithmetic.
+bit (LuaBitOp 1.0) is implemented here in Python with the C library's exact arithmetic;
+cjson, cmsgpack and struct are in lualibs_data.py.
 """
 import struct
 
@@ -9,7 +10,10 @@ _unpack_I = struct.Struct("<I").unpack_from
 
 
 def make_libs(L, eng):
-    return {b"bit": L.table_from(_bit_lib(eng))}
+    from .lualibs_data import make_data_libs
+    libs = make_data_libs(L, eng)
+    libs[b"bit"] = L.table_from(_bit_lib(eng))
+    return libs
 
 
 # -- bit ------------------------------------------------------------------------------------

@@ -1,0 +1,293 @@
+"""The replication state of a server (srv.repl): both roles, the processCommand checks
+(READONLY, MASTERDOWN, NOREPLICAS), the cron, INFO replication and ROLE."""
+import os
+import signal
+import time
+
+from .master import MasterRole, ONLINE, STATE_NAMES
+from .replica import (ReplicaRole, NONE, CONNECT, CONNECTING, TRANSFER, CONNECTED,
+                      RECEIVE_PING_REPLY, RECEIVE_PSYNC_REPLY)
+
+READONLY = "READONLY You can't write against a read only replica."
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+
+
+class Replication(MasterRole, ReplicaRole):
+    def __init__(self, srv):
+        self.srv = srv
+        srv.repl = self
+        srv.replid = os.urandom(20).hex()
+        srv.replid2 = "0" * 40
+        srv.master_repl_offset = 0
+        srv.second_replid_offset = -1
+        srv.stat_sync_full = 0
+        srv.stat_sync_partial_ok = 0
+        srv.stat_sync_partial_err = 0
+        srv.stat_net_repl_input_bytes = 0
+        srv.stat_net_repl_output_bytes = 0
+        # master side
+        self.backlog = None
+        self.replicas = []
+        self.seldb = -1
+        self.outq = []
+        self.flush_scheduled = False
+        self.child = None
+        self.waiting = []
+        self.waiting_scheduled = False
+        self.getack_scheduled = False
+        self.good_replicas = 0
+        self.no_replicas_since = time.time()
+        self.cron_loops = 0
+        self.last_cron = 0.0
+        self.propagate_fn = self.propagate
+        # replica side
+        self.masterhost = None
+        self.masterport = 0
+        self.state = NONE
+        self.link = None
+        self.master = None
+        self.cached_master = None
+        self.master_replid = "?"
+        self.master_initial_offset = -1
+        self.down_since = 0
+        self.buf = bytearray()
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_lastio = 0
+        self.transfer_file = None
+        self.transfer_path = None
+        self.usemark = False
+        self.stream_pending = []
+        self.rawbuf = None
+        self.reader = None
+        self.last_aux = {}
+        self.check_fn = self.state_check
+        srv.disconnect_hooks.append(self.client_gone)
+        srv.cron_hooks.append(self.cron)
+        srv.shutdown_hooks.append(self.shutdown)
+        cfg = srv.config
+        for name in ("replica-read-only", "replica-serve-stale-data", "min-replicas-to-write",
+                     "min-replicas-max-lag"):
+            cfg.on_change(name, lambda _v: self.config_changed())
+        cfg.on_change("repl-backlog-size", lambda v: self.backlog_resized())
+        target = cfg.values.get("replicaof")
+        if target:
+            self.masterhost, self.masterport = target
+            srv.is_replica = True
+            self.state = CONNECT
+        self.update_checks()
+
+    def log(self, level, msg):
+        self.srv.log(level, msg)
+
+    # -- configuration ----------------------------------------------------------------------
+    def config_changed(self):
+        self.refresh_good()
+        self.update_checks()
+
+    def backlog_resized(self):
+        if self.backlog is not None:
+            self.backlog.resize(self.srv.config.values["repl-backlog-size"])
+
+    def update_checks(self):
+        """Install the processCommand checks only while they can reject something."""
+        srv = self.srv
+        v = srv.config.values
+        need = (self.masterhost is not None and (
+            v["replica-read-only"] or not v["replica-serve-stale-data"])) or (
+            self.masterhost is None and v["min-replicas-to-write"] > 0
+            and v["min-replicas-max-lag"] > 0)
+        checks = srv.state_checks
+        if need and self.check_fn not in checks:
+            checks.append(self.check_fn)
+        elif not need and self.check_fn in checks:
+            checks.remove(self.check_fn)
+        srv.update_checks()
+
+    def state_check(self, c, cmd, argv):
+        """processCommand: NOREPLICAS, READONLY, then MASTERDOWN."""
+        if c is self.master:
+            return None
+        v = self.srv.config.values
+        is_exec = cmd.name == "exec" and c.multi
+        flags = None
+        if is_exec:
+            from ..commands.transactions import queued_flags
+            flags = queued_flags(c)
+        is_write = cmd.is_write or (flags is not None and flags["write"])
+        if self.masterhost is None:
+            if (is_write and v["min-replicas-to-write"] and v["min-replicas-max-lag"]
+                    and self.good_replicas < v["min-replicas-to-write"]):
+                return NOREPLICAS
+            return None
+        if is_write and v["replica-read-only"]:
+            return READONLY
+        if (self.state != CONNECTED and not v["replica-serve-stale-data"]
+                and (not cmd.stale or (flags is not None and flags["deny_stale"]))):
+            return MASTERDOWN
+        return None
+
+    # -- persistence integration ----------------------------------------------------------------
+    def save_info(self):
+        """rdbPopulateSaveInfo: the AUX fields an RDB saved now should carry (repl-stream-db,
+        repl-id, repl-offset) so that a restart can continue with PSYNC; None when this
+        server is in no replication chain."""
+        if self.masterhost is None and self.backlog is None:
+            return None
+        if self.masterhost is not None and self.master is None and self.cached_master is None:
+            return None
+        self.flush_out()
+        return self.aux_fields()
+
+    def restore_from_rdb(self, aux):
+        """loadDataFromDisk's replication part: the AUX fields of the RDB loaded at startup
+        (names and values as str or bytes) restore the replication ID and offset."""
+        def get(name):
+            v = aux.get(name, aux.get(name.encode()))
+            return v.decode() if isinstance(v, bytes) else v
+        rid, off, db = get("repl-id"), get("repl-offset"), get("repl-stream-db")
+        try:
+            off, db = int(off), int(db)
+        except (TypeError, ValueError):
+            return False
+        if not rid or len(rid) != 40 or off == -1 or db == -1:
+            return False
+        srv = self.srv
+        if self.masterhost is not None:
+            srv.replid = rid
+            srv.master_repl_offset = off
+            self.cached_master = None
+            self.cache_master_using_myself()
+            if 0 <= db < len(srv.dbs):
+                self.cached_master.select(db)
+        else:
+            srv.replid2 = rid
+            srv.second_replid_offset = off + 1
+            srv.master_repl_offset += off
+            self.create_backlog()
+            self.no_replicas_since = time.time()
+        return True
+
+    def shutdown(self, srv, save, force):
+        """Stop the RDB child and drop temporary files (the server is going away)."""
+        child, self.child = self.child, None
+        if child is not None:
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+                os.waitpid(child.pid, 0)
+            except OSError:
+                pass
+            if child.path is not None:
+                try:
+                    os.unlink(child.path)
+                except OSError:
+                    pass
+        if self.transfer_file is not None:
+            self.abort_transfer()
+        return None
+
+    # -- clients ------------------------------------------------------------------------------
+    def client_gone(self, c):
+        flags = c.flags_extra
+        if "S" in flags:
+            self.replica_gone(c)
+        elif "M" in flags:
+            self.master_gone(c)
+
+    # -- cron ---------------------------------------------------------------------------------
+    def cron(self, srv):
+        now = time.time()
+        if self.child is None and self.replicas and self.should_start_child():
+            self.start_child()
+        if now - self.last_cron < 1.0:
+            return
+        self.last_cron = now
+        self.replica_cron()
+        self.master_cron()
+        self.cron_loops += 1
+
+    # -- introspection ------------------------------------------------------------------------
+    def handshake_state(self):
+        return RECEIVE_PING_REPLY <= self.state <= RECEIVE_PSYNC_REPLY
+
+    def role_state_name(self):
+        if self.handshake_state():
+            return "handshake"
+        return {NONE: "none", CONNECT: "connect", CONNECTING: "connecting",
+                TRANSFER: "sync", CONNECTED: "connected"}.get(self.state, "unknown")
+
+    def replica_ip(self, r):
+        ri = r.replinfo
+        if ri.addr:
+            return ri.addr
+        addr = r.addr
+        ip = addr.rsplit(":", 1)[0]
+        if ip.startswith("[") and ip.endswith("]"):
+            ip = ip[1:-1]
+        return ip
+
+    def info_pairs(self):
+        """INFO replication (genRedisInfoString)."""
+        srv = self.srv
+        v = srv.config.values
+        out = [("role", "master" if self.masterhost is None else "slave")]
+        if self.masterhost is not None:
+            off = read_off = 1
+            m = self.master if self.master is not None else self.cached_master
+            if m is not None:
+                off, read_off = m.reploff, m.read_reploff
+            now = time.time()
+            out += [
+                ("master_host", self.masterhost),
+                ("master_port", self.masterport),
+                ("master_link_status", "up" if self.state == CONNECTED else "down"),
+                ("master_last_io_seconds_ago",
+                 int(time.monotonic() - self.master.last_interaction)
+                 if self.master is not None else -1),
+                ("master_sync_in_progress", int(self.state == TRANSFER)),
+                ("slave_read_repl_offset", read_off),
+                ("slave_repl_offset", off),
+            ]
+            if self.state == TRANSFER:
+                size = self.transfer_size
+                perc = self.transfer_read * 100.0 / size if size > 0 else 0.0
+                out += [
+                    ("master_sync_total_bytes", size),
+                    ("master_sync_read_bytes", self.transfer_read),
+                    ("master_sync_left_bytes", size - self.transfer_read),
+                    ("master_sync_perc", "%.2f" % perc),
+                    ("master_sync_last_io_seconds_ago", int(now - self.transfer_lastio)),
+                ]
+            if self.state != CONNECTED:
+                out.append(("master_link_down_since_seconds",
+                            int(now - self.down_since) if self.down_since else -1))
+            out += [
+                ("slave_priority", v["replica-priority"]),
+                ("slave_read_only", int(v["replica-read-only"])),
+                ("replica_announced", int(v["replica-announced"])),
+            ]
+        out.append(("connected_slaves", len(self.replicas)))
+        if v["min-replicas-to-write"] and v["min-replicas-max-lag"]:
+            out.append(("min_slaves_good_slaves", self.good_replicas))
+        now = int(time.time())
+        for i, r in enumerate(self.replicas):
+            ri = r.replinfo
+            state = STATE_NAMES.get(ri.state, "")
+            lag = now - ri.ack_time if ri.state == ONLINE else 0
+            out.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (
+                self.replica_ip(r), ri.port, state, ri.ack_off, lag)))
+        self.flush_out()
+        b = self.backlog
+        out += [
+            ("master_failover_state", "no-failover"),
+            ("master_replid", srv.replid),
+            ("master_replid2", srv.replid2),
+            ("master_repl_offset", srv.master_repl_offset),
+            ("second_repl_offset", srv.second_replid_offset),
+            ("repl_backlog_active", int(b is not None)),
+            ("repl_backlog_size", v["repl-backlog-size"]),
+            ("repl_backlog_first_byte_offset", b.offset if b is not None else 0),
+            ("repl_backlog_histlen", b.histlen if b is not None else 0),
+        ]
+        return out

@@ -1,0 +1,854 @@
+"""The master side of replication (replication.c): the replication stream and backlog,
+replicas attached with SYNC / PSYNC, full synchronization from a forked child, partial
+resynchronization from the backlog, REPLCONF ACK bookkeeping and WAIT.
+
+A replica is a Client of this server: its `replinfo` (ReplicaInfo) holds the state
+Redis keeps in the client struct (replstate, capabilities, ack offset...). The stream is
+written straight to the replica's transport; while a replica waits for its RDB, the
+stream is kept in its `pending` list (Redis: the replica's output buffer).
+"""
+import os
+import tempfile
+import time
+
+from ..errors import CommandError
+from ..resp.encode import integer
+from .backlog import Backlog
+
+# replica states (server.h SLAVE_STATE_*)
+WAIT_BGSAVE_START = 6
+WAIT_BGSAVE_END = 7
+SEND_BULK = 8
+ONLINE = 9
+RDB_TRANSMITTED = 10
+STATE_NAMES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
+               SEND_BULK: "send_bulk", ONLINE: "online", RDB_TRANSMITTED: "rdb_transmitted"}
+
+RDB_CHUNK = 1 << 17
+TRANSPORT_HIGH = 8 << 20     # pause feeding an RDB to a replica above this buffered size
+
+_SELECT = [b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(16)]
+
+
+_FMT = [(b"*%d\r\n" % n) + b"$%d\r\n%s\r\n" * n for n in range(6)]
+
+
+def encode_command(argv):
+    """The multibulk form of argv (one format operation for the common sizes)."""
+    n = len(argv)
+    try:
+        if n == 3:
+            a, b, c = argv
+            return _FMT[3] % (len(a), a, len(b), b, len(c), c)
+        if n == 2:
+            a, b = argv
+            return _FMT[2] % (len(a), a, len(b), b)
+        if n == 4:
+            a, b, c, d = argv
+            return _FMT[4] % (len(a), a, len(b), b, len(c), c, len(d), d)
+        if n == 1:
+            a = argv[0]
+            return _FMT[1] % (len(a), a)
+        return b"*%d\r\n" % n + b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in argv])
+    except TypeError:   # an argument that is not bytes
+        argv = [a if isinstance(a, (bytes, bytearray)) else str(a).encode() for a in argv]
+        return encode_command(argv)
+
+
+def select_command(dbid):
+    if 0 <= dbid < 16:
+        return _SELECT[dbid]
+    s = str(dbid).encode()
+    return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
+
+
+class ReplicaInfo:
+    """Replication state of a client (a replica, or a client preparing to become one)."""
+    __slots__ = ("state", "capa_eof", "capa_psync2", "port", "addr", "ack_off", "ack_time",
+                 "initial_offset", "pre_psync", "rdb_only", "stream_on_ack", "pending",
+                 "pending_size", "file", "since", "streaming", "filter_functions")
+
+    def __init__(self):
+        self.state = 0
+        self.capa_eof = False
+        self.capa_psync2 = False
+        self.port = 0
+        self.addr = None
+        self.ack_off = 0
+        self.ack_time = 0
+        self.initial_offset = 0
+        self.pre_psync = False
+        self.rdb_only = False
+        self.stream_on_ack = False
+        self.pending = None          # stream bytes held until the replica is online
+        self.pending_size = 0
+        self.file = None
+        self.since = time.time()     # last interaction while waiting for the RDB
+        self.streaming = False       # online and receiving the stream directly
+        self.filter_functions = None
+
+
+def replinfo(c):
+    ri = getattr(c, "replinfo", None)
+    if ri is None:
+        ri = c.replinfo = ReplicaInfo()
+    return ri
+
+
+class RdbChild:
+    """A forked child producing an RDB for replicas: into a pipe (socket target, the
+    diskless transfer) or into a temporary file (disk target)."""
+
+    def __init__(self, pid, socket, status_fd, data_fd=None, path=None, targets=()):
+        self.pid = pid
+        self.socket = socket
+        self.status_fd = status_fd
+        self.data_fd = data_fd
+        self.path = path
+        self.targets = list(targets)
+        self.mark = None
+        self.reading = False
+        self.start = time.time()
+
+
+class MasterRole:
+    # -- replication ids ----------------------------------------------------------------
+    def change_replid(self):
+        self.srv.replid = os.urandom(20).hex()
+
+    def clear_replid2(self):
+        self.srv.replid2 = "0" * 40
+        self.srv.second_replid_offset = -1
+
+    def shift_replid(self):
+        srv = self.srv
+        srv.replid2 = srv.replid
+        srv.second_replid_offset = srv.master_repl_offset + 1
+        self.change_replid()
+        self.log("warning", "Setting secondary replication ID to %s, valid up to offset: %d. "
+                 "New replication ID is %s" % (srv.replid2, srv.second_replid_offset,
+                                              srv.replid))
+
+    # -- backlog ------------------------------------------------------------------------
+    def create_backlog(self):
+        srv = self.srv
+        self.backlog = Backlog(srv.config.values["repl-backlog-size"],
+                               srv.master_repl_offset + 1)
+        self.update_target()
+
+    def free_backlog(self):
+        self.flush_out()
+        self.backlog = None
+        self.update_target()
+
+    def update_target(self):
+        """Feed the stream from propagation only as a top-level master with a backlog."""
+        targets = self.srv.propagate_targets
+        fn = self.propagate_fn
+        want = self.masterhost is None and self.backlog is not None
+        if want and fn not in targets:
+            targets.append(fn)
+        elif not want and fn in targets:
+            targets.remove(fn)
+
+    # -- the stream ---------------------------------------------------------------------
+    def propagate(self, dbid, argv):
+        """replicationFeedSlaves: one effect (dbid, argv) into the stream."""
+        srv = self.srv
+        if srv.loading:
+            return
+        if dbid != self.seldb and dbid >= 0:
+            self.seldb = dbid
+            data = select_command(dbid) + encode_command(argv)
+        else:
+            data = encode_command(argv)
+        srv.master_repl_offset += len(data)       # feed(), inlined: the write path
+        self.outq.append(data)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            srv.loop.call_soon(self.flush_out)
+
+    def feed_command(self, argv):
+        """PING / REPLCONF GETACK: into the stream without a SELECT (only a top-level
+        master writes its own stream; a replica proxies its master's)."""
+        if self.backlog is None or self.masterhost is not None:
+            return
+        self.feed(encode_command(argv))
+
+    def feed(self, data):
+        """Append bytes to the stream. The offset moves at once; the backlog and the
+        replicas get the bytes of a loop iteration in one piece (flush_out, as Redis
+        writes to replicas in beforeSleep). Readers of the backlog flush first."""
+        self.srv.master_repl_offset += len(data)
+        self.outq.append(data)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.srv.loop.call_soon(self.flush_out)
+
+    def flush_out(self):
+        self.flush_scheduled = False
+        q = self.outq
+        if not q:
+            return
+        data = q[0] if len(q) == 1 else b"".join(q)
+        q.clear()
+        if self.backlog is not None:
+            self.backlog.append(data)
+        for r in list(self.replicas):
+            ri = r.replinfo
+            if ri.streaming:
+                self.write_replica(r, data)
+            elif ri.pending is not None:
+                ri.pending.append(data)
+                ri.pending_size += len(data)
+                self.check_limits(r)
+
+    def write_replica(self, r, data):
+        if r.closed or r.transport is None:
+            return
+        r.transport.write(data)
+        self.srv.stat_net_repl_output_bytes += len(data)
+        self.check_limits(r)
+
+    def check_limits(self, r):
+        srv = self.srv
+        hard, soft, _secs = srv.config.values["client-output-buffer-limit"]["replica"]
+        if hard or soft:
+            srv.check_output_limits(r)
+
+    def start_streaming(self, r):
+        """The replica got its RDB: send what was held for it, then stream directly."""
+        self.flush_out()
+        ri = r.replinfo
+        ri.stream_on_ack = False
+        pending, ri.pending, ri.pending_size = ri.pending, None, 0
+        ri.streaming = True
+        if pending:
+            self.write_replica(r, b"".join(pending))
+
+    # -- SYNC / PSYNC ---------------------------------------------------------------------
+    def sync_command(self, c, argv):
+        """syncCommand (SYNC and PSYNC)."""
+        srv = self.srv
+        if "S" in c.flags_extra:
+            return None
+        is_psync = argv[0].lower() == b"psync"
+        if is_psync and len(argv) > 3 and argv[3].lower() == b"failover":
+            self.log("warning", "Failover request received for replid %s."
+                     % argv[1].decode("latin-1"))
+            if self.masterhost is None:
+                raise CommandError("ERR PSYNC FAILOVER can't be sent to a master.")
+            if argv[1].decode("latin-1").lower() == srv.replid:
+                self.unset_master()
+                self.log("notice", "MASTER MODE enabled (failover request from '%s')"
+                         % c.info_line())
+            else:
+                raise CommandError("ERR PSYNC FAILOVER replid must match my replid.")
+        if self.masterhost is not None and self.state != self.CONNECTED:
+            raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
+        if c.out:
+            raise CommandError("ERR SYNC and PSYNC are invalid with pending output")
+        ri = replinfo(c)
+        if ri.filter_functions is not None and not ri.capa_eof:
+            raise CommandError("ERR Filtered replica requires EOF capability")
+        self.log("notice", "Replica %s asks for synchronization" % self.replica_name(c))
+        if is_psync:
+            from ..util import parse_ll
+            offset = parse_ll(argv[2])
+            if offset is None:
+                self.log("warning", "Replica %s asks for synchronization but with a wrong "
+                         "offset" % self.replica_name(c))
+                raise CommandError("ERR value is not an integer or out of range")
+            if self.try_partial(c, argv[1].decode("latin-1"), offset):
+                srv.stat_sync_partial_ok += 1
+                return None
+            if argv[1][:1] != b"?":
+                srv.stat_sync_partial_err += 1
+        else:
+            ri.pre_psync = True
+        srv.stat_sync_full += 1
+        ri.state = WAIT_BGSAVE_START
+        ri.since = time.time()
+        self.make_replica(c)
+        if len(self.replicas) == 1 and self.backlog is None:
+            self.change_replid()
+            self.clear_replid2()
+            self.create_backlog()
+            self.log("notice", "Replication backlog created, my new replication IDs are "
+                     "'%s' and '%s'" % (srv.replid, srv.replid2))
+        child = self.child
+        if child is not None and not child.socket:
+            other = None
+            for r in self.replicas:
+                rr = r.replinfo
+                if r is not c and rr.state == WAIT_BGSAVE_END and (
+                        not rr.rdb_only or ri.rdb_only):
+                    other = r
+                    break
+            if other is not None and (ri.capa_eof or not other.replinfo.capa_eof) and \
+                    ri.filter_functions == other.replinfo.filter_functions:
+                self.flush_out()
+                if not ri.rdb_only:
+                    ri.pending = list(other.replinfo.pending or ())
+                    ri.pending_size = other.replinfo.pending_size
+                else:
+                    ri.pending = []
+                self.setup_full_resync(c, other.replinfo.initial_offset)
+                self.log("notice", "Waiting for end of BGSAVE for SYNC")
+            else:
+                self.log("notice", "Can't attach the replica to the current BGSAVE. Waiting "
+                         "for next BGSAVE for SYNC")
+        elif child is not None:
+            self.log("notice", "Current BGSAVE has socket target. Waiting for next BGSAVE "
+                     "for SYNC")
+        else:
+            v = srv.config.values
+            if v["repl-diskless-sync"] and ri.capa_eof and v["repl-diskless-sync-delay"]:
+                self.log("notice", "Delay next BGSAVE for diskless SYNC")
+            else:
+                self.start_child()
+        return None
+
+    def make_replica(self, c):
+        if "S" not in c.flags_extra:
+            c.flags_extra += "S"
+        c.reply_mode = 1               # a replica gets the stream, never replies
+        c.obuf_class = "replica"
+        ri = c.replinfo
+        ri.ack_time = int(time.time())
+        self.flush_out()
+        self.replicas.append(c)
+        c.output_size = lambda: _transport_size(c) + ri.pending_size
+
+    def replica_name(self, c):
+        """replicationGetSlaveName: ip:port as announced, or the client's address."""
+        ri = getattr(c, "replinfo", None)
+        ip = ri.addr if ri is not None and ri.addr else c.addr.rsplit(":", 1)[0]
+        if ri is not None and ri.port:
+            return "%s:%d" % (ip, ri.port)
+        return "client id #%d" % c.id
+
+    def try_partial(self, c, replid, offset):
+        """masterTryPartialResynchronization."""
+        srv = self.srv
+        self.flush_out()
+        rid = replid.lower()
+        if rid != srv.replid and (rid != srv.replid2 or offset > srv.second_replid_offset):
+            if replid[:1] != "?":
+                if rid != srv.replid and rid != srv.replid2:
+                    self.log("notice", "Partial resynchronization not accepted: Replication "
+                             "ID mismatch (Replica asked for '%s', my replication IDs are "
+                             "'%s' and '%s')" % (replid, srv.replid, srv.replid2))
+                else:
+                    self.log("notice", "Partial resynchronization not accepted: Requested "
+                             "offset for second ID was %d, but I can reply up to %d"
+                             % (offset, srv.second_replid_offset))
+            else:
+                self.log("notice", "Full resync requested by replica %s"
+                         % self.replica_name(c))
+            return False
+        if self.backlog is None or not self.backlog.covers(offset):
+            self.log("notice", "Unable to partial resync with replica %s for lack of backlog "
+                     "(Replica request was: %d)." % (self.replica_name(c), offset))
+            if offset > srv.master_repl_offset:
+                self.log("warning", "Warning: replica %s tried to PSYNC with an offset that "
+                         "is greater than the master replication offset."
+                         % self.replica_name(c))
+            return False
+        ri = c.replinfo
+        ri.state = ONLINE
+        ri.streaming = True
+        self.make_replica(c)
+        if ri.capa_psync2:
+            head = b"+CONTINUE %s\r\n" % srv.replid.encode()
+        else:
+            head = b"+CONTINUE\r\n"
+        data = self.backlog.read_from(offset)
+        self.write_replica(c, head + data)
+        self.log("notice", "Partial resynchronization request from %s accepted. Sending %d "
+                 "bytes of backlog starting from offset %d." % (self.replica_name(c),
+                                                                len(data), offset))
+        self.refresh_good()
+        return True
+
+    def setup_full_resync(self, c, offset):
+        """replicationSetupSlaveForFullResync: +FULLRESYNC, then the stream is held."""
+        ri = c.replinfo
+        ri.initial_offset = offset
+        ri.state = WAIT_BGSAVE_END
+        if ri.pending is None:
+            ri.pending = []
+        self.seldb = -1
+        if not ri.pre_psync:
+            self.write_replica(c, b"+FULLRESYNC %s %d\r\n" % (self.srv.replid.encode(), offset))
+
+    # -- the RDB child --------------------------------------------------------------------
+    def aux_fields(self):
+        """rdbPopulateSaveInfo's fields for an RDB made for replicas."""
+        srv = self.srv
+        if self.masterhost is None:
+            db = 0 if self.seldb == -1 else self.seldb
+        elif self.master is not None:
+            db = self.master.db.id
+        elif self.cached_master is not None:
+            db = self.cached_master.db.id
+        else:
+            db = 0
+        return {"repl-stream-db": db, "repl-id": srv.replid,
+                "repl-offset": srv.master_repl_offset}
+
+    def should_start_child(self):
+        """shouldStartChildReplication: replicas wait for a BGSAVE and the diskless delay
+        (repl-diskless-sync-delay, or enough replicas) has passed."""
+        if self.child is not None:
+            return False
+        v = self.srv.config.values
+        waiting = [r for r in self.replicas if r.replinfo.state == WAIT_BGSAVE_START]
+        if not waiting:
+            return False
+        if not v["repl-diskless-sync"]:
+            return True
+        maxr = v["repl-diskless-sync-max-replicas"]
+        if maxr > 0 and len(waiting) >= maxr:
+            return True
+        now = time.time()
+        idle = max(now - r.replinfo.since for r in waiting)
+        return idle >= v["repl-diskless-sync-delay"]
+
+    def start_child(self):
+        """startBgsaveForReplication: fork a child writing the RDB for the replicas
+        waiting for one (to their sockets through a pipe, or to a file)."""
+        srv = self.srv
+        waiting = [r for r in self.replicas if r.replinfo.state == WAIT_BGSAVE_START]
+        if not waiting:
+            return
+        first = waiting[0].replinfo.filter_functions
+        waiting = [r for r in waiting if r.replinfo.filter_functions == first]
+        all_eof = all(r.replinfo.capa_eof for r in waiting)
+        socket = (srv.config.values["repl-diskless-sync"] or first is not None) and all_eof
+        self.log("notice", "Starting BGSAVE for SYNC with target: %s"
+                 % ("replicas sockets" if socket else "disk"))
+        try:
+            from ..persistence import rdb
+            write_rdb = rdb.write_rdb
+        except (ImportError, AttributeError):
+            write_rdb = None
+        self.flush_out()
+        aux = self.aux_fields()
+        ok = write_rdb is not None
+        child = None
+        if ok:
+            try:
+                child = self._fork(write_rdb, aux, socket, first)
+            except OSError as e:
+                self.log("warning", "Can't save in background: fork: %s" % e)
+                ok = False
+        if not ok:
+            self.log("warning", "BGSAVE for replication failed")
+            for r in waiting:
+                r.replinfo.state = 0
+                self.replicas.remove(r)
+                r.flags_extra = r.flags_extra.replace("S", "")
+                r.reply_mode = 0
+                r.out.append(b"-ERR BGSAVE failed, replication can't continue\r\n")
+                r.closing = True
+                r.flush()
+            return
+        self.child = child
+        srv.stat_total_forks = getattr(srv, "stat_total_forks", 0) + 1
+        offset = srv.master_repl_offset
+        for r in waiting:
+            ri = r.replinfo
+            ri.pending = []
+            ri.pending_size = 0
+            self.setup_full_resync(r, offset)
+        if socket:
+            child.targets = waiting
+            child.mark = os.urandom(20).hex().encode()
+            for r in waiting:
+                self.write_replica(r, b"$EOF:%s\r\n" % child.mark)
+            self.start_pipe_reader()
+        else:
+            srv.loop.add_reader(child.status_fd, self.on_child_status)
+
+    def _fork(self, write_rdb, aux, socket, filter_functions):
+        srv = self.srv
+        status_r, status_w = os.pipe()
+        data_r = data_w = None
+        path = None
+        if socket:
+            data_r, data_w = os.pipe()
+        else:
+            fd, path = tempfile.mkstemp(prefix="temp-repl-%d-" % os.getpid(), suffix=".rdb",
+                                        dir=_writable_dir())
+            os.close(fd)
+        t0 = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:   # the child
+            code = 1
+            try:
+                os.close(status_r)
+                if data_r is not None:
+                    os.close(data_r)
+                if socket:
+                    f = os.fdopen(data_w, "wb", buffering=1 << 16)
+                else:
+                    f = open(path, "wb")
+                with f:
+                    _write(write_rdb, srv, f, aux, filter_functions)
+                    f.flush()
+                    if not socket:
+                        os.fsync(f.fileno())
+                os.write(status_w, b"1")
+                code = 0
+            except BaseException:  # noqa: BLE001 - the child reports by exit status
+                code = 1
+            finally:
+                os._exit(code)
+        srv.stat_fork_time = int((time.perf_counter() - t0) * 1000000)
+        os.close(status_w)
+        if data_w is not None:
+            os.close(data_w)
+            os.set_blocking(data_r, False)
+        self.log("notice", "Background RDB transfer started by pid %d" % pid
+                 if socket else "Background saving started by pid %d" % pid)
+        return RdbChild(pid, socket, status_r, data_r, path)
+
+    def start_pipe_reader(self):
+        child = self.child
+        if child is not None and not child.reading and child.data_fd is not None:
+            child.reading = True
+            self.srv.loop.add_reader(child.data_fd, self.on_pipe_data)
+
+    def on_pipe_data(self):
+        """rdbPipeReadHandler: forward the child's RDB to the target replicas."""
+        child = self.child
+        try:
+            data = os.read(child.data_fd, 1 << 18)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        live = [r for r in child.targets if not r.closed and r in self.replicas]
+        child.targets = live
+        if data:
+            for r in live:
+                self.write_replica(r, data)
+            if any(_transport_size(r) > TRANSPORT_HIGH for r in live):
+                self.srv.loop.remove_reader(child.data_fd)
+                child.reading = False
+                self.srv.loop.call_later(0.005, self._pipe_backoff)
+            return
+        # EOF: the child wrote everything
+        self.srv.loop.remove_reader(child.data_fd)
+        os.close(child.data_fd)
+        child.data_fd = None
+        child.reading = False
+        ok = _read_status(child.status_fd)
+        self.child_done(ok)
+
+    def _pipe_backoff(self):
+        child = self.child
+        if child is None or child.data_fd is None:
+            return
+        live = [r for r in child.targets if not r.closed and r in self.replicas]
+        if live and any(_transport_size(r) > TRANSPORT_HIGH // 2 for r in live):
+            self.srv.loop.call_later(0.005, self._pipe_backoff)
+            return
+        self.start_pipe_reader()
+
+    def on_child_status(self):
+        child = self.child
+        self.srv.loop.remove_reader(child.status_fd)
+        ok = _read_status(child.status_fd)
+        self.child_done(ok)
+
+    def child_done(self, ok):
+        """backgroundSaveDoneHandler + updateSlavesWaitingBgsave."""
+        srv = self.srv
+        child, self.child = self.child, None
+        try:
+            os.close(child.status_fd)
+        except OSError:
+            pass
+        _reap(srv.loop, child.pid)
+        if ok:
+            self.log("notice", "Background RDB transfer terminated with success" if child.socket
+                     else "Background saving terminated with success")
+        else:
+            self.log("warning", "Background transfer error" if child.socket
+                     else "Background saving error")
+        opened = []
+        for r in list(self.replicas):
+            ri = r.replinfo
+            if ri.state != WAIT_BGSAVE_END:
+                continue
+            if child.socket and r not in child.targets:
+                continue
+            if not ok:
+                self.log("warning", "SYNC failed. BGSAVE child returned an error")
+                r.kill()
+                continue
+            if child.socket:
+                self.write_replica(r, child.mark)
+                self.log("notice", "Streamed RDB transfer with replica %s succeeded (socket). "
+                         "Waiting for REPLCONF ACK from slave to enable streaming"
+                         % self.replica_name(r))
+                if self.put_online(r):
+                    ri.stream_on_ack = True
+                else:
+                    self.close_after_rdb(r)
+            else:
+                try:
+                    f = open(child.path, "rb")
+                    size = os.fstat(f.fileno()).st_size
+                except OSError as e:
+                    self.log("warning", "SYNC failed. Can't open/stat DB after BGSAVE: %s" % e)
+                    r.kill()
+                    continue
+                opened.append(f)
+                ri.file = [f, size]
+                ri.state = SEND_BULK
+                self.write_replica(r, b"$%d\r\n" % size)
+                self.send_bulk(r)
+        if child.path is not None:
+            try:
+                os.unlink(child.path)    # open handles keep the data readable
+            except OSError:
+                pass
+        if self.should_start_child():
+            self.start_child()
+
+    def send_bulk(self, r):
+        """sendBulkToSlave: the RDB file in chunks, as the replica's socket drains."""
+        ri = getattr(r, "replinfo", None)
+        if ri is None or ri.file is None:
+            return
+        if r.closed or r not in self.replicas:
+            ri.file[0].close()
+            ri.file = None
+            return
+        f = ri.file[0]
+        while _transport_size(r) < TRANSPORT_HIGH:
+            chunk = f.read(RDB_CHUNK)
+            if not chunk:
+                f.close()
+                ri.file = None
+                if not self.put_online(r):
+                    self.close_after_rdb(r)
+                    return
+                self.start_streaming(r)
+                return
+            self.write_replica(r, chunk)
+        self.srv.loop.call_later(0.002, self.send_bulk, r)
+
+    def put_online(self, r):
+        """replicaPutOnline; False for an rdb-only replica (closed after its RDB)."""
+        ri = r.replinfo
+        if ri.rdb_only:
+            ri.state = RDB_TRANSMITTED
+            self.log("notice", "RDB transfer completed, rdb only replica (%s) should be "
+                     "disconnected asap" % self.replica_name(r))
+            return False
+        ri.state = ONLINE
+        ri.ack_time = int(time.time())
+        self.refresh_good()
+        self.log("notice", "Synchronization with replica %s succeeded" % self.replica_name(r))
+        return True
+
+    def close_after_rdb(self, r):
+        if r.transport is not None and not r.closed:
+            r.closing = True
+            r.flush()
+
+    def replica_gone(self, c):
+        """A replica disconnected (freeClient's replica part)."""
+        if c not in self.replicas:
+            return
+        self.replicas.remove(c)
+        ri = c.replinfo
+        if ri.file is not None:
+            ri.file[0].close()
+            ri.file = None
+        if ri.state == ONLINE:
+            self.log("notice", "Connection with replica %s lost." % self.replica_name(c))
+        if not self.replicas:
+            self.no_replicas_since = time.time()
+        self.refresh_good()
+
+    def disconnect_replicas(self):
+        for r in list(self.replicas):
+            r.kill()
+
+    # -- REPLCONF ACK, WAIT, min-replicas ---------------------------------------------------
+    def ack(self, c, offset):
+        ri = c.replinfo
+        if offset > ri.ack_off:
+            ri.ack_off = offset
+        ri.ack_time = int(time.time())
+        if ri.stream_on_ack and ri.state == ONLINE:
+            self.start_streaming(c)
+        if self.waiting:
+            self.schedule_waiting()
+
+    def count_acks(self, offset):
+        n = 0
+        for r in self.replicas:
+            ri = r.replinfo
+            if ri.state == ONLINE and ri.ack_off >= offset:
+                n += 1
+        return n
+
+    def wait_command(self, c, argv):
+        from ..blocking import block, parse_timeout
+        from ..util import parse_ll
+        if self.masterhost is not None:
+            raise CommandError(
+                "ERR WAIT cannot be used with replica instances. Please also note that since "
+                "Redis 4.0 if a replica is configured to be writable (which is not the "
+                "default) writes to replicas are just local and are not propagated.")
+        num = parse_ll(argv[1])
+        if num is None:
+            raise CommandError("ERR value is not an integer or out of range")
+        timeout = parse_timeout(argv[2], seconds=False)
+        offset = c.woff
+        acks = self.count_acks(offset)
+        if acks >= num or c.multi is not None or c.in_exec:
+            return integer(acks)
+        reply = block(c, [], timeout, None, integer(acks))
+        if reply is not None:
+            return reply
+        c.wait_state = (c.blocked, offset, num)
+        self.waiting.insert(0, c)
+        self.request_ack()
+        return None
+
+    def request_ack(self):
+        if not self.getack_scheduled:
+            self.getack_scheduled = True
+            self.srv.loop.call_soon(self.send_getack)
+
+    def send_getack(self):
+        self.getack_scheduled = False
+        srv = self.srv
+        if srv.pause_type and srv.pause_active():
+            # no GETACK while clients are paused: retried when the pause ends
+            srv.loop.call_later(0.05, self.request_ack)
+            return
+        if self.masterhost is None and self.backlog is not None:
+            self.feed_command([b"REPLCONF", b"GETACK", b"*"])
+
+    def schedule_waiting(self):
+        if not self.waiting_scheduled:
+            self.waiting_scheduled = True
+            self.srv.loop.call_soon(self.process_waiting)
+
+    def process_waiting(self):
+        """processClientsWaitingReplicas."""
+        from ..blocking import unblock, update_stats_on_unblock
+        self.waiting_scheduled = False
+        last_off = 0
+        last_num = 0
+        keep = []
+        for c in self.waiting:
+            st = getattr(c, "wait_state", None)
+            if st is None or c.closed or c.blocked is not st[0]:
+                continue
+            b, offset, num = st
+            if last_off and last_off >= offset and last_num >= num:
+                n = last_num
+            else:
+                n = self.count_acks(offset)
+                if n >= num:
+                    last_off, last_num = offset, n
+            if n >= num:
+                c.wait_state = None
+                update_stats_on_unblock(c, b, 0, False)
+                unblock(c, integer(n))
+            else:
+                b.timeout_reply = integer(n)
+                keep.append(c)
+        self.waiting = keep
+
+    def refresh_good(self):
+        """refreshGoodSlavesCount."""
+        v = self.srv.config.values
+        mn, lag = v["min-replicas-to-write"], v["min-replicas-max-lag"]
+        if not mn or not lag:
+            return
+        now = int(time.time())
+        self.good_replicas = sum(1 for r in self.replicas
+                                 if r.replinfo.state == ONLINE
+                                 and now - r.replinfo.ack_time <= lag)
+
+    # -- cron (master part) -----------------------------------------------------------------
+    def master_cron(self):
+        srv = self.srv
+        v = srv.config.values
+        if self.cron_loops % v["repl-ping-replica-period"] == 0 and self.replicas:
+            if not (srv.pause_type and getattr(srv, "failover_end_time", 0)):
+                self.feed_command([b"PING"])
+        for r in list(self.replicas):
+            ri = r.replinfo
+            presync = ri.state == WAIT_BGSAVE_START or (
+                ri.state == WAIT_BGSAVE_END and not (self.child and self.child.socket))
+            if presync and r.transport is not None and not r.closed:
+                r.transport.write(b"\n")
+        now = int(time.time())
+        timeout = v["repl-timeout"]
+        for r in list(self.replicas):
+            ri = r.replinfo
+            if ri.state == ONLINE and not ri.pre_psync and now - ri.ack_time > timeout:
+                self.log("warning", "Disconnecting timedout replica (streaming sync): %s"
+                         % self.replica_name(r))
+                r.kill()
+        ttl = v["repl-backlog-ttl"]
+        if (not self.replicas and ttl and self.backlog is not None and self.masterhost is None
+                and time.time() - self.no_replicas_since > ttl):
+            self.change_replid()
+            self.clear_replid2()
+            self.free_backlog()
+            self.log("notice", "Replication backlog freed after %d seconds without connected "
+                     "replicas." % ttl)
+        self.refresh_good()
+
+
+def _transport_size(c):
+    tr = c.transport
+    if tr is None:
+        return 0
+    try:
+        return tr.get_write_buffer_size()
+    except Exception:  # noqa: BLE001 - a closing transport
+        return 0
+
+
+def _read_status(fd):
+    try:
+        os.set_blocking(fd, True)
+        return os.read(fd, 1) == b"1"
+    except OSError:
+        return False
+
+
+def _reap(loop, pid):
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return
+    if done == 0:
+        loop.call_later(0.05, _reap, loop, pid)
+
+
+def _writable_dir():
+    d = os.getcwd()
+    return d if os.access(d, os.W_OK) else tempfile.gettempdir()
+
+
+def _write(write_rdb, srv, f, aux, filter_functions):
+    """rdb.write_rdb with the replication AUX fields (the signature takes a dict of
+    name -> value; bytes keys and values work too)."""
+    try:
+        write_rdb(srv, f, aux_extra=aux)
+    except TypeError:
+        write_rdb(srv, f)

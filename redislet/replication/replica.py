@@ -1,0 +1,862 @@
+"""The replica side of replication (replication.c): the link to the master, the
+handshake (PING, AUTH, REPLCONF listening-port / ip-address / capa, PSYNC), the RDB
+transfer (`$<len>` or diskless `$EOF:<mark>`), and the stream of the master executed by
+the master client with must-obey semantics (no replies except REPLCONF ACK).
+
+The processed offset (reploff) advances by each command's size on the wire once it is
+executed (commands inside MULTI count at EXEC); the applied part of the stream is
+proxied verbatim to this replica's own replicas and to its backlog.
+"""
+import asyncio
+import os
+import socket
+import time
+from itertools import chain
+
+try:
+    from hiredis import Reader as _Reader
+except ImportError:  # pragma: no cover - the Python parser reads the stream then
+    _Reader = None
+
+from ..client import Client
+from ..commands.table import COMMANDS
+from ..resp.parser import RequestParser
+from . import rdbaux
+
+# replica link states (server.h REPL_STATE_*)
+NONE = 0
+CONNECT = 1
+CONNECTING = 2
+RECEIVE_PING_REPLY = 3
+SEND_HANDSHAKE = 4
+RECEIVE_AUTH_REPLY = 5
+RECEIVE_PORT_REPLY = 6
+RECEIVE_IP_REPLY = 7
+RECEIVE_CAPA_REPLY = 8
+SEND_PSYNC = 9
+RECEIVE_PSYNC_REPLY = 10
+TRANSFER = 11
+CONNECTED = 12
+
+_DIGITS = [1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000
+_HUGE = 1 << 62
+_chain = chain.from_iterable
+
+full_sync_hooks = []   # callables(srv) after a full sync loaded the master's dataset (AOF)
+
+
+def stream_size(cmds):
+    """Bytes of commands in the canonical multibulk form a master sends."""
+    if not cmds:
+        return 0
+    argc = list(map(len, cmds))
+    arglens = list(map(len, _chain(cmds)))
+    try:
+        digits = sum(map(_DIGITS.__getitem__, arglens)) + sum(map(_DIGITS.__getitem__, argc))
+    except IndexError:
+        digits = sum(len(str(x)) for x in arglens) + sum(len(str(x)) for x in argc)
+    return sum(arglens) + digits + 5 * len(arglens) + 3 * len(argc)
+
+
+def _encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode("utf-8", "surrogateescape")
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class LinkProtocol(asyncio.Protocol):
+    """The connection to the master; events go to the replication state machine."""
+
+    def __init__(self, repl):
+        self.repl = repl
+        self.transport = None
+        self.lost = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.repl.link_connected(self)
+
+    def data_received(self, data):
+        self.repl.link_data(self, data)
+
+    def connection_lost(self, exc):
+        self.lost = True
+        self.repl.link_lost(self, exc)
+
+    def eof_received(self):
+        return False
+
+
+class CachedMaster:
+    """The master's replication state kept while disconnected (a client that is not
+    linked): only what PSYNC needs, plus the selected db."""
+
+
+class ReplicaRole:
+    CONNECTED = CONNECTED
+
+    # -- REPLICAOF ------------------------------------------------------------------------
+    def set_master(self, host, port):
+        """replicationSetMaster."""
+        srv = self.srv
+        was_master = self.masterhost is None
+        self.masterhost = None
+        if self.master is not None:
+            self.drop_master(cache=True)
+        self.disconnect_blocked()
+        self.masterhost = host
+        self.masterport = port
+        srv.config.values["replicaof"] = (host, port)
+        srv.is_replica = True
+        self.update_target()
+        self.cancel_handshake(reconnect=False)
+        if was_master:
+            self.cached_master = None
+            self.cache_master_using_myself()
+        self.state = CONNECT
+        self.update_checks()
+        self.log("notice", "Connecting to MASTER %s:%d" % (host, port))
+        self.connect_with_master()
+
+    def unset_master(self):
+        """replicationUnsetMaster (REPLICAOF NO ONE)."""
+        srv = self.srv
+        if self.masterhost is None:
+            return
+        self.masterhost = None
+        srv.config.values["replicaof"] = None
+        if self.master is not None:
+            self.drop_master(cache=False)
+        self.cached_master = None
+        self.cancel_handshake(reconnect=False)
+        self.shift_replid()
+        self.disconnect_replicas()
+        self.state = NONE
+        self.seldb = -1
+        self.no_replicas_since = time.time()
+        self.down_since = 0
+        srv.is_replica = False
+        self.update_target()
+        self.update_checks()
+
+    def disconnect_blocked(self):
+        """disconnectAllBlockedClients: clients blocked on this master's data."""
+        from ..blocking import unblock
+        for c in list(self.srv.clients.values()):
+            if c.blocked is not None:
+                unblock(c, b"-UNBLOCKED force unblock from blocking operation, instance "
+                           b"state changed (master -> replica?)\r\n")
+                c.closing = True
+
+    def cache_master_using_myself(self):
+        """replicationCacheMasterUsingMyself: a cached master from our own history, to
+        PSYNC with a promoted replica of ours."""
+        srv = self.srv
+        self.log("notice", "Before turning into a replica, using my own master parameters "
+                 "to synthesize a cached master: I may be able to synchronize with the new "
+                 "master with just a partial transfer.")
+        c = self.new_master_client(None)
+        c.reploff = c.read_reploff = srv.master_repl_offset
+        c.replid = srv.replid
+        self.cached_master = c
+
+    # -- the master client ----------------------------------------------------------------
+    def new_master_client(self, link):
+        srv = self.srv
+        c = Client(srv)
+        c.flags_extra = "M"
+        c.reply_mode = 1
+        c.user = "(superuser)"
+        c.authenticated = True
+        c.parser.auth_required = False
+        c.parser.max_bulk = _HUGE
+        c.update_checks()
+        c.resume = lambda c=c: self.master_resume(c)
+        c.reploff = 0
+        c.read_reploff = 0
+        c.replid = "?"
+        c.pre_psync = False
+        c.closed = True
+        if link is not None:
+            self.attach_master(c, link)
+        return c
+
+    def attach_master(self, c, link):
+        srv = self.srv
+        tr = link.transport
+        c.transport = tr
+        c.closed = False
+        c.closing = False
+        sock = tr.get_extra_info("socket")
+        c.fd = sock.fileno() if sock is not None else -1
+        from ..client import _fmt_addr
+        c.addr = _fmt_addr(tr.get_extra_info("peername"))
+        c.laddr = _fmt_addr(tr.get_extra_info("sockname"))
+        c.last_interaction = time.monotonic()
+        if not c.id:
+            c.id = srv.next_client_id
+            srv.next_client_id += 1
+        srv.clients[c.id] = c
+        self.master = c
+        self.stream_pending = []
+        self.rawbuf = None
+        self.reader = _Reader() if _Reader is not None else None
+        c.stream_pos = c.reploff
+
+    def drop_master(self, cache=True):
+        """The master link is gone: cache the master for PSYNC (replicationCacheMaster),
+        or forget it."""
+        srv = self.srv
+        c = self.master
+        self.master = None
+        link, self.link = self.link, None
+        if link is not None and link.transport is not None and not link.lost:
+            link.transport.abort()
+        if c.id in srv.clients:
+            c.closed = True
+            srv.client_disconnected(c)
+        c.closed = True
+        from ..commands.transactions import discard_transaction
+        if c.multi is not None:
+            discard_transaction(c)
+        c.pending.clear()
+        c.out.clear()
+        c.parser = RequestParser(_HUGE)
+        c.parser.auth_required = False
+        c.read_reploff = c.reploff
+        c.blocked = None
+        self.stream_pending = []
+        self.rawbuf = None
+        if cache and not c.pre_psync:
+            self.log("notice", "Caching the disconnected master state.")
+            self.cached_master = c
+        else:
+            self.cached_master = None
+        if self.state == CONNECTED:
+            self.down_since = time.time()
+        self.state = CONNECT
+        if self.masterhost is not None:
+            self.log("notice", "Reconnecting to MASTER %s:%d" % (self.masterhost,
+                                                                 self.masterport))
+            self.connect_with_master()
+
+    def master_gone(self, c):
+        """Disconnect hook: the master client was killed (CLIENT KILL TYPE master)."""
+        if c is self.master and self.link is not None and not self.link.lost:
+            self.link.transport.abort()
+
+    # -- connecting -----------------------------------------------------------------------
+    def connect_with_master(self):
+        srv = self.srv
+        if srv.loop is None or self.masterhost is None:
+            self.state = CONNECT
+            return
+        link = self.link = LinkProtocol(self)
+        self.buf = bytearray()
+        self.state = CONNECTING
+        self.transfer_lastio = time.time()
+        host, port = self.masterhost, self.masterport
+        self.log("notice", "MASTER <-> REPLICA sync started")
+
+        async def go():
+            try:
+                await srv.loop.create_connection(lambda: link, host, port)
+            except (OSError, ValueError) as e:
+                if self.link is link:
+                    self.log("warning", "Error condition on socket for SYNC: %s"
+                             % (e.strerror or e))
+                    self.link = None
+                    self.state = CONNECT
+        self.connect_task = srv.loop.create_task(go())
+
+    def cancel_handshake(self, reconnect=True):
+        """cancelReplicationHandshake: abort a connection attempt or a transfer."""
+        if self.state == TRANSFER:
+            self.abort_transfer()
+        elif self.state == CONNECTING or RECEIVE_PING_REPLY <= self.state <= RECEIVE_PSYNC_REPLY:
+            self.undo_connect()
+        else:
+            return False
+        self.state = CONNECT
+        if reconnect and self.masterhost is not None:
+            self.log("notice", "Reconnecting to MASTER %s:%d after failure"
+                     % (self.masterhost, self.masterport))
+            self.connect_with_master()
+        return True
+
+    def undo_connect(self):
+        link, self.link = self.link, None
+        if link is not None:
+            if link.transport is not None and not link.lost:
+                link.transport.abort()
+        task = getattr(self, "connect_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    def abort_transfer(self):
+        self.undo_connect()
+        f = self.transfer_file
+        if f is not None:
+            self.transfer_file = None
+            try:
+                f.close()
+                os.unlink(self.transfer_path)
+            except OSError:
+                pass
+
+    def handshake_error(self):
+        """The error path of syncWithMaster: close, and try again from the cron."""
+        self.undo_connect()
+        if self.transfer_file is not None:
+            self.abort_transfer()
+        self.state = CONNECT
+
+    # -- link events ------------------------------------------------------------------------
+    def link_connected(self, link):
+        if link is not self.link or self.state == NONE:
+            link.transport.abort()
+            return
+        sock = link.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.log("notice", "Non blocking connect for SYNC fired the event.")
+        self.state = RECEIVE_PING_REPLY
+        self.transfer_lastio = time.time()
+        link.transport.write(_encode("PING"))
+
+    def link_lost(self, link, exc):
+        if link is not self.link:
+            return
+        if self.state == CONNECTED and self.master is not None:
+            self.log("notice", "Connection with master lost.")
+            self.drop_master(cache=True)
+            return
+        if self.state == TRANSFER:
+            self.log("warning", "I/O error trying to sync with MASTER: connection lost")
+        elif self.state != CONNECT:
+            self.log("warning", "Master closed the connection during the handshake")
+        self.link = None
+        if self.transfer_file is not None:
+            self.abort_transfer()
+        self.state = CONNECT
+
+    def link_data(self, link, data):
+        if link is not self.link:
+            return
+        if self.state == CONNECTED:
+            self.stream_data(data)
+            return
+        self.buf += data
+        self.transfer_lastio = time.time()
+        self.srv.stat_net_repl_input_bytes += len(data)
+        self.advance()
+
+    def readline(self):
+        buf = self.buf
+        nl = buf.find(b"\n")
+        if nl < 0:
+            return None
+        line = bytes(buf[:nl])
+        del buf[:nl + 1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        return line
+
+    def advance(self):
+        """syncWithMaster / readSyncBulkPayload, driven by the bytes received."""
+        while self.link is not None:
+            st = self.state
+            if st == TRANSFER:
+                self.transfer()
+                return
+            if st == CONNECTED:
+                if self.buf:
+                    data, self.buf = bytes(self.buf), bytearray()
+                    self.srv.stat_net_repl_input_bytes -= len(data)
+                    self.stream_data(data)
+                return
+            line = self.readline()
+            if line is None:
+                return
+            if not self.handshake_step(st, line):
+                return
+
+    def handshake_step(self, st, line):
+        """One handshake reply; False stops (error, or waiting for more)."""
+        v = self.srv.config.values
+        link = self.link
+        text = line.decode("utf-8", "replace")
+        if st == RECEIVE_PING_REPLY:
+            if (line[:1] != b"+" and not line.startswith(b"-NOAUTH")
+                    and not line.startswith(b"-NOPERM")
+                    and not line.startswith(b"-ERR operation not permitted")):
+                self.log("warning", "Error reply to PING from master: '%s'" % text)
+                self.handshake_error()
+                return False
+            self.log("notice", "Master replied to PING, replication can continue...")
+            out = []
+            if v["masterauth"]:
+                if v["masteruser"]:
+                    out.append(_encode("AUTH", v["masteruser"], v["masterauth"]))
+                else:
+                    out.append(_encode("AUTH", v["masterauth"]))
+            port = v["replica-announce-port"] or (
+                v.get("tls-port") if v.get("tls-replication") and v.get("tls-port")
+                else self.srv.port)
+            out.append(_encode("REPLCONF", "listening-port", str(port)))
+            if v["replica-announce-ip"]:
+                out.append(_encode("REPLCONF", "ip-address", v["replica-announce-ip"]))
+            out.append(_encode("REPLCONF", "capa", "eof", "capa", "psync2"))
+            link.transport.write(b"".join(out))
+            self.state = RECEIVE_AUTH_REPLY if v["masterauth"] else RECEIVE_PORT_REPLY
+            return True
+        if st == RECEIVE_AUTH_REPLY:
+            if line[:1] == b"-":
+                self.log("warning", "Unable to AUTH to MASTER: %s" % text)
+                self.handshake_error()
+                return False
+            self.state = RECEIVE_PORT_REPLY
+            return True
+        if st == RECEIVE_PORT_REPLY:
+            if line[:1] == b"-":
+                self.log("notice", "(Non critical) Master does not understand REPLCONF "
+                         "listening-port: %s" % text)
+            self.state = RECEIVE_IP_REPLY if v["replica-announce-ip"] else RECEIVE_CAPA_REPLY
+            return True
+        if st == RECEIVE_IP_REPLY:
+            if line[:1] == b"-":
+                self.log("notice", "(Non critical) Master does not understand REPLCONF "
+                         "ip-address: %s" % text)
+            self.state = RECEIVE_CAPA_REPLY
+            return True
+        if st == RECEIVE_CAPA_REPLY:
+            if line[:1] == b"-":
+                self.log("notice", "(Non critical) Master does not understand REPLCONF "
+                         "capa: %s" % text)
+            self.send_psync()
+            return True
+        if st == RECEIVE_PSYNC_REPLY:
+            return self.psync_reply(line)
+        self.log("warning", "syncWithMaster(): state machine error, state should be "
+                 "RECEIVE_PSYNC but is %d" % st)
+        self.handshake_error()
+        return False
+
+    def send_psync(self):
+        self.master_initial_offset = -1
+        cm = self.cached_master
+        if cm is not None:
+            replid, offset = cm.replid, str(cm.reploff + 1)
+            self.log("notice", "Trying a partial resynchronization (request %s:%s)."
+                     % (replid, offset))
+        else:
+            self.log("notice", "Partial resynchronization not possible (no cached master)")
+            replid, offset = "?", "-1"
+        self.link.transport.write(_encode("PSYNC", replid, offset))
+        self.state = RECEIVE_PSYNC_REPLY
+
+    def psync_reply(self, line):
+        """slaveTryPartialResynchronization's reading half."""
+        srv = self.srv
+        if not line:
+            return True      # a newline keeping the link alive before the reply
+        text = line.decode("utf-8", "replace")
+        if line.startswith(b"+FULLRESYNC"):
+            parts = text.split(" ")
+            if len(parts) >= 3 and len(parts[1]) == 40:
+                self.master_replid = parts[1]
+                try:
+                    self.master_initial_offset = int(parts[2])
+                except ValueError:
+                    self.master_initial_offset = -1
+                self.log("notice", "Full resync from master: %s:%d"
+                         % (self.master_replid, self.master_initial_offset))
+            else:
+                self.log("warning", "Master replied with wrong +FULLRESYNC syntax.")
+                self.master_replid = ""
+            self.cached_master = None if self.cached_master is None else self.cached_master
+            self.begin_transfer()
+            return True
+        if line.startswith(b"+CONTINUE"):
+            self.log("notice", "Successful partial resynchronization with master.")
+            new = text[10:].strip() if len(text) > 9 else ""
+            cm = self.cached_master
+            if len(new) == 40 and new != cm.replid:
+                self.log("warning", "Master replication ID changed to %s" % new)
+                srv.replid2 = cm.replid
+                srv.second_replid_offset = srv.master_repl_offset + 1
+                srv.replid = new
+                cm.replid = new
+                self.disconnect_replicas()
+            self.cached_master = None
+            self.attach_master(cm, self.link)
+            self.state = CONNECTED
+            self.down_since = 0
+            if self.backlog is None:
+                self.create_backlog()
+            self.log("notice", "MASTER <-> REPLICA sync: Master accepted a Partial "
+                     "Resynchronization.")
+            return True
+        if line.startswith(b"-NOMASTERLINK") or line.startswith(b"-LOADING"):
+            self.log("notice", "Master is currently unable to PSYNC but should be in the "
+                     "future: %s" % text)
+            self.handshake_error()
+            return False
+        if line.startswith(b"-ERR"):
+            self.log("notice", "Master does not support PSYNC or is in error state (reply: "
+                     "%s)" % text)
+        else:
+            self.log("warning", "Unexpected reply to PSYNC from master: %s" % text)
+        self.log("notice", "Retrying with SYNC...")
+        self.link.transport.write(b"SYNC\r\n")
+        self.master_initial_offset = -1
+        self.begin_transfer()
+        return True
+
+    # -- the RDB transfer -------------------------------------------------------------------
+    def begin_transfer(self):
+        self.state = TRANSFER
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_lastio = time.time()
+        self.usemark = False
+        self.eofmark = b""
+        self.lastbytes = b""
+        self.transfer_file = None
+
+    def transfer(self):
+        """readSyncBulkPayload."""
+        while self.transfer_size == -1:
+            line = self.readline()
+            if line is None:
+                return
+            if line[:1] == b"-":
+                self.log("warning", "MASTER aborted replication with an error: %s"
+                         % line[1:].decode("utf-8", "replace"))
+                self.cancel_handshake()
+                return
+            if not line:
+                continue       # a newline: the master is alive, preparing the RDB
+            if line[:1] != b"$":
+                self.log("warning", "Bad protocol from MASTER, the first byte is not '$' (we "
+                         "received '%s'), are you sure the host and port are right?"
+                         % line.decode("utf-8", "replace"))
+                self.cancel_handshake()
+                return
+            if line[1:5] == b"EOF:" and len(line) >= 45:
+                self.usemark = True
+                self.eofmark = line[5:45]
+                self.transfer_size = 0
+                self.log("notice", "MASTER <-> REPLICA sync: receiving streamed RDB from "
+                         "master with EOF to disk")
+            else:
+                try:
+                    self.transfer_size = int(line[1:])
+                except ValueError:
+                    self.transfer_size = 0
+                self.log("notice", "MASTER <-> REPLICA sync: receiving %d bytes from master "
+                         "to disk" % self.transfer_size)
+            self.open_transfer_file()
+            if self.transfer_file is None:
+                return
+        buf = self.buf
+        if not buf and not (not self.usemark and self.transfer_read == self.transfer_size):
+            return
+        if self.usemark:
+            data = bytes(buf)
+            buf.clear()
+            tail = (self.lastbytes + data)[-40:]
+            self.lastbytes = tail
+            self.transfer_file.write(data)
+            self.transfer_read += len(data)
+            if tail != self.eofmark:
+                return
+            self.transfer_file.truncate(self.transfer_read - 40)
+        else:
+            left = self.transfer_size - self.transfer_read
+            data = bytes(buf[:left])
+            del buf[:left]
+            self.transfer_file.write(data)
+            self.transfer_read += len(data)
+            if self.transfer_read < self.transfer_size:
+                return
+        self.finish_transfer()
+
+    def open_transfer_file(self):
+        path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
+        try:
+            self.transfer_file = open(path, "wb")
+            self.transfer_path = path
+        except OSError as e:
+            self.log("warning", "Opening the temp file needed for MASTER <-> REPLICA "
+                     "synchronization: %s" % e)
+            self.handshake_error()
+
+    def finish_transfer(self):
+        """The RDB is here: load it in place of the dataset, then go on with the stream."""
+        srv = self.srv
+        f, self.transfer_file = self.transfer_file, None
+        tmp = self.transfer_path
+        try:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            target = srv.config.values.get("dbfilename") or "dump.rdb"
+            os.replace(tmp, target)
+        except OSError as e:
+            self.log("warning", "Failed trying to rename the temp DB into %s in MASTER <-> "
+                     "REPLICA synchronization: %s" % ("dump.rdb", e))
+            self.cancel_handshake()
+            return
+        self.attach_to_new_master()
+        self.log("notice", "MASTER <-> REPLICA sync: Flushing old data")
+        for db in srv.dbs:
+            db.touch_all_watched(None)
+        self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
+        ok = self.load_rdb_file(target)
+        if srv.config.values.get("rdb-del-sync-files") and _persistence_off(srv):
+            self.log("notice", "Removing the RDB file obtained from the master. This replica "
+                     "has persistence disabled")
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+        if not ok:
+            self.cancel_handshake()
+            return
+        aux = self.last_aux
+        try:
+            dbid = int(aux.get("repl-stream-db", b"-1"))
+        except ValueError:
+            dbid = -1
+        c = self.new_master_client(self.link)
+        c.reploff = c.read_reploff = self.master_initial_offset
+        c.replid = self.master_replid
+        c.pre_psync = self.master_initial_offset == -1
+        if 0 <= dbid < len(srv.dbs):
+            c.select(dbid)
+        self.state = CONNECTED
+        self.down_since = 0
+        srv.replid = c.replid if len(c.replid) == 40 else srv.replid
+        srv.master_repl_offset = c.reploff
+        self.clear_replid2()
+        if self.backlog is None:
+            self.create_backlog()
+        self.log("notice", "MASTER <-> REPLICA sync: Finished with success")
+        if self.usemark:
+            self.send_ack()
+        for hook in full_sync_hooks:
+            hook(srv)
+        if self.buf:
+            data, self.buf = bytes(self.buf), bytearray()
+            self.srv.stat_net_repl_input_bytes -= len(data)
+            self.stream_data(data)
+
+    def load_rdb_file(self, path):
+        srv = self.srv
+        self.last_aux = rdbaux.read_aux(path)
+        try:
+            from ..persistence import rdb
+        except ImportError as e:
+            self.log("warning", "Failed trying to load the MASTER synchronization DB from "
+                     "disk: %s" % e)
+            return False
+        srv.loading = True
+        try:
+            with open(path, "rb") as f:
+                res = rdb.load_rdb(srv, f)
+            aux = getattr(res, "aux", None)
+            if aux:
+                self.last_aux = {(k.decode("latin-1") if isinstance(k, bytes) else k):
+                                 (v if isinstance(v, bytes) else str(v).encode())
+                                 for k, v in aux.items()}
+            return True
+        except Exception as e:  # noqa: BLE001 - RDBError and I/O errors alike
+            self.log("warning", "Failed trying to load the MASTER synchronization DB from "
+                     "disk: %s" % e)
+            for db in srv.dbs:
+                db.clear()
+            return False
+        finally:
+            srv.loading = False
+
+    def attach_to_new_master(self):
+        """replicationAttachToNewMaster: our replicas and backlog belong to the old
+        history."""
+        self.cached_master = None
+        self.disconnect_replicas()
+        self.free_backlog()
+
+    # -- the stream -------------------------------------------------------------------------
+    def stream_data(self, data):
+        """Run the master's commands; advance reploff; proxy what was applied."""
+        srv = self.srv
+        c = self.master
+        n = len(data)
+        srv.stat_net_repl_input_bytes += n
+        c.read_reploff += n
+        c.last_interaction = time.monotonic()
+        cmds = self.parse_stream(c, data)
+        if cmds is None:
+            return
+        prev = c.reploff
+        if self.stream_pending:
+            self.stream_pending.extend(cmds)
+            if not c.paused:
+                cmds, self.stream_pending = self.stream_pending, []
+                self.run_stream(c, cmds)
+        elif cmds:
+            self.run_stream(c, cmds)
+        if self.master is not c:
+            return
+        applied = c.reploff - prev
+        raw = self.rawbuf
+        if raw is None:
+            if applied == n:
+                self.feed(data)
+                return
+            if applied:
+                self.feed(data[:applied])
+            self.rawbuf = bytearray(data[applied:])
+        else:
+            raw += data
+            if applied:
+                self.feed(bytes(raw[:applied]))
+                del raw[:applied]
+            if not raw:
+                self.rawbuf = None
+
+    def parse_stream(self, c, data):
+        """The complete commands in data (the master's stream is trusted: hiredis keeps
+        partial commands across reads); None after a protocol error (link dropped)."""
+        reader = self.reader
+        if reader is not None:
+            reader.feed(data)
+            out = []
+            try:
+                cmd = reader.gets()
+                while cmd is not False:
+                    if type(cmd) is not list or not cmd:
+                        raise ValueError("expected '*'")
+                    out.append(cmd)
+                    cmd = reader.gets()
+                return out
+            except Exception as e:  # noqa: BLE001 - hiredis.ProtocolError and odd replies
+                err = "Protocol error: %s" % e
+        else:
+            parser = c.parser
+            out = parser.feed(data)
+            if parser.error is None:
+                return out
+            err = parser.error
+        self.log("warning", "Protocol error (%s) from client: %s" % (err, c.info_line()))
+        self.drop_master(cache=False)
+        return None
+
+    def run_stream(self, c, cmds):
+        """Execute commands of the stream; reploff moves past each executed command
+        (past a whole MULTI ... EXEC once EXEC ran)."""
+        srv = self.srv
+        base = c.stream_pos if c.multi is not None else c.reploff
+        process = c.process
+        call = c.call
+        commands = COMMANDS
+        multi_start = -1
+        done = len(cmds)
+        srv.master_executing = True
+        try:
+            for i, argv in enumerate(cmds):
+                cmd = commands.get(argv[0].lower())
+                # the master's commands skip processCommand's checks (they must be
+                # obeyed); MULTI queueing, pauses and odd commands take process()
+                if (cmd is None or cmd.subcommands is not None or c.multi is not None
+                        or srv.pause_type or (cmd.arity > 0 and cmd.arity != len(argv))
+                        or len(argv) < -cmd.arity):
+                    process(argv)
+                else:
+                    c.last_cmd = cmd
+                    call(cmd, argv)
+                    if srv.ready_keys:
+                        srv.handle_ready_keys()
+                if c.paused:            # CLIENT PAUSE: this command waits, and the rest
+                    c.pending.clear()
+                    self.stream_pending = cmds[i:]
+                    done = i
+                    break
+                if c.multi is not None:
+                    if multi_start < 0:
+                        multi_start = i
+                else:
+                    multi_start = -1
+                if self.master is not c:
+                    return
+        finally:
+            srv.master_executing = False
+        ran = cmds[:done] if done < len(cmds) else cmds
+        end = base + stream_size(ran)
+        c.stream_pos = end
+        if c.multi is None:
+            c.reploff = end
+        elif multi_start >= 0:
+            c.reploff = base + stream_size(cmds[:multi_start])
+
+    def master_resume(self, c):
+        """CLIENT PAUSE ended for the master client: go on with its stream."""
+        if c is not self.master or not self.stream_pending:
+            return
+        prev = c.reploff
+        cmds, self.stream_pending = self.stream_pending, []
+        self.run_stream(c, cmds)
+        if self.master is not c:
+            return
+        applied = c.reploff - prev
+        raw = self.rawbuf
+        if applied and raw is not None:
+            self.feed(bytes(raw[:applied]))
+            del raw[:applied]
+            if not raw:
+                self.rawbuf = None
+
+    def send_ack(self):
+        """replicationSendAck."""
+        c = self.master
+        if c is None or c.closed or c.transport is None:
+            return
+        off = str(c.reploff).encode()
+        c.transport.write(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n" % (len(off), off))
+
+    # -- cron (replica part) ------------------------------------------------------------------
+    def replica_cron(self):
+        if self.masterhost is None:
+            return
+        now = time.time()
+        timeout = self.srv.config.values["repl-timeout"]
+        if ((self.state == CONNECTING or RECEIVE_PING_REPLY <= self.state <= RECEIVE_PSYNC_REPLY)
+                and now - self.transfer_lastio > timeout):
+            self.log("warning", "Timeout connecting to the MASTER...")
+            self.cancel_handshake()
+        if self.state == TRANSFER and now - self.transfer_lastio > timeout:
+            self.log("warning", "Timeout receiving bulk data from MASTER... If the problem "
+                     "persists try to set the 'repl-timeout' parameter in redis.conf to a "
+                     "larger value.")
+            self.cancel_handshake()
+        if (self.state == CONNECTED and self.master is not None
+                and time.monotonic() - self.master.last_interaction > timeout):
+            self.log("warning", "MASTER timeout: no data nor PING received...")
+            self.drop_master(cache=True)
+        if self.state == CONNECT:
+            self.log("notice", "Connecting to MASTER %s:%d" % (self.masterhost, self.masterport))
+            self.connect_with_master()
+        if self.master is not None and not self.master.pre_psync:
+            self.send_ack()
+
+
+def _persistence_off(srv):
+    v = srv.config.values
+    return not v.get("save") and not v.get("appendonly")
