@@ -85,7 +85,7 @@ def run(cfg, conf_path=None):
         srv.log("warning", "Failed listening on port %d (TCP), aborting."
                 % cfg.values["port"])
         return 1
-    srv.log("notice", "Running mode=standalone, port=%d." % srv.port)
+    _ascii_art(srv)
     srv.install_signal_handlers()
     srv.log("warning", "Server initialized")
     for hook in startup_hooks:
@@ -96,6 +96,55 @@ def run(cfg, conf_path=None):
     except KeyboardInterrupt:
         srv.shutdown(save=None)
     return getattr(srv, "exit_code", 0)
+
+
+_LOGO = (
+    "                _._                                                  \n"
+    "           _.-``__ ''-._                                             \n"
+    "      _.-``    `.  `_.  ''-._           Redis %s (%s/%d) %s bit\n"
+    "  .-`` .-```.  ```\\/    _.,_ ''-._                                  \n"
+    " (    '      ,       .-`  | `,    )     Running in %s mode\n"
+    " |`-._`-...-` __...-.``-._|'` _.-'|     Port: %d\n"
+    " |    `-._   `._    /     _.-'    |     PID: %ld\n"
+    "  `-._    `-._  `-./  _.-'    _.-'                                   \n"
+    " |`-._`-._    `-.__.-'    _.-'_.-'|                                  \n"
+    " |    `-._`-._        _.-'_.-'    |           https://redis.io       \n"
+    "  `-._    `-._`-.__.-'_.-'    _.-'                                   \n"
+    " |`-._`-._    `-.__.-'    _.-'_.-'|                                  \n"
+    " |    `-._`-._        _.-'_.-'    |                                  \n"
+    "  `-._    `-._`-.__.-'_.-'    _.-'                                   \n"
+    "      `-._    `-.__.-'    _.-'                                       \n"
+    "          `-._        _.-'                                           \n"
+    "              `-.__.-'                                               \n\n")
+
+
+def _ascii_art(srv):
+    """redisAsciiArt: the logo (always-show-logo, or a terminal), else one line. Test
+    harnesses (Redis's own suite) find the server's PID in the logo."""
+    v = srv.config.values
+    port = v["port"] or v["tls-port"]
+    port = srv.port or port
+    logfile = v["logfile"]
+    if not (v["always-show-logo"] or (not logfile and sys.stdout.isatty())):
+        srv.log("notice", "Running mode=standalone, port=%d." % port)
+        return
+    if LOG_LEVEL_NOTICE < _level(v["loglevel"]):
+        return
+    text = _LOGO % (REDIS_VERSION, "00000000", 0, "64", "standalone", port, os.getpid())
+    if logfile:
+        with open(logfile, "a") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+LOG_LEVEL_NOTICE = 2
+
+
+def _level(name):
+    from .server import LOG_LEVELS
+    return LOG_LEVELS.get(name, 2)
 
 
 startup_hooks = []   # persistence loads data here, replication connects to its master

@@ -24,6 +24,10 @@ CLOSE_ASAP = "A"
 
 
 class Client(asyncio.Protocol):
+    woff = 0   # replication offset after this client's last write (WAIT)
+
+    skip_error_stats = False     # the error reply of this call is already counted
+
     def __init__(self, server, unix=False):
         self.server = server
         self.transport = None
@@ -47,7 +51,9 @@ class Client(asyncio.Protocol):
         self.closing = False         # close after the replies queued so far
         self.obuf_class = None       # 'replica' for replica links (else normal/pubsub)
         self.closed = False
-        self.checks = not self.authenticated   # the slow-path checks apply to this client
+        # the slow-path checks apply to this client (also: its ACL user is restricted)
+        self.checks = not self.authenticated or (
+            server.acl is not None and "default" in server.acl.restricted)
         self.multi = None            # list of queued (cmd, argv) inside MULTI
         self.multi_error = False
         self.dirty_cas = False
@@ -244,7 +250,10 @@ class Client(asyncio.Protocol):
         if reply is not None:
             if reply[:1] == b"-":
                 cmd.failed_calls += 1
-                srv.count_error(reply)
+                if self.skip_error_stats:     # already counted (scripts)
+                    self.skip_error_stats = False
+                else:
+                    srv.count_error(reply)
             if not self.reply_mode & 1:
                 self.out.append(reply)
         if srv.dirty != dirty:
@@ -255,6 +264,7 @@ class Client(asyncio.Protocol):
             else:
                 self.prop_override = None
                 self.propagate_many(ov)
+            self.woff = srv.master_repl_offset   # WAIT waits for this offset
         elif self.prop_override is not None:
             ov, self.prop_override = self.prop_override, None
             self.propagate_many(ov)
@@ -308,18 +318,19 @@ class Client(asyncio.Protocol):
             if len(argv) >= 2:
                 sub = cmd.subcommands.get(argv[1].lower())
                 if sub is None:
-                    self.reject(None, "ERR unknown subcommand '%.128s'. Try %s HELP."
-                                % (argv[1].decode("utf-8", "replace"), cmd.name.upper()))
+                    self.reject(None, "ERR unknown subcommand '%s'. Try %s HELP."
+                                % (_cstr128(argv[1]), cmd.name.upper()))
                     return None
                 cmd = sub
         if cmd is None:
-            args = ""
+            # byte-exact as Redis's "%.128s" / "%.*s" (C strings: up to a NUL)
+            args = b""
             for a in argv[1:]:
                 if len(args) >= 128:
                     break
-                args += "'%.*s' " % (128 - len(args), a.decode("utf-8", "replace"))
-            self.reject(None, "ERR unknown command '%.128s', with args beginning with: %s"
-                        % (argv[0].decode("utf-8", "replace"), args))
+                args += b"'" + a.split(b"\x00", 1)[0][:128 - len(args)] + b"' "
+            self.reject(None, "ERR unknown command '%s', with args beginning with: %s"
+                        % (_cstr128(argv[0]), args.decode("utf-8", "surrogateescape")))
             return None
         a = cmd.arity
         if (a > 0 and a != len(argv)) or len(argv) < -a:
@@ -382,8 +393,10 @@ class Client(asyncio.Protocol):
 
     # -- state ------------------------------------------------------------------------
     def update_checks(self):
+        acl = self.server.acl
         self.checks = (not self.authenticated or self.multi is not None
-                       or (self.subscribed > 0 and self.resp == 2))
+                       or (self.subscribed > 0 and self.resp == 2)
+                       or (acl is not None and self.user in acl.restricted))
 
     def set_protocol(self, version):
         self.resp = version
@@ -515,6 +528,11 @@ _FLAG_ORDER = "OSMPxbtRBdcuAUre"
 _PUBSUB_OK = frozenset(("ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
                         "psubscribe", "punsubscribe", "quit", "reset"))
 _MULTI_RUNS = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
+def _cstr128(b):
+    """A C string argument as "%.128s" prints it: up to a NUL, at most 128 bytes."""
+    return b.split(b"\x00", 1)[0][:128].decode("utf-8", "surrogateescape")
 
 
 def _fmt_addr(a):

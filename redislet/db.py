@@ -44,7 +44,9 @@ class Database:
         if v is not None:
             if self.expires:
                 when = self.expires.get(key)
-                if when is not None and when < self.server.time_ms():
+                if (when is not None and when < self.server.time_ms()
+                        and not self.server.loading   # keyIsExpired: not while loading
+                        and not self.server.master_executing):   # nor for a replica's master
                     if self.server.is_replica:
                         return None   # a replica waits for the master's DEL
                     self.expire_key(key)
@@ -62,7 +64,8 @@ class Database:
         v = self.data.get(key)
         if v is not None and self.expires:
             when = self.expires.get(key)
-            if when is not None and when < self.server.time_ms():
+            if (when is not None and when < self.server.time_ms() and not self.server.loading
+                    and not self.server.master_executing):
                 if self.server.is_replica:
                     return None
                 self.expire_key(key)

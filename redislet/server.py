@@ -31,7 +31,8 @@ PROTECTED_MODE_ERROR = (
     b"Alternatively you can just disable the protected mode by editing the Redis configuration "
     b"file, and setting the protected mode option to 'no', and then restarting the server. "
     b"3) If you started the server manually just for testing, restart it with the "
-    b"'--protected-mode no' option. 4) Set up an authentication password for the default user. "
+    b"'--protected-mode no' option. 4) Setup a an authentication password for the default "
+    b"user. "
     b"NOTE: You only need to do one of the above things in order for the server to start "
     b"accepting connections from the outside.\r\n")
 
@@ -206,7 +207,8 @@ class RedisServer:
         return None
 
     def update_checks(self):
-        self.checks = bool(self.state_checks) or self.acl is not None or self.pause_type != 0
+        # ACL restrictions are per client (Client.update_checks, acl.restricted)
+        self.checks = bool(self.state_checks) or self.pause_type != 0
 
     # -- client pause (pauseClients / unpauseClients) --------------------------------
     def pause_clients(self, end_ms, ptype):
@@ -365,17 +367,11 @@ class RedisServer:
     def client_connected(self, c):
         v = self.config.values
         if len(self.clients) >= v["maxclients"]:
-            c.transport.write(b"-ERR max number of clients reached\r\n")
-            c.transport.close()
-            c.closed = True
-            self.stat_rejected_conn += 1
+            self._reject_connection(c, b"-ERR max number of clients reached\r\n")
             return
-        if (v["protected-mode"] and not c.unix and not self.auth_required()
-                and self.acl_default_nopass() and not _is_loopback(c.addr)):
-            c.transport.write(PROTECTED_MODE_ERROR)
-            c.transport.close()
-            c.closed = True
-            self.stat_rejected_conn += 1
+        if (v["protected-mode"] and not c.unix and self.acl_default_nopass()
+                and not _is_loopback(c.addr)):
+            self._reject_connection(c, PROTECTED_MODE_ERROR)
             return
         c.id = self.next_client_id
         self.next_client_id += 1
@@ -390,6 +386,26 @@ class RedisServer:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
                 pass
+
+    def _reject_connection(self, c, msg):
+        """Answer a refused connection with one error, then close it. The write side is
+        shut first (FIN after the error), so a request the client already sent does not
+        turn the close into a reset that would discard the error on its side."""
+        tr = c.transport
+        c.closed = c.closing = True
+        self.stat_rejected_conn += 1
+        tr.write(msg)
+        try:
+            if not tr.can_write_eof():
+                raise NotImplementedError
+            tr.write_eof()
+        except (NotImplementedError, AttributeError, RuntimeError):
+            tr.close()
+            return
+        if self.loop is not None:
+            self.loop.call_later(1.0, tr.close)
+        else:
+            tr.close()
 
     def acl_default_nopass(self):
         if self.acl is not None:
@@ -459,6 +475,8 @@ class RedisServer:
         self.loop = loop
         v = self.config.values
         await self._listen(v["port"], v["bind"])
+        from . import tls
+        await tls.install(self)      # tls-port listeners (and CONFIG SET tls-* hooks)
         if v["unixsocket"]:
             path = v["unixsocket"]
             try:
@@ -505,7 +523,8 @@ class RedisServer:
 
     async def _serve(self, socks):
         for s in socks:
-            srv = await self.loop.create_server(lambda: Client(self), sock=s)
+            srv = await self.loop.create_server(lambda: Client(self), sock=s,
+                                                backlog=self.config.values["tcp-backlog"])
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)
 
@@ -606,6 +625,8 @@ class RedisServer:
             self.shutdown(save=None)
 
     active_expire_enabled = True
+    master_executing = False     # a replica runs its master's stream (keys never expire then)
+    master_repl_offset = 0       # replication offset (the replication module keeps it)
     cron_paused = False          # DEBUG PAUSE-CRON
     # access clock for db.lru (OBJECT IDLETIME / FREQ); refreshed by db.update_lru_clock
     lru_clock = 0
@@ -665,7 +686,8 @@ class RedisServer:
 
 
 def _is_loopback(addr):
-    return addr.startswith("127.") or addr.startswith("[::1]") or addr.startswith("[::ffff:127.")
+    """islocalClient: exactly 127.0.0.1 or ::1 (other 127.x addresses are not local)."""
+    return addr.startswith(("127.0.0.1:", "[::1]:"))
 
 
 def _repr_arg(a):

@@ -58,6 +58,9 @@ def split_args(line):
 
     Returns a list of bytes, or None on unbalanced quotes (or a closing quote not followed
     by a space)."""
+    nul = line.find(b"\x00")       # a C string: parsing stops at a NUL byte
+    if nul >= 0:
+        line = line[:nul]
     args = []
     i = 0
     n = len(line)
@@ -105,7 +108,7 @@ def split_args(line):
                 if i >= n:
                     break
                 ch = line[i]
-                if ch in b" \n\r\t\v\f":
+                if ch in b" \n\r\t":     # (not \v or \f: those stay in the token)
                     i += 1
                     break
                 if ch == 34:

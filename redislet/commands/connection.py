@@ -43,14 +43,14 @@ def select(c, argv):
     return OK
 
 
-def authenticate(c, username, password):
+def authenticate(c, username, password, cmdname=b"auth"):
     """Check credentials and log the client in; False on a bad pair.
 
     The ACL module replaces this through server.acl; without it there is one user,
     'default', whose password is requirepass."""
     srv = c.server
     if srv.acl is not None:
-        return srv.acl.authenticate(c, username, password)
+        return srv.acl.authenticate(c, username, password, cmdname)
     required = srv.config.values["requirepass"] or ""
     ok = username == b"default" and (
         not required or hmac.compare_digest(password, required.encode()))
@@ -83,7 +83,7 @@ def auth(c, argv):
         username, password = b"default", argv[1]
     else:
         username, password = argv[1], argv[2]
-    if authenticate(c, username, password):
+    if authenticate(c, username, password, argv[0]):
         return OK
     return WRONGPASS
 
@@ -113,7 +113,7 @@ def hello(c, argv):
         if opt == b"auth" and more >= 2:
             user, password = argv[i + 1], argv[i + 2]
             argv[i + 1] = argv[i + 2] = REDACTED
-            if not authenticate(c, user, password):
+            if not authenticate(c, user, password, argv[0]):
                 return WRONGPASS
             i += 3
         elif opt == b"setname" and more >= 1:

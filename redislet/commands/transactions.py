@@ -15,8 +15,9 @@ from ..resp.encode import OK, error
 from . import connection
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-_ACL_REASONS = (("keys", "no permission to touch the specified keys"),
-                ("channels", "no permission to access one of the channels used as arguments"),
+_ACL_REASONS = (("of the keys", "no permission to touch the specified keys"),
+                ("of the channels",
+                 "no permission to access one of the channels used as arguments"),
                 ("command", "no permission to execute the command or subcommand"))
 
 

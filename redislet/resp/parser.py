@@ -24,6 +24,10 @@ _CR_BIG = b"\r\n("
 # chunks with any aggregate header of a million elements or more take the Python parser
 _chain = chain.from_iterable
 _HUGE_AGGREGATE = re.compile(rb"[*%~>|][0-9]{7}").search
+# element headers hiredis accepts with a canonical-looking size that Redis's request parser
+# rejects: RESP3 sets/maps/pushes/attributes ('~1' is as long as '*1'), plus the '+', '='
+# and '(' forms; one scan finds any of them or a huge aggregate header
+_NOT_FAST = re.compile(rb"\r\n[~%>|+=(]|[*%~>|][0-9]{7}").search
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
@@ -68,9 +72,8 @@ class RequestParser:
         parsed again by the Python parser, which has Redis's exact errors and limits. A
         partial command at the end is handed to the Python parser."""
         if (self.buf or self.argv is not None or self.parts is not None
-                or self.auth_required or data[:1] != b"*" or _CR_PLUS in data
-                or _CR_EQ in data or _CR_BIG in data or len(data) > self.max_bulk
-                or _HUGE_AGGREGATE(data) is not None):
+                or self.auth_required or data[:1] != b"*" or len(data) > self.max_bulk
+                or _NOT_FAST(data) is not None):
             return self._feed_split(data)
         reader = self.reader
         if reader is None:
@@ -154,6 +157,8 @@ class RequestParser:
             if self.argv is None:
                 if buf[pos] != 42:  # not '*': inline command
                     nl = find(b"\n", pos)
+                    if nl >= 0 and find(b"\x00", pos, nl) >= 0:
+                        nl = -1     # strchr() stops at a NUL: Redis never sees the newline
                     if nl < 0:
                         if n - pos > INLINE_MAX:
                             raise ProtocolError("Protocol error: too big inline request")
@@ -169,6 +174,8 @@ class RequestParser:
                             return pos
                     continue
                 nl = find(b"\r", pos)
+                if nl >= 0 and find(b"\x00", pos, nl) >= 0:
+                    nl = -1     # strchr() stops at a NUL
                 if nl < 0:
                     if n - pos > INLINE_MAX:
                         raise ProtocolError("Protocol error: too big mbulk count string")
@@ -192,6 +199,8 @@ class RequestParser:
                     if pos >= n:
                         return pos
                     nl = find(b"\r", pos)
+                    if nl >= 0 and find(b"\x00", pos, nl) >= 0:
+                        nl = -1     # strchr() stops at a NUL
                     if nl < 0:
                         if n - pos > INLINE_MAX:
                             raise ProtocolError("Protocol error: too big bulk count string")
@@ -199,8 +208,11 @@ class RequestParser:
                     if nl > n - 2:
                         return pos
                     if buf[pos] != 36:
-                        raise ProtocolError("Protocol error: expected '$', got '%s'"
-                                            % chr(buf[pos]))
+                        # "%c" of the raw byte (a NUL ends the C string there)
+                        raise ProtocolError(
+                            "Protocol error: expected '$', got '%s'"
+                            % bytes((buf[pos],)).decode("utf-8", "surrogateescape")
+                            if buf[pos] else "Protocol error: expected '$', got '")
                     bl = parse_ll(buf[pos + 1:nl])
                     if bl is None or bl < 0 or bl > self.max_bulk:
                         raise ProtocolError("Protocol error: invalid bulk length")
