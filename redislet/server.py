@@ -4,7 +4,6 @@ dispatcher calls after commands (propagation, notifications, blocked clients).
 Subsystems that arrive with later issues (pub/sub, replication, AOF, ACL) plug into the
 hooks here instead of into the request path.
 """
-import asyncio
 import os
 import signal
 import socket
@@ -12,7 +11,6 @@ import sys
 import time
 from collections import deque
 
-from . import __version__, REDIS_VERSION
 from .client import Client
 from .commands.table import all_commands
 from .db import Database

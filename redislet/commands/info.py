@@ -17,7 +17,6 @@ import time
 
 from .table import command, COMMANDS
 from .. import REDIS_VERSION
-from ..resp.encode import bulk
 
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
                     "cpu", "module_list", "errorstats", "cluster", "keyspace")
