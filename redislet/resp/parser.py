@@ -17,17 +17,15 @@ except ImportError:  # pragma: no cover - optional speed-up
 
 # digits of a bulk length, for the canonical size of a command (see feed_fast)
 _DIGITS = [1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000
-_CR_PLUS = b"\r\n+"
-_CR_EQ = b"\r\n="
-_CR_BIG = b"\r\n("
-# hiredis pre-sizes a list for an aggregate's declared length (*3000000000 maps 24 GB):
-# chunks with any aggregate header of a million elements or more take the Python parser
+# hiredis pre-sizes a list for an aggregate's declared length (*3000000000 maps 24 GB), and
+# accepts element forms Redis's request parser rejects (RESP3 sets/maps/pushes/attributes,
+# '+', '=', '('). Every element header follows a CRLF and a fast chunk starts with '*', so
+# two cheap scans (each led by a literal, which the regex engine searches fast) route any
+# such chunk to the Python parser: a special header after a CRLF, or a '*' count of a
+# million or more (the other aggregate types are already caught by the first scan).
+_SPECIAL_HEADER = re.compile(rb"\r\n[~%>|+=(]").search
+_HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
 _chain = chain.from_iterable
-_HUGE_AGGREGATE = re.compile(rb"[*%~>|][0-9]{7}").search
-# element headers hiredis accepts with a canonical-looking size that Redis's request parser
-# rejects: RESP3 sets/maps/pushes/attributes ('~1' is as long as '*1'), plus the '+', '='
-# and '(' forms; one scan finds any of them or a huge aggregate header
-_NOT_FAST = re.compile(rb"\r\n[~%>|+=(]|[*%~>|][0-9]{7}").search
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
@@ -73,7 +71,7 @@ class RequestParser:
         partial command at the end is handed to the Python parser."""
         if (self.buf or self.argv is not None or self.parts is not None
                 or self.auth_required or data[:1] != b"*" or len(data) > self.max_bulk
-                or _NOT_FAST(data) is not None):
+                or _SPECIAL_HEADER(data) is not None or _HUGE_ARRAY(data) is not None):
             return self._feed_split(data)
         reader = self.reader
         if reader is None:
