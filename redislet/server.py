@@ -121,6 +121,7 @@ class RedisServer:
         self.stat_total_reads_processed = 0
         self.stat_total_writes_processed = 0
         self.stat_blocked_keys_served = 0
+        self.stat_lazyfreed_objects = 0
         self.errors = {}
         self.ops_samples = deque(maxlen=16)   # (time, commands, in bytes, out bytes)
         for cmd in all_commands():

@@ -71,13 +71,40 @@ hooks.server_init.append(_server_init)
 
 
 # -- DEL / UNLINK / EXISTS / TYPE / TOUCH -------------------------------------------------
-def _del_generic(c, argv):
+LAZYFREE_THRESHOLD = 64   # lazyfree.c
+
+
+def free_effort(v):
+    """lazyfreeGetFreeEffort: the work freeing v takes. Above LAZYFREE_THRESHOLD Redis
+    frees the value in a background thread, counted in INFO as lazyfreed_objects."""
+    kind = TYPE_NAMES.get(type(v))
+    if kind == b"list":
+        # quicklist nodes: listpacks of at most 8 KB (list-max-listpack-size -2)
+        return 1 + (sum(map(len, v)) + 2 * len(v)) // 8192
+    if kind in (b"set", b"hash"):
+        return len(v) if getattr(v, "ht", True) else 1
+    if kind == b"zset":
+        return 1 if getattr(v, "listpack", False) else len(v)
+    if kind == b"stream":
+        effort = v.rax_nodes()
+        if v.groups:
+            first = v.groups[min(v.groups)]      # raxSeek "^": the first group by name
+            effort += len(v.groups) * (1 + len(first.pel))
+        return effort
+    return 1
+
+
+def _del_generic(c, argv, lazy=False):
     db = c.db
     srv = c.server
     n = 0
     for key in argv[1:]:
         if db.expires:
             db.lookup(key)   # expireIfNeeded
+        if lazy:
+            v = db.data.get(key)
+            if v is not None and free_effort(v) > LAZYFREE_THRESHOLD:
+                srv.stat_lazyfreed_objects += 1
         if db.delete(key):
             if not db.watched:
                 db.touch(key)   # db.delete only signals watchers; tracking needs the rest
@@ -89,12 +116,12 @@ def _del_generic(c, argv):
 
 @command("del")
 def del_(c, argv):
-    return _del_generic(c, argv)
+    return _del_generic(c, argv, c.server.config.values["lazyfree-lazy-user-del"])
 
 
 @command("unlink")
 def unlink(c, argv):
-    return _del_generic(c, argv)
+    return _del_generic(c, argv, True)
 
 
 @command("exists")
