@@ -50,6 +50,7 @@ class Client(asyncio.Protocol):
         self.pending = deque()       # parsed commands waiting (while blocked or paused)
         self.closing = False         # close after the replies queued so far
         self.obuf_class = None       # 'replica' for replica links (else normal/pubsub)
+        self.flush_scheduled = False # queued in server.schedule_flush
         self.closed = False
         # the slow-path checks apply to this client (also: its ACL user is restricted)
         self.checks = not self.authenticated or (
@@ -407,12 +408,18 @@ class Client(asyncio.Protocol):
         self.db = self.server.dbs[dbid]
 
     def write(self, data):
-        """Send data outside the request/reply cycle (pub/sub, MONITOR, unblocking)."""
+        """Send data outside the request/reply cycle (pub/sub, MONITOR, unblocking).
+
+        The data joins the client's ordered output; the socket write happens once per
+        loop pass for all such clients (as Redis writes in beforeSleep), so a PUBLISH
+        burst costs one send per subscriber, not one per message."""
         if self.closed:
             return
         self.out.append(data)
-        if not self.in_exec:   # inside EXEC the data joins the transaction's replies
-            self.flush()
+        if not self.in_exec and not self.flush_scheduled:
+            # (inside EXEC the data joins the transaction's replies)
+            self.flush_scheduled = True
+            self.server.schedule_flush(self)
 
     def flush(self):
         out = self.out

@@ -91,6 +91,8 @@ class RedisServer:
         self.cron_handle = None
         self.stopped = None
         self._log_file = None
+        self.flush_queue = []        # clients with output written outside their replies
+        self.flush_handle = None
         self.disconnect_hooks = []   # callables(client) run when a client goes away
         self.cron_hooks = []         # callables(server) run on every cron tick
         self.shutdown_hooks = []     # callables(server, save, force) -> error text or None
@@ -423,6 +425,19 @@ class RedisServer:
             self.blocked_clients -= 1
             if c in self.postponed:
                 self.postponed.remove(c)
+
+    def schedule_flush(self, c):
+        """Flush c's output at the end of this loop pass (see Client.write)."""
+        self.flush_queue.append(c)
+        if self.flush_handle is None:
+            self.flush_handle = self.loop.call_soon(self._flush_queued)
+
+    def _flush_queued(self):
+        self.flush_handle = None
+        queue, self.flush_queue = self.flush_queue, []
+        for c in queue:
+            c.flush_scheduled = False
+            c.flush()
 
     def check_output_limits(self, c):
         """client-output-buffer-limit: hard limit disconnects at once, soft limit after
