@@ -90,6 +90,7 @@ def run(cfg, conf_path=None):
     srv.log("warning", "Server initialized")
     for hook in startup_hooks:
         hook(srv)
+    loop.run_until_complete(srv.begin_serving())
     srv.log("notice", "Ready to accept connections")
     try:
         loop.run_until_complete(srv.stopped)

@@ -69,6 +69,7 @@ class Server:
             from .cli import startup_hooks
             for hook in startup_hooks:
                 hook(self.server)
+            loop.run_until_complete(self.server.begin_serving())
         except BaseException as e:  # noqa: BLE001 - reported to the starting thread
             self._error = e
             self._ready.set()

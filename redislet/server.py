@@ -91,6 +91,7 @@ class RedisServer:
         self.cron_handle = None
         self.stopped = None
         self._log_file = None
+        self.serving = False         # listeners accept once start-up loading is done
         self.flush_queue = []        # clients with output written outside their replies
         self.flush_handle = None
         self.disconnect_hooks = []   # callables(client) run when a client goes away
@@ -498,13 +499,21 @@ class RedisServer:
             except FileNotFoundError:
                 pass
             srv = await loop.create_unix_server(lambda: Client(self, unix=True), path,
-                                                backlog=v["tcp-backlog"])
+                                                backlog=v["tcp-backlog"],
+                                                start_serving=self.serving)
             if v["unixsocketperm"]:
                 os.chmod(path, v["unixsocketperm"])
             self.listeners.append(srv)
             self.unix_listener = srv
         self.cron_handle = loop.call_later(1.0 / max(1, v["hz"]), self._cron)
         self.stopped = loop.create_future()
+
+    async def begin_serving(self):
+        """Accept clients: called after the start-up hooks (RDB/AOF loading), so nobody sees
+        the keyspace before it is loaded; listeners created later serve at once."""
+        self.serving = True
+        for listener in self.listeners:
+            await listener.start_serving()
 
     def _bind_sockets(self, port, binds):
         """Bind the TCP listening sockets now (errors surface at once), serve them later."""
@@ -538,6 +547,7 @@ class RedisServer:
     async def _serve(self, socks):
         for s in socks:
             srv = await self.loop.create_server(lambda: Client(self), sock=s,
+                                                start_serving=self.serving,
                                                 backlog=self.config.values["tcp-backlog"])
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)

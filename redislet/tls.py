@@ -164,7 +164,7 @@ class _TLSListeners:
             # completes it is dropped after the timeout
             server = await srv.loop.create_server(
                 lambda: Client(srv), sock=s, ssl=ctx, ssl_handshake_timeout=10,
-                backlog=srv.config.values["tcp-backlog"])
+                backlog=srv.config.values["tcp-backlog"], start_serving=srv.serving)
             self.servers.append(server)
             srv.listeners.append(server)
 
