@@ -8,6 +8,7 @@ FAMILIES = ["connection", "introspection", "server", "client", "config_cmd", "in
 
 
 def load_all():
+    from .. import maxmemory  # noqa: F401 - registers the OOM check per server
     for name in FAMILIES:
         try:
             importlib.import_module(__name__ + "." + name)
