@@ -27,6 +27,7 @@ class Client(asyncio.Protocol):
     woff = 0   # replication offset after this client's last write (WAIT)
 
     skip_error_stats = False     # the error reply of this call is already counted
+    tracking = None              # CLIENT TRACKING state (tracking.py) while on
 
     def __init__(self, server, unix=False):
         self.server = server
@@ -232,6 +233,8 @@ class Client(asyncio.Protocol):
         """call(): run the handler, time it, count it, propagate its effects."""
         srv = self.server
         dirty = srv.dirty
+        if self.tracking is not None:
+            self.tracking.enter_call(self, cmd, argv)
         t0 = _perf_ns()
         try:
             reply = cmd.handler(self, argv)
@@ -283,6 +286,8 @@ class Client(asyncio.Protocol):
             srv.latency_add("fast-command" if cmd.fast else "command", dt // 1000)
         if srv.monitors and not cmd.skip_monitor and not cmd.admin:
             srv.feed_monitors(self, argv)
+        if srv.tracking_clients or srv.tracking_current is not None:
+            srv.tracking.after_call(self, cmd, argv)
 
     def propagate_many(self, ov):
         """Propagate a command's effects; more than one go out wrapped in MULTI/EXEC
@@ -315,6 +320,8 @@ class Client(asyncio.Protocol):
     def check(self, argv, cmd):
         """The slow path of processCommand; returns the command to run, or None."""
         srv = self.server
+        if srv.tracking_clients:
+            srv.tracking.limit_table()   # trackingLimitUsedSlots
         if cmd is not None and cmd.subcommands is not None:
             if len(argv) >= 2:
                 sub = cmd.subcommands.get(argv[1].lower())
@@ -397,6 +404,7 @@ class Client(asyncio.Protocol):
         acl = self.server.acl
         self.checks = (not self.authenticated or self.multi is not None
                        or (self.subscribed > 0 and self.resp == 2)
+                       or self.tracking is not None
                        or (acl is not None and self.user in acl.restricted))
 
     def set_protocol(self, version):

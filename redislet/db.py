@@ -147,7 +147,7 @@ class Database:
             self.expires.pop(key, None)
         if new and self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
-        if self.watched:
+        if self.watched or self.server.key_modified_hook is not None:
             self.touch(key)
         if new and self.server.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
             self.server.notify(16384, b"new", key, self.id)
@@ -162,7 +162,7 @@ class Database:
         self.lru.pop(key, None)
         if self.expires:
             self.expires.pop(key, None)
-        if self.watched:
+        if self.watched or self.server.key_modified_hook is not None:
             self.touch(key)
         return True
 

@@ -72,6 +72,8 @@ class RedisServer:
         self.latency_events = {}     # event -> deque of (unix time, ms)
         self.errors = {}             # error code -> count (errorstats)
         self.key_modified_hook = None
+        self.tracking_clients = 0     # clients with CLIENT TRACKING on (tracking.py)
+        self.tracking_current = None  # the tracking client inside call() (tracking.py)
         self.propagate_targets = []  # callables (dbid, argv) fed with every effect
         self.prop_batch = None       # effects collected while EXEC runs (propagate_end)
         self.before_reply = None     # callable run before replies are sent (Client.flush)

@@ -1,4 +1,4 @@
-"""CLIENT and its subcommands (networking.c clientCommand), except TRACKING / CACHING."""
+"""CLIENT and its subcommands (networking.c clientCommand); tracking state: tracking.py."""
 from .table import command
 from .help import help_reply
 from .connection import set_client_name
@@ -319,19 +319,101 @@ def client_pause(c, argv):
 
 @command("client|getredir")
 def client_getredir(c, argv):
-    redir = getattr(c, "tracking_redirect", None)
-    return NEG_ONE if redir is None or redir < 0 else integer(redir)
+    ts = c.tracking
+    return NEG_ONE if ts is None else integer(ts.redirect)
 
 
 @command("client|trackinginfo")
 def client_trackinginfo(c, argv):
-    info = getattr(c, "tracking_info", None)
-    if info is not None:       # the tracking module reports its own state
-        return info(c)
-    r = c.r
-    return r.map([(bulk(b"flags"), r.set_header(1) + bulk(b"off")),
-                  (bulk(b"redirect"), NEG_ONE),
-                  (bulk(b"prefixes"), b"*0\r\n")])
+    return c.server.tracking.info_reply(c)
+
+
+@command("client|tracking")
+def client_tracking(c, argv):
+    """CLIENT TRACKING (ON|OFF) [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT]
+    [NOLOOP] (networking.c clientCommand)."""
+    srv = c.server
+    redir = 0
+    bcast = optin = optout = noloop = False
+    prefixes = []
+    j = 3
+    n = len(argv)
+    while j < n:
+        opt = argv[j].lower()
+        more = j < n - 1
+        if opt == b"redirect" and more:
+            j += 1
+            if redir != 0:
+                raise CommandError("ERR A client can only redirect to a single other client")
+            v = parse_ll(argv[j])
+            if v is None:
+                raise CommandError("ERR value is not an integer or out of range")
+            redir = v
+            if srv.clients.get(redir) is None:
+                raise CommandError("ERR The client ID you want redirect to does not exist")
+        elif opt == b"bcast":
+            bcast = True
+        elif opt == b"optin":
+            optin = True
+        elif opt == b"optout":
+            optout = True
+        elif opt == b"noloop":
+            noloop = True
+        elif opt == b"prefix" and more:
+            j += 1
+            prefixes.append(argv[j])
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    mode = argv[2].lower()
+    t = srv.tracking
+    if mode == b"on":
+        if not bcast and prefixes:
+            raise CommandError("ERR PREFIX option requires BCAST mode to be enabled")
+        ts = c.tracking
+        if ts is not None and ts.bcast != bcast:
+            raise CommandError("ERR You can't switch BCAST mode on/off before disabling "
+                               "tracking for this client, and then re-enabling it with "
+                               "a different mode.")
+        if bcast and (optin or optout):
+            raise CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+        if optin and optout:
+            raise CommandError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+        if ts is not None and ((optin and ts.optout) or (optout and ts.optin)):
+            raise CommandError("ERR You can't switch OPTIN/OPTOUT mode before disabling "
+                               "tracking for this client, and then re-enabling it with "
+                               "a different mode.")
+        if bcast:
+            msg = t.collisions(c, prefixes)
+            if msg is not None:
+                raise CommandError(msg)
+        t.enable(c, redir, bcast, optin, optout, noloop, prefixes)
+    elif mode == b"off":
+        t.disable(c)
+    else:
+        raise CommandError(SYNTAX)
+    return OK
+
+
+@command("client|caching")
+def client_caching(c, argv):
+    ts = c.tracking
+    if ts is None:
+        raise CommandError("ERR CLIENT CACHING can be called only when the client is in "
+                           "tracking mode with OPTIN or OPTOUT mode enabled")
+    opt = argv[2].lower()
+    if opt == b"yes":
+        if not ts.optin:
+            raise CommandError("ERR CLIENT CACHING YES is only valid when tracking is "
+                               "enabled in OPTIN mode.")
+    elif opt == b"no":
+        if not ts.optout:
+            raise CommandError("ERR CLIENT CACHING NO is only valid when tracking is "
+                               "enabled in OPTOUT mode.")
+    else:
+        raise CommandError(SYNTAX)
+    ts.caching = True
+    return OK
 
 
 # -- query buffer resizing (clientsCronResizeQueryBuffer), for CLIENT LIST qbuf ----------
@@ -351,3 +433,6 @@ def _init(srv):
 
 from .. import hooks  # noqa: E402
 hooks.server_init.append(_init)
+
+from .. import tracking as _tracking  # noqa: E402
+_tracking.install()
