@@ -25,7 +25,7 @@ import sys
 import tempfile
 
 from .glob import match as _glob_match
-from .util import split_args, parse_ll, parse_double
+from .util import split_args, parse_ll, parse_double, repr_bytes
 
 __all__ = ["Config", "ConfigError", "FatalConfigError", "TABLE", "REDIS_VERSION",
            "memtoull", "NOTIFY_ALL", "keyspace_events_from_string", "keyspace_events_to_string"]
@@ -191,30 +191,6 @@ def memtoull(b):
         return None
     val = min(int(b[:i]), ULLONG_MAX) if i else 0
     return (val * mul) & ULLONG_MAX
-
-
-def _repr(b):
-    """sdscatrepr: a double-quoted, escaped representation of bytes."""
-    out = bytearray(b'"')
-    for c in b:
-        if c in (92, 34):
-            out += b"\\" + bytes((c,))
-        elif c == 10:
-            out += b"\\n"
-        elif c == 13:
-            out += b"\\r"
-        elif c == 9:
-            out += b"\\t"
-        elif c == 7:
-            out += b"\\a"
-        elif c == 8:
-            out += b"\\b"
-        elif 32 <= c <= 126:
-            out.append(c)
-        else:
-            out += b"\\x%02x" % c
-    out += b'"'
-    return bytes(out)
 
 
 def _trim_double(s):
@@ -549,7 +525,7 @@ def _notify_get(cfg):
 
 def _notify_rewrite(cfg, st, name):
     flags = keyspace_events_to_string(cfg.notify_flags)
-    st.rewrite_line(name, name.encode() + b" " + _repr(flags.encode()), cfg.notify_flags != 0)
+    st.rewrite_line(name, name.encode() + b" " + repr_bytes(flags.encode()), cfg.notify_flags != 0)
 
 
 _DEFAULT_BIND = ["*", "-::*"]
@@ -1047,7 +1023,7 @@ class _RewriteState:
             self.mark(option)
             return
         force = not (default is not None and value == default)
-        self.rewrite_line(option, option.encode() + b" " + _repr(value), force)
+        self.rewrite_line(option, option.encode() + b" " + repr_bytes(value), force)
 
     def remove_orphaned(self):
         for option, idxs in self.option_to_line.items():
@@ -1105,7 +1081,7 @@ def build_options(argv_options, have_config_file):
             else:
                 handled_last = True
         else:
-            options += _repr(_cstr(a)) + b" "
+            options += repr_bytes(_cstr(a)) + b" "
             handled_last = True
     return options, from_stdin
 

@@ -31,9 +31,3 @@ NOT_INTEGER_REPLY = b"-ERR value is not an integer or out of range\r\n"
 
 def wrong_args(name):
     return CommandError("ERR wrong number of arguments for '%s' command" % name)
-
-
-def unknown_subcommand(sub, container):
-    return CommandError("ERR unknown subcommand '%.128s'. Try %s HELP."
-                        % (sub.decode("utf-8", "replace") if isinstance(sub, bytes) else sub,
-                           container.upper()))

@@ -14,6 +14,7 @@ from collections import deque
 from .client import Client
 from .commands.table import all_commands
 from .db import Database
+from .util import repr_bytes
 
 LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
 _LOG_MARKS = ".-*#"
@@ -138,8 +139,6 @@ class RedisServer:
         end = reply.find(b" ")
         code = reply[1:end] if 0 < end else reply[1:-2]
         code = code.decode("utf-8", "replace")
-        if code not in self.errors and len(self.errors) >= 128:
-            code = "ERRORSTATS_DISABLED" if False else code
         self.errors[code] = self.errors.get(code, 0) + 1
 
     # -- configuration ----------------------------------------------------------------
@@ -168,10 +167,8 @@ class RedisServer:
                      "latency-tracking"):
             self.config.on_change(name, lambda _v: self.apply_config())
         self.config.on_change("slowlog-max-len", lambda v: self._trim_slowlog())
-        self.config.on_change("requirepass", self._requirepass_changed)
         self.config.on_change("port", self._port_changed)
         self.config.on_change("bind", self._bind_changed)
-        self.config.on_change("hz", lambda v: None)
         self.config.on_change("proto-max-bulk-len", self._max_bulk_changed)
 
     def _max_bulk_changed(self, value):
@@ -184,10 +181,6 @@ class RedisServer:
         if self.acl is not None:
             return self.acl.default_requires_auth()
         return bool(self.config.values["requirepass"])
-
-    def _requirepass_changed(self, value):
-        # Redis keeps already-authenticated connections; new ones must AUTH
-        pass
 
     def allow_protected(self, client, option):
         mode = self.config.values[option]
@@ -342,7 +335,7 @@ class RedisServer:
             origin = client.addr
         parts = ["%.6f [%d %s]" % (t, client.db.id, origin)]
         for a in argv:
-            parts.append('"%s"' % _repr_arg(a))
+            parts.append(repr_bytes(a).decode("ascii"))
         line = (" ".join(parts)).encode("utf-8", "surrogateescape")
         msg = b"+" + line + b"\r\n"
         for m in list(self.monitors):
@@ -714,28 +707,3 @@ class RedisServer:
 def _is_loopback(addr):
     """islocalClient: exactly 127.0.0.1 or ::1 (other 127.x addresses are not local)."""
     return addr.startswith(("127.0.0.1:", "[::1]:"))
-
-
-def _repr_arg(a):
-    """sdscatrepr: how MONITOR quotes an argument."""
-    out = []
-    for ch in a:
-        if ch == 92:
-            out.append("\\\\")
-        elif ch == 34:
-            out.append('\\"')
-        elif ch == 10:
-            out.append("\\n")
-        elif ch == 13:
-            out.append("\\r")
-        elif ch == 9:
-            out.append("\\t")
-        elif ch == 7:
-            out.append("\\a")
-        elif ch == 8:
-            out.append("\\b")
-        elif 32 <= ch < 127:
-            out.append(chr(ch))
-        else:
-            out.append("\\x%02x" % ch)
-    return "".join(out)

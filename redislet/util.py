@@ -119,3 +119,23 @@ def split_args(line):
                     cur.append(ch)
             i += 1
         args.append(bytes(cur))
+
+
+_REPR_ESCAPES = {92: b"\\\\", 34: b'\\"', 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a",
+                 8: b"\\b"}
+
+
+def repr_bytes(b):
+    """Redis's sdscatrepr: b double-quoted, with escapes; the result is pure ASCII
+    (CONFIG REWRITE, AOF manifest names, MONITOR lines)."""
+    out = bytearray(b'"')
+    for c in b:
+        esc = _REPR_ESCAPES.get(c)
+        if esc is not None:
+            out += esc
+        elif 32 <= c <= 126:
+            out.append(c)
+        else:
+            out += b"\\x%02x" % c
+    out += b'"'
+    return bytes(out)

@@ -3,7 +3,7 @@ from .table import command
 from .help import help_reply
 from .connection import set_client_name
 from ..blocking import unblock
-from ..errors import CommandError, SYNTAX
+from ..errors import CommandError, SYNTAX, NOT_INTEGER
 from ..resp.encode import OK, ONE, ZERO, NEG_ONE, bulk, integer
 from ..util import parse_ll
 
@@ -253,7 +253,7 @@ def client_unblock(c, argv):
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     cid = parse_ll(argv[2])
     if cid is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     target = c.server.clients.get(cid)
     if target is None:
         return ZERO
@@ -347,7 +347,7 @@ def client_tracking(c, argv):
                 raise CommandError("ERR A client can only redirect to a single other client")
             v = parse_ll(argv[j])
             if v is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             redir = v
             if srv.clients.get(redir) is None:
                 raise CommandError("ERR The client ID you want redirect to does not exist")

@@ -2,7 +2,7 @@
 import hmac
 
 from .table import command
-from ..errors import CommandError, SYNTAX, NOT_INTEGER
+from ..errors import CommandError, SYNTAX, NOT_INTEGER, INVALID_DB
 from ..resp.encode import OK, PONG, bulk, integer, array
 from ..util import parse_ll
 
@@ -38,7 +38,7 @@ def select(c, argv):
     if dbid is None or not -(1 << 31) <= dbid < (1 << 31):
         raise CommandError(NOT_INTEGER)
     if not 0 <= dbid < len(c.server.dbs):
-        raise CommandError("ERR DB index is out of range")
+        raise CommandError(INVALID_DB)
     c.select(dbid)
     return OK
 

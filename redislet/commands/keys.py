@@ -4,7 +4,7 @@ family, PERSIST and OBJECT (db.c, expire.c, object.c)."""
 from .. import db as _db
 from .. import hooks
 from ..db import TYPE_NAMES, ENCODING_FUNCS, update_lru_clock, lfu_decr_and_return
-from ..errors import CommandError, SYNTAX, NOT_INTEGER, NO_SUCH_KEY
+from ..errors import CommandError, SYNTAX, NOT_INTEGER, NO_SUCH_KEY, INVALID_DB
 from ..glob import compile_glob
 from ..resp.encode import OK, ZERO, ONE, NEG_ONE, NEG_TWO, integer, bulk, array
 from ..scan import parse_cursor, parse_scan_options, scan_dict, scan_reply, drop_cache
@@ -255,7 +255,7 @@ def move(c, argv):
     src = c.db
     dbid = _get_int(argv[2])
     if not 0 <= dbid < len(srv.dbs):
-        raise CommandError("ERR DB index is out of range")
+        raise CommandError(INVALID_DB)
     dst = srv.dbs[dbid]
     if dst is src:
         raise CommandError(SAME_OBJECT)
@@ -306,7 +306,7 @@ def copy_(c, argv):
         elif opt == b"db" and j + 1 < n:
             dbid = _get_int(argv[j + 1])
             if not 0 <= dbid < len(srv.dbs):
-                raise CommandError("ERR DB index is out of range")
+                raise CommandError(INVALID_DB)
             dst = srv.dbs[dbid]
             j += 1
         else:
@@ -347,7 +347,7 @@ def swapdb(c, argv):
     srv = c.server
     dbs = srv.dbs
     if not (0 <= id1 < len(dbs) and 0 <= id2 < len(dbs)):
-        raise CommandError("ERR DB index is out of range")
+        raise CommandError(INVALID_DB)
     if id1 != id2:
         db1, db2 = dbs[id1], dbs[id2]
         db1.touch_all_watched(db2)

@@ -18,7 +18,7 @@ from .table import command
 from . import debug, info
 from .keys import flush_hooks, NOTIFY_GENERIC
 from .. import cli, hooks
-from ..errors import CommandError, SYNTAX
+from ..errors import CommandError, SYNTAX, NOT_INTEGER
 from ..resp.encode import OK, bulk
 from ..util import parse_ll
 from ..persistence import rdb
@@ -242,7 +242,7 @@ def dump_cmd(c, argv):
 def _ll(b):
     v = parse_ll(b)
     if v is None:
-        raise CommandError("ERR value is not an integer or out of range")
+        raise CommandError(NOT_INTEGER)
     return v
 
 

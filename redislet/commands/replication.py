@@ -3,7 +3,7 @@
 from .table import command
 from .. import replication  # noqa: F401 - installs the per-server replication state
 from ..replication.master import replinfo, ONLINE
-from ..errors import CommandError, SYNTAX
+from ..errors import CommandError, SYNTAX, NOT_INTEGER
 from ..resp.encode import OK, bulk, integer
 from ..util import parse_ll, split_args
 
@@ -78,7 +78,7 @@ def replconf(c, argv):
         if opt == b"listening-port":
             port = parse_ll(val)
             if port is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             replinfo(c).port = port
         elif opt == b"ip-address":
             if len(val) < 256:
@@ -107,7 +107,7 @@ def replconf(c, argv):
         elif opt == b"rdb-only":
             v = parse_ll(val)
             if v is None:
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             if not 0 <= v <= 1:
                 raise CommandError("ERR value is out of range, value must between 0 and 1")
             replinfo(c).rdb_only = v == 1

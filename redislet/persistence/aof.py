@@ -36,6 +36,7 @@ import time
 
 from .. import hooks
 from ..errors import CommandError
+from ..util import repr_bytes
 
 AOF_OFF, AOF_ON, AOF_WAIT_REWRITE = 0, 1, 2
 TYPE_BASE, TYPE_HIST, TYPE_INCR = "b", "h", "i"
@@ -76,7 +77,7 @@ class AofInfo:
     def line(self):
         name = self.name
         if _needs_repr(name):
-            name = _repr(name)
+            name = repr_bytes(name.encode("utf-8", "surrogateescape")).decode("ascii")
         return "file %s seq %d type %s\n" % (name, self.seq, self.type)
 
 
@@ -114,32 +115,6 @@ def _needs_repr(s):
         if ch in '\\"\n\r\t\a\b' or not (32 <= o < 127) or ch == " ":
             return True
     return False
-
-
-def _repr(s):
-    """sdscatrepr: a quoted, escaped string."""
-    out = ['"']
-    for ch in s.encode("utf-8", "surrogateescape"):
-        if ch == 92:
-            out.append("\\\\")
-        elif ch == 34:
-            out.append('\\"')
-        elif ch == 10:
-            out.append("\\n")
-        elif ch == 13:
-            out.append("\\r")
-        elif ch == 9:
-            out.append("\\t")
-        elif ch == 7:
-            out.append("\\a")
-        elif ch == 8:
-            out.append("\\b")
-        elif 32 <= ch < 127:
-            out.append(chr(ch))
-        else:
-            out.append("\\x%02x" % ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _atoll(b):

@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 
-from ..errors import CommandError
+from ..errors import CommandError, NOT_INTEGER
 from ..resp.encode import integer
 from .backlog import Backlog
 
@@ -258,7 +258,7 @@ class MasterRole:
             if offset is None:
                 self.log("warning", "Replica %s asks for synchronization but with a wrong "
                          "offset" % self.replica_name(c))
-                raise CommandError("ERR value is not an integer or out of range")
+                raise CommandError(NOT_INTEGER)
             if self.try_partial(c, argv[1].decode("latin-1"), offset):
                 srv.stat_sync_partial_ok += 1
                 return None
@@ -709,7 +709,7 @@ class MasterRole:
                 "default) writes to replicas are just local and are not propagated.")
         num = parse_ll(argv[1])
         if num is None:
-            raise CommandError("ERR value is not an integer or out of range")
+            raise CommandError(NOT_INTEGER)
         timeout = parse_timeout(argv[2], seconds=False)
         offset = c.woff
         acks = self.count_acks(offset)

@@ -5,7 +5,7 @@ interpreter. SCRIPT FLUSH drops the cache and starts a fresh interpreter, as Red
 Effects are replicated: the commands a script runs are propagated (wrapped in MULTI/EXEC
 when there is more than one), never the script itself.
 """
-from ..errors import CommandError
+from ..errors import CommandError, NOT_INTEGER
 from ..util import parse_ll, split_args
 from . import engine as E
 
@@ -175,7 +175,7 @@ def new_ctx(eng, c, name, flags, ro, eval_mode):
     return ctx
 
 
-def parse_numkeys(c, argv, not_int_msg="ERR value is not an integer or out of range"):
+def parse_numkeys(c, argv, not_int_msg=NOT_INTEGER):
     n = parse_ll(argv[2])
     if n is None:
         raise CommandError(not_int_msg)
