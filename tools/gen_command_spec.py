@@ -22,7 +22,9 @@ def conv_args(args):
             if k in a:
                 d[k] = a[k]
         if "token" in d:
-            d["token"] = d["token"].upper()   # as Redis's generate-command-code.py does
+            # as Redis's generate-command-code.py: upper-cased and written into a C string
+            # literal, where a token of two quotes ('""' -> """") reads as empty
+            d["token"] = d["token"].upper().replace('""', "")
         flags = [f for f in ("optional", "multiple", "multiple_token") if a.get(f)]
         if flags:
             d["flags"] = flags

@@ -224,19 +224,6 @@ def _init(srv):
 hooks.server_init.append(_init)
 
 
-def _fix_docs():
-    # Redis's generated commands.c spells the empty_string token as four double quotes,
-    # which C reads as an empty string: COMMAND DOCS shows an empty token.
-    from .table import SPEC
-    for a in SPEC.get("migrate", {}).get("arguments", ()):
-        for sub in a.get("arguments", ()):
-            if sub.get("token") == '""':
-                sub["token"] = ""
-
-
-_fix_docs()
-
-
 def _bulk(b):
     return b"$%d\r\n%s\r\n" % (len(b), b)
 

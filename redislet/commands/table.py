@@ -14,6 +14,7 @@ import json
 import os
 
 from ..resp.encode import integer, bulk, array
+from ..util import parse_ll
 
 _SPEC_PATH = os.path.join(os.path.dirname(__file__), "redis_spec.json")
 with open(_SPEC_PATH) as _f:
@@ -193,7 +194,6 @@ class Command:
                 step = fk[3]
                 if first + fk[1] >= argc:
                     return None
-                from ..util import parse_ll
                 numkeys = parse_ll(argv[first + fk[1]])
                 if numkeys is None or numkeys < 0:
                     return None
