@@ -7,6 +7,7 @@ pipelined commands through a fake transport. For profiling the dispatcher and ha
 import argparse
 import asyncio
 import os
+import random
 import sys
 import time
 
@@ -45,16 +46,21 @@ def enc(*args):
     return b"".join(out)
 
 
+def _rnd(i, _r=random.Random(1)):
+    """A key number as redis-benchmark -r 100000 picks it (uniform over 100,000)."""
+    return _r.randrange(100000)
+
+
 TESTS = {
     "ping": lambda i: enc("PING"),
-    "set": lambda i: enc("SET", "key:%012d" % (i % 100000), "xxx"),
-    "get": lambda i: enc("GET", "key:%012d" % (i % 100000)),
-    "incr": lambda i: enc("INCR", "counter:%012d" % (i % 100000)),
+    "set": lambda i: enc("SET", "key:%012d" % _rnd(i), "xxx"),
+    "get": lambda i: enc("GET", "key:%012d" % _rnd(i)),
+    "incr": lambda i: enc("INCR", "counter:%012d" % _rnd(i)),
     "lpush": lambda i: enc("LPUSH", "mylist", "xxx"),
     "lpop": lambda i: enc("LPOP", "mylist"),
-    "sadd": lambda i: enc("SADD", "myset", "element:%012d" % (i % 100000)),
-    "hset": lambda i: enc("HSET", "myhash", "element:%012d" % (i % 100000), "xxx"),
-    "zadd": lambda i: enc("ZADD", "myzset", str(i % 1000), "element:%012d" % (i % 100000)),
+    "sadd": lambda i: enc("SADD", "myset", "element:%012d" % _rnd(i)),
+    "hset": lambda i: enc("HSET", "myhash", "element:%012d" % _rnd(i), "xxx"),
+    "zadd": lambda i: enc("ZADD", "myzset", str(i % 1000), "element:%012d" % _rnd(i)),
 }
 
 

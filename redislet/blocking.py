@@ -175,7 +175,7 @@ def update_stats_on_unblock(c, b, reply_us, had_errors):
     if had_errors:
         cmd.failed_calls += 1
     if srv.latency_tracking:
-        cmd.hist[total] = cmd.hist.get(total, 0) + 1
+        cmd.add_latency(total)
     if b.argv is not None and total >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
         srv.slowlog_add(c, b.argv, total)
     if reply_us >= srv.latency_threshold_us:

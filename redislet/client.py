@@ -8,12 +8,10 @@ import asyncio
 import time
 from collections import deque
 
-from .commands.table import COMMANDS
+from .commands.table import DISPATCH, LAT_SMALL
 from .errors import CommandError, NOAUTH
 from .resp.encode import RESP2, RESP3, QUEUED, error
-from .resp.parser import RequestParser, _HiredisReader
-
-_FAST_PARSER = _HiredisReader is not None
+from .resp.parser import RequestParser
 
 _perf_ns = time.perf_counter_ns
 _monotonic = time.monotonic
@@ -108,7 +106,7 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         parser = self.parser
-        cmds = parser.feed_fast(data) if _FAST_PARSER else parser.feed(data)
+        cmds = parser.feed_fast(data)
         qlen = parser.pending_bytes()
         if qlen > self.qbuf_peak:
             self.qbuf_peak = qlen
@@ -147,37 +145,42 @@ class Client(asyncio.Protocol):
         """Run parsed commands in order; stop when the client blocks or must close.
 
         The common case (a known command with the right arity, no special client or
-        server state) is dispatched inline here; everything else takes process()."""
+        server state, a plain reply) is dispatched inline here; everything else takes
+        process() and _after_call(). One clock reading per command: a command's time
+        runs from the end of the one before it, so it includes its own lookup."""
         srv = self.server
-        commands = COMMANDS
+        dispatch = DISPATCH
         perf = _perf_ns
         out_append = self.out.append
-        n = len(cmds)
-        i = 0
-        while i < n:
-            argv = cmds[i]
-            i += 1
-            cmd = commands.get(argv[0].lower())
+        t0 = perf()
+        for i, argv in enumerate(cmds):
+            cmd = dispatch.get(argv[0])
+            if cmd is None:
+                cmd = dispatch.get(argv[0].lower())
             if (cmd is None or cmd.subcommands is not None or self.checks or srv.checks
                     or self.reply_mode or srv.ready_keys):
                 self.process(argv)
+                t0 = perf()
             else:
+                n = len(argv)
                 a = cmd.arity
-                if (a > 0 and a != len(argv)) or len(argv) < -a:
+                if n != a and (a > 0 or n < -a):
                     self.process(argv)
+                    t0 = perf()
                 else:
                     self.last_cmd = cmd
                     dirty = srv.dirty
-                    t0 = perf()
                     try:
                         reply = cmd.handler(self, argv)
                     except CommandError as e:
                         reply = e.reply
-                    dt = (perf() - t0) // 1000
+                    t1 = perf()
+                    dt = (t1 - t0) // 1000
+                    t0 = t1
                     cmd.calls += 1
                     cmd.usec += dt
                     srv.stat_numcommands += 1
-                    if (reply is None or reply[:1] == b"-" or dt >= srv.after_call_us
+                    if (not reply or reply[0] == 45 or dt >= srv.after_call_us   # None, b"", b"-"
                             or self.prop_override is not None or self.blocked is not None
                             or (srv.dirty != dirty and srv.propagate_targets)
                             or srv.monitors):
@@ -185,16 +188,20 @@ class Client(asyncio.Protocol):
                     else:
                         out_append(reply)
                         if srv.latency_tracking:
-                            h = cmd.hist
-                            h[dt] = h.get(dt, 0) + 1
+                            if dt < LAT_SMALL:
+                                cmd.lat[dt] += 1
+                            else:
+                                cmd.add_latency(dt)
                     if srv.ready_keys:
                         srv.handle_ready_keys()
-            if self.reply_mode > 1:
-                self.advance_reply_skip()
-            if self.blocked is not None or self.closing or self.paused:
-                if i < n and not self.closing:
-                    self.pending.extend(cmds[i:])
-                break
+                        t0 = perf()
+            if self.reply_mode or self.blocked is not None or self.closing or self.paused:
+                if self.reply_mode > 1:
+                    self.advance_reply_skip()
+                if self.blocked is not None or self.closing or self.paused:
+                    if i + 1 < len(cmds) and not self.closing:
+                        self.pending.extend(cmds[i + 1:])
+                    break
 
     def resume(self):
         """Go on with commands parked while the client was blocked or paused."""
@@ -214,7 +221,9 @@ class Client(asyncio.Protocol):
     def process(self, argv):
         """processCommand: look up, check, then execute or queue one command."""
         srv = self.server
-        cmd = COMMANDS.get(argv[0].lower())
+        cmd = DISPATCH.get(argv[0])
+        if cmd is None:
+            cmd = DISPATCH.get(argv[0].lower())
         if cmd is None or cmd.subcommands is not None or self.checks or srv.checks:
             cmd = self.check(argv, cmd)
             if cmd is None:
@@ -274,8 +283,7 @@ class Client(asyncio.Protocol):
             self.propagate_many(ov)
         if self.blocked is None:
             if srv.latency_tracking:
-                h = cmd.hist
-                h[dt] = h.get(dt, 0) + 1
+                cmd.add_latency(dt)
             if dt >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
                 srv.slowlog_add(self, argv, dt)
         else:

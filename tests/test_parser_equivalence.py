@@ -18,6 +18,9 @@ PIECES = [
     b"*1\r\n,1.5\r\n", b"*1\r\n#t\r\n", b"*1\r\n!3\r\nerr\r\n", b"*3000000000\r\n",
     b"*1\r\n~3000000000\r\n", b"*1\r\n%1234567\r\n", b"*2\r\n$1\r\na\r\n*1234567\r\n",
     b"*1\r\n$1\r\n\x00\r\n", b"*1\x00\r\n", b"ping\x00\r\n", b"*1\r\n$5\r\nhello\r\n",
+    b"*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n", b"*1\r\n$3\r\nabXY", b"*1\r\n$2\r\n\r\n\r\n",
+    b"*2\r\n$1\r\na\r\n$0\r\n\r\n", b"*1\r\n$1\r\n$\r\n", b"*1\r\n$3\r\n*1\r\r\n", b"\r\n",
+    b"*1\r\n$2048\r\n" + b"x" * 2048 + b"\r\n", b"*2\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n",
 ]
 
 

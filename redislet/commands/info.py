@@ -480,7 +480,7 @@ def _latencystats(srv):
     pcts = srv.config.values["latency-tracking-info-percentiles"]
     out = []
     for cmd in _all_commands_in_order():
-        h = cmd.hist
+        h = cmd.histogram()
         if not h:
             continue
         total = sum(h.values())

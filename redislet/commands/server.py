@@ -432,7 +432,7 @@ def latency_doctor(c, argv):
 
 def _command_cdf(r, cmd):
     from .info import hist_cdf
-    h = cmd.hist
+    h = cmd.histogram()
     cdf = hist_cdf(h)
     return (r.map_header(2) + bulk(b"calls") + integer(sum(h.values()))
             + bulk(b"histogram_usec") + r.map_header(len(cdf))
@@ -444,17 +444,17 @@ def latency_histogram(c, argv):
     r = c.r
     out = []
     if len(argv) == 2:
-        cmds = [x for x in all_commands() if x.hist]
+        cmds = [x for x in all_commands() if x.calls_timed()]
     else:
         cmds = []
         for name in argv[2:]:
             cmd = lookup_by_name(name)
             if cmd is None:
                 continue
-            if cmd.hist:
+            if cmd.calls_timed():
                 cmds.append(cmd)
             if cmd.subcommands:
-                cmds.extend(s for s in cmd.subcommands.values() if s.hist)
+                cmds.extend(s for s in cmd.subcommands.values() if s.calls_timed())
     for cmd in cmds:
         out.append(bulk(cmd.fullname.encode()) + _command_cdf(r, cmd))
     return r.map_header(len(out)) + b"".join(out)

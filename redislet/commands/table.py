@@ -21,6 +21,8 @@ with open(_SPEC_PATH) as _f:
     SPEC = json.load(_f)
 
 COMMANDS = {}   # lower-case name (bytes) -> Command, top level only
+DISPATCH = {}   # COMMANDS under both lower- and upper-case names: most lookups skip lower()
+LAT_SMALL = 32
 
 # flag order as COMMAND INFO lists them (server.c addReplyFlagsForCommand)
 _FLAG_ORDER = ["write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
@@ -45,7 +47,7 @@ class Command:
                  "key_step", "movablekeys", "is_write", "is_readonly", "denyoom", "no_auth",
                  "no_multi", "stale", "loading", "pubsub", "admin", "noscript", "blocking",
                  "may_replicate", "allow_busy", "skip_monitor", "skip_slowlog", "fast",
-                 "calls", "usec", "rejected_calls", "failed_calls", "protected", "hist")
+                 "calls", "usec", "rejected_calls", "failed_calls", "protected", "lat", "lat_big")
 
     def __init__(self, fullname, spec, handler=None, getkeys=None):
         self.fullname = fullname
@@ -82,7 +84,25 @@ class Command:
         self.usec = 0
         self.rejected_calls = 0
         self.failed_calls = 0
-        self.hist = {}           # latency histogram: call duration in usec -> calls
+        # latency histogram: calls that took 0..31 usec counted by index (the dispatcher's
+        # fast path adds there directly), longer ones as usec -> calls
+        self.lat = [0] * LAT_SMALL
+        self.lat_big = {}
+
+    def add_latency(self, usec):
+        if usec < LAT_SMALL:
+            self.lat[usec] += 1
+        else:
+            self.lat_big[usec] = self.lat_big.get(usec, 0) + 1
+
+    def calls_timed(self):
+        return bool(self.lat_big) or any(self.lat)
+
+    def histogram(self):
+        """The latency histogram as {usec: calls} (empty if never called)."""
+        h = {u: n for u, n in enumerate(self.lat) if n}
+        h.update(self.lat_big)
+        return h
 
     @staticmethod
     def _categories(flags, declared):
@@ -325,6 +345,7 @@ def register(fullname, handler, getkeys=None, spec=None):
         if parent is None:
             parent = Command(parent_name, SPEC[parent_name])
             COMMANDS[parent_name.encode()] = parent
+            DISPATCH[parent_name.encode()] = DISPATCH[parent_name.upper().encode()] = parent
         if parent.subcommands is None:
             parent.subcommands = {}
         cmd.parent = parent
@@ -335,6 +356,7 @@ def register(fullname, handler, getkeys=None, spec=None):
             existing.handler = handler   # a container that also runs alone (COMMAND)
             return existing
         COMMANDS[fullname.encode()] = cmd
+        DISPATCH[fullname.encode()] = DISPATCH[fullname.upper().encode()] = cmd
     return cmd
 
 

@@ -6,8 +6,6 @@ error, `error` holds the reply text: the commands before it still run, then the 
 gets the error and is closed (as Redis does).
 """
 import re
-from itertools import chain
-
 from ..util import parse_ll, split_args
 
 try:  # hiredis parses well-formed pipelines in C; the Python parser stays the reference
@@ -15,17 +13,20 @@ try:  # hiredis parses well-formed pipelines in C; the Python parser stays the r
 except ImportError:  # pragma: no cover - optional speed-up
     _HiredisReader = None
 
-# digits of a bulk length, for the canonical size of a command (see feed_fast)
-_DIGITS = [1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000
 # hiredis pre-sizes a list for an aggregate's declared length (*3000000000 maps 24 GB), and
-# accepts element forms Redis's request parser rejects (RESP3 sets/maps/pushes/attributes,
-# '+', '=', '('). Every element header follows a CRLF and a fast chunk starts with '*', so
-# two cheap scans (each led by a literal, which the regex engine searches fast) route any
-# such chunk to the Python parser: a special header after a CRLF, or a '*' count of a
-# million or more (the other aggregate types are already caught by the first scan).
-_SPECIAL_HEADER = re.compile(rb"\r\n[~%>|+=(]").search
+# accepts element forms Redis's request parser rejects (every RESP2/RESP3 type but '$', and
+# the null bulk string $-1).
+# Every element header follows a CRLF and a fast chunk starts with '*', so two cheap scans
+# (each led by a literal, which the regex engine searches fast) route a chunk to the Python
+# parser when it has a header of another type after a CRLF, or a '*' count of a million or
+# more. A nested '*' is the one header both forms share: see _feed_hiredis.
+_SPECIAL_HEADER = re.compile(rb"\r\n(?:[~%>|+=(:\-_,#!]|\$-)").search
 _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
-_chain = chain.from_iterable
+_ONLY_LISTS = {list}
+# canonical headers of a small command, for the one-command fast path of feed_fast
+_ARRAY_LEN = {b"*%d" % n: n for n in range(1, 257)}.get
+_BULK_LEN = {b"$%d" % n: n for n in range(0, 2048)}.get
+ONE_COMMAND_MAX = 4096
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
@@ -54,6 +55,24 @@ class RequestParser:
         self.finish_one = False
 
     def feed_fast(self, data):
+        """feed() for a chunk that starts with no partial state, from an authenticated
+        client, by the fastest way that gives exactly Redis's result.
+
+        A read of one small command (what a client waiting for each reply sends) is
+        split on CRLF: when the parts are exactly a canonical '*N' header and N pairs of
+        '$L' headers and L-byte arguments, the chunk is that command's canonical encoding
+        and nothing else (an argument holding a CRLF, a nested header or a partial tail
+        changes the number of parts or a header). Anything else goes to hiredis, or to
+        the Python parser."""
+        if self.buf or self.argv is not None or self.parts is not None or self.auth_required:
+            return self._feed_split(data)
+        if len(data) <= ONE_COMMAND_MAX:
+            parts = data.split(b"\r\n")
+            n = _ARRAY_LEN(parts[0])
+            if n is not None and len(parts) == 2 * n + 2 and not parts[-1]:
+                argv = parts[2::2]
+                if list(map(_BULK_LEN, parts[1:-1:2])) == list(map(len, argv)):
+                    return [argv]
         if _HiredisReader is None:
             return self.feed(data)
         return self._feed_hiredis(data)
@@ -61,18 +80,21 @@ class RequestParser:
     def _feed_hiredis(self, data):
         """feed() through hiredis when that gives exactly Redis's result.
 
-        Used only for a chunk that starts a command ('*') with no partial state, from an
-        authenticated client. Each command hiredis returns must be an array of bulk
-        strings: its canonical encoding length must add up to the bytes consumed (other
-        element types either raise here or make the encoding longer than canonical, except
-        the '+', '(' and '=' forms hiredis also returns as bytes, which the pre-scan
-        excludes). Anything else, the chunk is
-        parsed again by the Python parser, which has Redis's exact errors and limits. A
-        partial command at the end is handed to the Python parser."""
-        if (self.buf or self.argv is not None or self.parts is not None
-                or self.auth_required or data[:1] != b"*" or len(data) > self.max_bulk
+        Used (through feed_fast) only for a chunk that starts a command ('*') with no
+        partial state, from an authenticated client, with no element header but '$' and
+        '*' (the pre-scans).
+        hiredis reads lengths as strictly as Redis (string2ll: no sign, no leading zero),
+        so what is left to rule out is a command that is not an array (a top-level bulk
+        string, *-1), an empty one (*0), a nested array and a partial command at the end.
+        Once every command is a non-empty list, each header follows a CRLF (but the first,
+        which starts the chunk): one '*' per command and one '$' per argument. A nested
+        array or a partial command adds a header beyond those, and payload bytes can only
+        add to the counts. On any mismatch, or any hiredis error, the whole chunk goes
+        to the Python parser, which has Redis's exact errors and limits (nothing ran
+        yet). Payload bytes that look like a header only send a chunk the slow way."""
+        if (data[:1] != b"*" or len(data) > self.max_bulk
                 or _SPECIAL_HEADER(data) is not None or _HUGE_ARRAY(data) is not None):
-            return self._feed_split(data)
+            return self.feed(data)
         reader = self.reader
         if reader is None:
             reader = self.reader = _HiredisReader()
@@ -80,23 +102,17 @@ class RequestParser:
         out = []
         append = out.append
         gets = reader.gets
-        digit = _DIGITS.__getitem__
         try:
             cmd = gets()
             while cmd is not False:
                 append(cmd)
                 cmd = gets()
-            # non-sized elements (None, ints) raise; a *-1 or *0 command has no args
-            argc = list(map(len, out))
-            arglens = list(map(len, _chain(out)))
-            size = (sum(arglens) + sum(map(digit, arglens)) + 5 * len(arglens)
-                    + sum(map(digit, argc)) + 3 * len(argc))
-        except Exception:  # ProtocolError, odd element types, lengths past the table
+        except Exception:  # hiredis's protocol errors
             self.reader = None
             return self.feed(data)
-        if size != len(data) or 0 in argc:
-            # a partial command at the end, an element that is not a bulk string, or an
-            # empty command: the reference parser takes the whole chunk (nothing ran yet)
+        if (not all(out) or set(map(type, out)) != _ONLY_LISTS
+                or data.count(b"\r\n*") + 1 != len(out)
+                or data.count(b"\r\n$") != sum(map(len, out))):
             self.reader = None
             return self.feed(data)
         return out
