@@ -107,14 +107,15 @@ class Client(asyncio.Protocol):
             return
         parser = self.parser
         cmds = parser.feed_fast(data)
-        qlen = parser.pending_bytes()
-        if qlen > self.qbuf_peak:
-            self.qbuf_peak = qlen
-        if qlen > srv.query_buffer_limit:
-            srv.log_verbose("Closing client that reached max query buffer length")
-            srv.stat_client_qbuf_limit_disconnections += 1
-            self.close()
-            return
+        if parser.buf or parser.partlen:   # a partial command waits in the query buffer
+            qlen = parser.pending_bytes()
+            if qlen > self.qbuf_peak:
+                self.qbuf_peak = qlen
+            if qlen > srv.query_buffer_limit:
+                srv.log_verbose("Closing client that reached max query buffer length")
+                srv.stat_client_qbuf_limit_disconnections += 1
+                self.close()
+                return
         if self.blocked is not None or self.paused or self.pending:
             self.pending.extend(cmds)
             if parser.error is not None and self.blocked is None and not self.paused:
@@ -440,16 +441,15 @@ class Client(asyncio.Protocol):
     def flush(self):
         out = self.out
         if out:
-            before = self.server.before_reply
-            if before is not None:   # e.g. the AOF reaches the disk before replies go out
-                before()
+            srv = self.server
+            if srv.before_reply is not None:   # e.g. the AOF reaches the disk first
+                srv.before_reply()
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             tr = self.transport
             if tr is not None and not self.closed:
                 tr.write(data)
-                self.server.stat_net_output_bytes += len(data)
-                srv = self.server
+                srv.stat_net_output_bytes += len(data)
                 if srv.obuf_limits_on and (self.subscribed or srv.obuf_normal_on
                                            or self.obuf_class is not None):
                     srv.check_output_limits(self)

@@ -6,6 +6,7 @@ error, `error` holds the reply text: the commands before it still run, then the 
 gets the error and is closed (as Redis does).
 """
 import re
+from itertools import chain
 from ..util import parse_ll, split_args
 
 try:  # hiredis parses well-formed pipelines in C; the Python parser stays the reference
@@ -24,13 +25,23 @@ _SPECIAL_HEADER = re.compile(rb"\r\n(?:[~%>|+=(:\-_,#!]|\$-)").search
 _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
 _ONLY_LISTS = {list}
 # canonical headers of a small command, for the one-command fast path of feed_fast
-_ARRAY_LEN = {b"*%d" % n: n for n in range(1, 257)}.get
-_BULK_LEN = {b"$%d" % n: n for n in range(0, 2048)}.get
 ONE_COMMAND_MAX = 4096
+_ARRAY_LEN = {b"*%d" % n: n for n in range(1, 257)}.get
+_BULK_HEADER = [b"$%d" % n for n in range(ONE_COMMAND_MAX)].__getitem__
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
 INT_MAX = (1 << 31) - 1
+
+
+def _payload_stars(cmds):
+    """The CRLF '*' that argument bytes account for (an argument such as XADD's '*'
+    starts right after its header's CRLF): each argument after a CRLF, joined, gives
+    the same count; None when a nested array is there."""
+    try:
+        return (b"\r\n" + b"\r\n".join(chain.from_iterable(cmds))).count(b"\r\n*")
+    except TypeError:
+        return None
 
 
 class ProtocolError(Exception):
@@ -68,10 +79,9 @@ class RequestParser:
             return self._feed_split(data)
         if len(data) <= ONE_COMMAND_MAX:
             parts = data.split(b"\r\n")
-            n = _ARRAY_LEN(parts[0])
-            if n is not None and len(parts) == 2 * n + 2 and not parts[-1]:
+            if len(parts) == 2 * _ARRAY_LEN(parts[0], -1) + 2 and not parts[-1]:
                 argv = parts[2::2]
-                if list(map(_BULK_LEN, parts[1:-1:2])) == list(map(len, argv)):
+                if list(map(_BULK_HEADER, map(len, argv))) == parts[1:-1:2]:
                     return [argv]
         if _HiredisReader is None:
             return self.feed(data)
@@ -91,7 +101,10 @@ class RequestParser:
         array or a partial command adds a header beyond those, and payload bytes can only
         add to the counts. On any mismatch, or any hiredis error, the whole chunk goes
         to the Python parser, which has Redis's exact errors and limits (nothing ran
-        yet). Payload bytes that look like a header only send a chunk the slow way."""
+        yet). An argument starting with '*' (XADD key * ...) or holding CRLF '*' adds
+        to the '*' count by exactly what its bytes say, so that is counted back
+        (_payload_stars); other payload bytes that look like a header only send a
+        chunk the slow way."""
         if (data[:1] != b"*" or len(data) > self.max_bulk
                 or _SPECIAL_HEADER(data) is not None or _HUGE_ARRAY(data) is not None):
             return self.feed(data)
@@ -111,8 +124,11 @@ class RequestParser:
             self.reader = None
             return self.feed(data)
         if (not all(out) or set(map(type, out)) != _ONLY_LISTS
-                or data.count(b"\r\n*") + 1 != len(out)
                 or data.count(b"\r\n$") != sum(map(len, out))):
+            self.reader = None
+            return self.feed(data)
+        stars = data.count(b"\r\n*") + 1 - len(out)
+        if stars and stars != _payload_stars(out):
             self.reader = None
             return self.feed(data)
         return out
