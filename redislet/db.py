@@ -137,20 +137,19 @@ class Database:
         """Create or overwrite key (setKey): drops its expiry unless keepttl."""
         data = self.data
         old = data.get(key)
-        new = old is None
         data[key] = value
-        if not new and self.blocking and type(old) in SIGNAL_ON_DELETE and key in self.blocking:
-            self.server.ready_keys.append((self, key))
-        if new or not self.server.lfu_mode:   # dbOverwrite keeps the LFU counter
-            self.lru[key] = self.server.lru_new
+        srv = self.server
+        if old is None or not srv.lfu_mode:   # dbOverwrite keeps the LFU counter
+            self.lru[key] = srv.lru_new
         if not keepttl and self.expires:
             self.expires.pop(key, None)
-        if new and self.blocking and key in self.blocking:
-            self.server.ready_keys.append((self, key))
-        if self.watched or self.server.key_modified_hook is not None:
+        if (self.blocking and key in self.blocking
+                and (old is None or type(old) in SIGNAL_ON_DELETE)):
+            srv.ready_keys.append((self, key))
+        if self.watched or srv.key_modified_hook is not None:
             self.touch(key)
-        if new and self.server.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
-            self.server.notify(16384, b"new", key, self.id)
+        if old is None and srv.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
+            srv.notify(16384, b"new", key, self.id)
 
     def delete(self, key):
         """Remove key; True if it existed (dbDelete). Callers count dirty and notify."""
