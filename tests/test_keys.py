@@ -516,3 +516,29 @@ def test_copy_types_deep(both, setup, check):
             both(cmd[0], "dst", *cmd[2:])
     both("RENAME", "src", "renamed")
     both("TYPE", "renamed")
+
+
+def test_scan_dict_guarantees_randomized():
+    """Seeded: every element present for the whole iteration is returned exactly once,
+    whatever the COUNT, deletions (including whole runs, which exhaust a call's budget),
+    additions and lost snapshots (rebuilt mid-iteration)."""
+    rnd = random.Random(7)
+    for trial in range(12):
+        n = rnd.choice([300, 1000, 5000, 20000])
+        d = {b"e%d" % i: 1 for i in range(n)}
+        stable = set(k for k in d if rnd.random() < 0.5)
+        count = rnd.choice([1, 10, 37, 500])
+        cur, seen, calls = 0, [], 0
+        while True:
+            cur, ks = scanmod.scan_dict(d, cur, count)
+            seen.extend(ks)
+            calls += 1
+            if cur == 0:
+                break
+            for k in [k for k in list(d)[:rnd.randint(0, 200)] if k not in stable]:
+                del d[k]
+            d[b"added%d-%d" % (trial, calls)] = 1
+            if rnd.random() < 0.05:
+                scanmod.drop_cache()
+        assert len(seen) == len(set(seen)), (n, count)
+        assert stable <= set(seen), (n, count)
