@@ -190,12 +190,8 @@ def _points_in_box(zs, bits, step, shape, out, limit):
     """membersOfGeoHashBox: append (dist, score, member, lon, lat) of the points in box."""
     lo_score = float(gh.align52(bits, step))
     hi_score = float(gh.align52(bits + 1, step))
-    sl = zs.sl
-    i = sl.bisect_left((lo_score,))
-    n = len(sl)
     within = gh.within_shape
-    while i < n:
-        score, member = sl[i]
+    for score, member in zs.iter_from(zs.bisect_score(lo_score)):
         if score >= hi_score:
             break
         p = within(shape, score)
@@ -203,7 +199,6 @@ def _points_in_box(zs, bits, step, shape, out, limit):
             out.append((p[2], score, member, p[0], p[1]))
         if out and limit and len(out) >= limit:
             break
-        i += 1
 
 
 def _search(zs, shape, limit):

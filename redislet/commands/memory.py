@@ -207,13 +207,13 @@ def object_size(srv, v, samples):
     if t is ZSet:
         if v.listpack:
             items = []
-            for s, m in v.sl:
+            for m, s in v.items():
                 items.append(m)
                 items.append(_score_str(s))
             return ROBJ + je_size(_lp_bytes(items))
         asize = (ROBJ + ZSET + ZSKIPLIST + DICT + 8 * _slots(len(v)) + je_size(ZSL_HEADER))
         return int(asize + _sample_avg(
-            (sds_size(len(m)) + DICT_ENTRY + ZSL_NODE_AVG for _, m in v.sl),
+            (sds_size(len(m)) + DICT_ENTRY + ZSL_NODE_AVG for m in v.iter_members()),
             samples, len(v)))
     if t is Hash:
         if not v.ht:

@@ -248,14 +248,14 @@ def _sort_generic(c, argv, readonly):
         n = len(sortval)
         if desc:
             lo = n - start - vectorlen
-            vector = [m for _, m in sortval.sl[lo:n - start]]
+            vector = sortval.members(lo, n - start)
             vector.reverse()
         else:
-            vector = [m for _, m in sortval.sl[start:start + vectorlen]]
+            vector = sortval.members(start, start + vectorlen)
         end -= start
         start = 0
     else:
-        vector = [m for _, m in sortval.sl]
+        vector = sortval.members()
 
     if not dontsort:
         vector = _do_sort(c, db, vector, sortby, alpha, desc, storekey is not None,

@@ -13,9 +13,9 @@ from .table import command
 from .. import db as _db
 from ..blocking import block, parse_timeout
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT
-from ..resp.encode import ZERO, EMPTY_ARRAY, integer
+from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, integer
 from ..types.zset import (ZSet, str2d, parse_score_range, parse_lex_range, d2string,
-                          ld2string)
+                          ld2string, score_key)
 from ..util import parse_ll
 from .. import scan as _scan
 
@@ -81,11 +81,7 @@ def store_result(c, dst, items, event):
     db = c.db
     srv = c.server
     if items:
-        zs = ZSet()
-        d = zs.dict
-        for s, m in items:
-            d[m] = s
-        zs.sl.update(items)
+        zs = ZSet.from_scored(items)
         me, mv = _limits(c)
         zs.fit_encoding(me, mv)
         db.set(dst, zs)
@@ -142,6 +138,15 @@ def zadd_generic(c, argv, flags):
     return zadd_apply(c, argv[1], flags, scores, argv[i + 1::2])
 
 
+def _create(c, key, member):
+    """A new zset at key for a ZADD whose first member is member (zsetTypeCreate)."""
+    v = c.server.config.values
+    zs = ZSet(not (v["zset-max-listpack-entries"] == 0
+                   or v["zset-max-listpack-value"] < len(member)))
+    c.db.add(key, zs)
+    return zs
+
+
 def zadd_apply(c, key, flags, scores, members):
     """The effect of ZADD (zsetAdd per pair) once options and scores are parsed."""
     nx = flags & _NX
@@ -157,17 +162,14 @@ def zadd_apply(c, key, flags, scores, members):
     if zs is None:
         if xx:
             return c.r.null if incr else (ZERO)
-        v = srv.config.values
-        me = v["zset-max-listpack-entries"]
-        mv = v["zset-max-listpack-value"]
-        zs = ZSet(not (me == 0 or mv < len(members[0])))
-        db.add(key, zs)
+        zs = _create(c, key, members[0])
         created = True
     else:
         created = False
-        me = mv = None
+    me = mv = None
     d = zs.dict
-    sl = zs.sl
+    order = zs.order
+    sk = score_key
     # a new key filled by many pairs: fill the dict, sort once at the end
     bulk = created and len(scores) > 8
     added = updated = processed = 0
@@ -192,8 +194,8 @@ def zadd_apply(c, key, flags, scores, members):
             if score != cur:
                 st = 0.0 if score == 0.0 and zs.listpack else score
                 if not bulk:
-                    sl.remove((cur, member))
-                    sl.add((st, member))
+                    order.remove(sk(cur) + member)
+                    order.add(sk(st) + member)
                 d[member] = st
                 updated += 1
         elif not xx:
@@ -207,11 +209,11 @@ def zadd_apply(c, key, flags, scores, members):
             st = 0.0 if score == 0.0 and zs.listpack else score   # listpack: -0 -> 0
             d[member] = st
             if not bulk:
-                sl.add((st, member))
+                order.add(sk(st) + member)
             added += 1
             processed += 1
     if bulk:
-        sl.update([(s, m) for m, s in d.items()])
+        order.update([sk(s) + m for m, s in d.items()])
     if added or updated:
         srv.dirty += added + updated
         if not created:
@@ -224,14 +226,64 @@ def zadd_apply(c, key, flags, scores, members):
     return integer(added + updated if flags & _CH else added)
 
 
+def _zadd_one(c, key, score, member, incr):
+    """`ZADD key score member` / `ZINCRBY key incr member` without options: zadd_apply's
+    path for one pair, without its generality (the common command of ZADD workloads)."""
+    db = c.db
+    zs = db.lookup(key)
+    if zs is None:
+        zs = _create(c, key, member)
+        created = True
+    elif type(zs) is not ZSet:
+        raise CommandError(WRONGTYPE)
+    else:
+        created = False
+    d = zs.dict
+    cur = d.get(member)
+    if cur is None:
+        st = score
+        if zs.listpack:
+            v = c.server.config.values
+            if (len(d) >= v["zset-max-listpack-entries"]
+                    or len(member) > v["zset-max-listpack-value"]):
+                zs.listpack = False
+            elif score == 0.0:
+                st = 0.0      # listpack: -0 -> 0
+        zs.insert(member, st)
+        reply = ONE
+    else:
+        if incr:
+            score += cur
+            if score != score:
+                raise CommandError("ERR resulting score is not a number (NaN)")
+        if score == cur:
+            return c.r.double(score) if incr else ZERO
+        zs.set_score(member, cur, 0.0 if score == 0.0 and zs.listpack else score)
+        reply = ZERO
+    srv = c.server
+    srv.dirty += 1
+    if not created and (db.watched or srv.key_modified_hook is not None):
+        db.touch(key)
+    if srv.notify_flags & NOTIFY_ZSET:
+        srv.notify(NOTIFY_ZSET, b"zincr" if incr else b"zadd", key, db.id)
+    return c.r.double(score) if incr else reply
+
+
 @command("zadd")
 def zadd(c, argv):
+    if len(argv) == 4:
+        score = str2d(argv[2])
+        if score is not None:    # no option parses as a float
+            return _zadd_one(c, argv[1], score, argv[3], False)
     return zadd_generic(c, argv, 0)
 
 
 @command("zincrby")
 def zincrby(c, argv):
-    return zadd_generic(c, argv, _INCR)
+    score = str2d(argv[2])
+    if score is None:     # options are parsed here too (ZINCRBY k NX m: syntax error)
+        return zadd_generic(c, argv, _INCR)
+    return _zadd_one(c, argv[1], score, argv[3], True)
 
 
 # -- ZREM / ZREMRANGEBY* ------------------------------------------------------------------
@@ -350,9 +402,11 @@ def zcard(c, argv):
 
 @command("zscore")
 def zscore(c, argv):
-    zs = _lookup_read(c, argv[1])
+    zs = c.db.lookup_read(argv[1])
     if zs is None:
         return c.r.null
+    if type(zs) is not ZSet:
+        raise CommandError(WRONGTYPE)
     s = zs.dict.get(argv[2])
     return c.r.null if s is None else c.r.double(s)
 
@@ -370,9 +424,11 @@ def zmscore(c, argv):
 
 
 def _zrank(c, argv, reverse):
-    zs = _lookup_read(c, argv[1])
+    zs = c.db.lookup_read(argv[1])
     if zs is None:
         return c.r.null
+    if type(zs) is not ZSet:
+        raise CommandError(WRONGTYPE)
     r = zs.rank(argv[2], reverse)
     return c.r.null if r is None else integer(r)
 
@@ -418,9 +474,8 @@ _AUTO, _RANK, _SCORE, _LEX = 0, 1, 2, 3
 def range_items(zs, rangetype, reverse, a, b, offset, limit):
     """The (score, member) items selected by a ZRANGE-style query, in reply order.
     rank: a, b = start, end; score/lex: a = parsed spec."""
-    sl = zs.sl
     if rangetype == _RANK:
-        llen = len(sl)
+        llen = len(zs.dict)
         start, end = a, b
         if start < 0:
             start += llen
@@ -433,12 +488,12 @@ def range_items(zs, rangetype, reverse, a, b, offset, limit):
         if end >= llen:
             end = llen - 1
         if not reverse:
-            return sl[start:end + 1]
-        items = sl[llen - 1 - end:llen - start]
+            return zs.range(start, end + 1)
+        items = zs.range(llen - 1 - end, llen - start)
         items.reverse()
         return items
     if rangetype == _SCORE:
-        if offset > 0 and offset >= len(sl):
+        if offset > 0 and offset >= len(zs.dict):
             return []
         lo, hi = zs.score_span(a)
     else:
@@ -450,12 +505,12 @@ def range_items(zs, rangetype, reverse, a, b, offset, limit):
         end = hi if limit < 0 else min(hi, start + limit)
         if start >= end:
             return []
-        return sl[start:end]
+        return zs.range(start, end)
     end = hi - offset
     start = lo if limit < 0 else max(lo, end - limit)
     if start >= end:
         return []
-    items = sl[start:end]
+    items = zs.range(start, end)
     items.reverse()
     return items
 
@@ -576,7 +631,7 @@ def _src_len(v):
 def _src_iter(v):
     """(member, score) pairs of a source (sets give score 1)."""
     if type(v) is ZSet:
-        return [(m, s) for s, m in v.sl]
+        return v.items()
     return [(m, 1.0) for m in v]
 
 
@@ -772,27 +827,14 @@ def zpop_on(c, db, key, zs, where, emitkey, count, nested):
     count -1 is a plain single pop. Counts dirty, notifies, deletes an emptied key."""
     if count == -1:
         count = 1
-    sl = zs.sl
     d = zs.dict
-    llen = len(sl)
+    llen = len(d)
     rangelen = count if count < llen else llen
-    if rangelen == llen:
-        items = list(sl)
-        if where:
-            items.reverse()
-        sl.clear()
-        d.clear()
-    elif where == 0:
-        items = sl[:rangelen]
-        del sl[:rangelen]
-        for _, m in items:
-            del d[m]
+    if where == 0:
+        items = zs.pop_range(0, rangelen)
     else:
-        items = sl[llen - rangelen:]
-        del sl[llen - rangelen:]
+        items = zs.pop_range(llen - rangelen, llen)
         items.reverse()
-        for _, m in items:
-            del d[m]
     srv = c.server
     srv.dirty += rangelen
     _notify(srv, _POP_EVENTS[where], key, db.id)
@@ -972,18 +1014,21 @@ def _zrandmember_count(c, zs, l, withscores):
         uniq = False
     if count == 0:
         return EMPTY_ARRAY
-    sl = zs.sl
-    size = len(sl)
+    size = len(zs.dict)
+    at = zs.at
     if not uniq or count == 1:
         rnd = random.randrange
-        items = [sl[rnd(size)] for _ in range(count)]
+        items = [at(rnd(size)) for _ in range(count)]
         return reply_items(c, items, withscores)
     if count >= size:
-        return reply_items(c, list(sl), withscores)
+        # CASE 2: the whole set, as zuiNext walks it (from the tail: highest rank first)
+        items = zs.range(0, size)
+        items.reverse()
+        return reply_items(c, items, withscores)
     idx = random.sample(range(size), count)
     if count * 3 > size:
         idx.sort()   # CASE 3 replies in the order of the remaining elements
-    return reply_items(c, [sl[i] for i in idx], withscores)
+    return reply_items(c, [at(i) for i in idx], withscores)
 
 
 @command("zrandmember")
@@ -1008,7 +1053,7 @@ def zrandmember(c, argv):
     zs = _lookup_read(c, argv[1])
     if zs is None:
         return c.r.null
-    m = zs.sl[random.randrange(len(zs.sl))][1]
+    m = zs.at(random.randrange(len(zs.dict)))[1]
     return b"$%d\r\n%s\r\n" % (len(m), m)
 
 
@@ -1023,7 +1068,7 @@ def zscan(c, argv):
     d = zs.dict
     out = []
     if zs.listpack:
-        for s, m in zs.sl:
+        for m, s in zs.items():
             if match is None or match(m):
                 out.append(m)
                 out.append(d2string(s))

@@ -295,12 +295,12 @@ def _dump_set(value, cfg, compress):
 def _dump_zset(value, cfg, compress):
     if value.listpack:
         el = []
-        for score, m in value.sl:
+        for m, score in value.items():
             el.append(m)
             el.append(_d2string(score))
         return b"\x11" + enc_string(lp_build(el), compress)
     parts = [b"\x05", enc_len(len(value))]
-    for score, m in reversed(value.sl):
+    for m, score in reversed(value.items()):
         parts.append(enc_string(m, compress))
         parts.append(_pack_d(score))
     return b"".join(parts)
@@ -724,12 +724,7 @@ def _hash_from(pairs_flat, cfg, pos, by_length_only):
 
 def _zset_from(items, listpack):
     from ..types.zset import ZSet
-    z = ZSet(listpack)
-    d = z.dict
-    for m, s in items:
-        d[m] = s
-    z.sl.update([(s, m) for m, s in d.items()])
-    return z
+    return ZSet.from_pairs(items, listpack)
 
 
 def _set_from_ints(vals, cfg):

@@ -1,8 +1,13 @@
-"""The sorted set value: a dict member -> score plus a SortedList of (score, member).
+"""The sorted set value: a dict member -> score plus an ordered index of byte keys.
 
 Ordering is Redis's: by score (IEEE double, -0 == 0), ties by member bytes (memcmp, then
-length), which is exactly Python's (float, bytes) tuple order. Every operation that Redis
-does in O(log n) on its skiplist (insert, delete, rank, start of a range) is O(log n) here.
+length). The index (`order`, a SortedList) holds one bytes key per member: `score_key(score)
++ member`, whose 8-byte prefix sorts like the double, so plain bytes comparison (C memcmp,
+shorter first) is exactly that order. A bytes key costs about half of a (score, member) tuple
+in SortedList.add/remove. -0 and 0 share a prefix (they tie, as in Redis); the dict keeps
+the exact score, so ZSCORE still answers -0 where Redis does. Callers go through the methods
+below and never build keys themselves. Every operation that Redis does in O(log n) on its
+skiplist (insert, delete, rank, start of a range) is O(log n) here.
 
 `listpack` mirrors Redis's encoding for OBJECT ENCODING and ZSCAN: a zset starts as a
 listpack when it fits zset-max-listpack-entries/value and converts to a skiplist (one way)
@@ -14,6 +19,7 @@ its leniencies), `parse_lex_range` is zslParseLexRange.
 """
 import math
 import re
+import struct
 
 from sortedcontainers import SortedList
 
@@ -21,13 +27,45 @@ _INF = math.inf
 _nextafter = math.nextafter
 _WS = frozenset(b" \t\n\v\f\r")
 
+_pack_d = struct.Struct(">d").pack
+_unpack_d = struct.Struct(">d").unpack_from   # reads the first 8 bytes of a key
+_FLIP = bytes(range(255, -1, -1))      # bytes.translate table: every bit inverted
+ZERO_KEY = b"\x80" + bytes(7)          # the prefix of 0 and -0
+
+
+def score_key(s):
+    """8 bytes that sort (as unsigned big-endian) like the double s; -0 maps to 0's."""
+    if s > 0.0:
+        return _pack_d(-s)       # s's bits with the sign bit set
+    if s == 0.0:
+        return ZERO_KEY
+    return _pack_d(s).translate(_FLIP)   # negative: every bit inverted
+
+
+def _decode(keys, d):
+    """(score, member) of index keys. The score comes from the key (a random access into
+    a big dict costs a cache miss), except for 0, whose sign only the dict knows."""
+    out = []
+    append = out.append
+    unpack = _unpack_d
+    flip = _FLIP
+    for k in keys:
+        if k[0] > 127:
+            s = -unpack(k)[0]
+            if s == 0.0:
+                s = d[k[8:]]
+        else:
+            s = unpack(k.translate(flip))[0]
+        append((s, k[8:]))
+    return out
+
 
 class ZSet:
-    __slots__ = ("dict", "sl", "listpack")
+    __slots__ = ("dict", "order", "listpack")
 
     def __init__(self, listpack=True):
-        self.dict = {}          # member (bytes) -> score (float)
-        self.sl = SortedList()  # (score, member)
+        self.dict = {}              # member (bytes) -> score (float), the exact score
+        self.order = SortedList()   # score_key(score) + member, in rank order
         self.listpack = listpack
 
     def __len__(self):
@@ -37,43 +75,93 @@ class ZSet:
         """An independent copy with the same encoding (COPY, RESTORE...)."""
         z = ZSet(self.listpack)
         z.dict = dict(self.dict)
-        z.sl = SortedList()
-        z.sl.update(self.sl)
+        z.order = SortedList(self.order)
         return z
 
-    def items(self):
-        """(member, score) in rank order (RDB/AOF rewrite, SORT, DUMP)."""
-        return [(m, s) for s, m in self.sl]
+    @classmethod
+    def from_pairs(cls, items, listpack):
+        """A zset of (member, score) pairs (RDB load); a repeated member keeps its last
+        score (the caller compares len() with the count to detect duplicates)."""
+        z = cls(listpack)
+        d = z.dict
+        for m, s in items:
+            d[m] = s
+        sk = score_key
+        z.order.update([sk(s) + m for m, s in d.items()])
+        return z
 
     @classmethod
     def from_items(cls, items, max_entries, max_value):
         """A zset built from (member, score) pairs (RDB load, RESTORE), with the encoding
         Redis would pick for it."""
-        z = cls()
-        d = z.dict
-        for m, s in items:
-            d[m] = s
-        z.sl.update([(s, m) for m, s in d.items()])
+        z = cls.from_pairs(items, True)
         z.fit_encoding(max_entries, max_value)
         return z
+
+    @classmethod
+    def from_scored(cls, items, listpack=True):
+        """A zset of (score, member) pairs with distinct members (*STORE results)."""
+        z = cls(listpack)
+        sk = score_key
+        d = z.dict
+        keys = []
+        for s, m in items:
+            d[m] = s
+            keys.append(sk(s) + m)
+        z.order.update(keys)
+        return z
+
+    # -- reading in rank order ----------------------------------------------------------
+    def items(self):
+        """(member, score) in rank order (RDB/AOF rewrite, DUMP)."""
+        return [(m, s) for s, m in _decode(self.order, self.dict)]
+
+    def members(self, lo=0, hi=None):
+        """The members of ranks [lo, hi) (0 <= lo, hi <= len), in rank order."""
+        if lo == 0 and hi is None:
+            return [k[8:] for k in self.order]
+        return [k[8:] for k in self.order[lo:hi]]
+
+    def iter_members(self):
+        """The members in rank order, lazily."""
+        for k in self.order:
+            yield k[8:]
+
+    def range(self, lo, hi):
+        """(score, member) of ranks [lo, hi) (0 <= lo, hi <= len), in rank order."""
+        return _decode(self.order[lo:hi], self.dict)
+
+    def at(self, i):
+        """(score, member) at rank i."""
+        return _decode((self.order[i],), self.dict)[0]
+
+    def iter_from(self, i):
+        """(score, member) from rank i upwards, lazily (GEO box scans)."""
+        d = self.dict
+        for k in self.order.islice(i):
+            yield _decode((k,), d)[0]
+
+    def bisect_score(self, score):
+        """The rank of the first element whose score is >= score."""
+        return self.order.bisect_left(score_key(score))
 
     # -- elements ---------------------------------------------------------------------
     def insert(self, member, score):
         """Add a member that is not in the set."""
         self.dict[member] = score
-        self.sl.add((score, member))
+        self.order.add(score_key(score) + member)
 
     def set_score(self, member, old, new):
-        sl = self.sl
-        sl.remove((old, member))
-        sl.add((new, member))
+        order = self.order
+        order.remove(score_key(old) + member)
+        order.add(score_key(new) + member)
         self.dict[member] = new
 
     def delete(self, member):
         score = self.dict.pop(member, None)
         if score is None:
             return False
-        self.sl.remove((score, member))
+        self.order.remove(score_key(score) + member)
         return True
 
     def add(self, member, score):
@@ -86,31 +174,46 @@ class ZSet:
 
     def pop(self, index):
         """Remove and return (score, member) at index (0 = min, -1 = max)."""
-        item = self.sl.pop(index)
-        del self.dict[item[1]]
-        return item
+        m = self.order.pop(index)[8:]
+        return self.dict.pop(m), m
+
+    def pop_range(self, lo, hi):
+        """Remove the elements of ranks [lo, hi) (0 <= lo < hi <= len) and return their
+        (score, member) in rank order."""
+        order = self.order
+        d = self.dict
+        if hi - lo == len(order):
+            keys = list(order)
+            order.clear()
+            items = [(d[m], m) for m in [k[8:] for k in keys]]
+            d.clear()
+            return items
+        keys = order[lo:hi]
+        del order[lo:hi]
+        pop = d.pop
+        return [(pop(m), m) for m in [k[8:] for k in keys]]
 
     def delete_slice(self, lo, hi):
         """Remove the elements of ranks [lo, hi); returns how many."""
         if hi <= lo:
             return 0
-        sl = self.sl
+        order = self.order
+        if hi - lo == len(order):
+            order.clear()
+            self.dict.clear()
+            return hi - lo
+        keys = order[lo:hi]
+        del order[lo:hi]
         d = self.dict
-        items = sl[lo:hi]
-        if hi - lo == len(sl):
-            sl.clear()
-            d.clear()
-            return len(items)
-        del sl[lo:hi]
-        for _, m in items:
-            del d[m]
-        return len(items)
+        for k in keys:
+            del d[k[8:]]
+        return len(keys)
 
     def rank(self, member, reverse=False):
         score = self.dict.get(member)
         if score is None:
             return None
-        r = self.sl.index((score, member))
+        r = self.order.index(score_key(score) + member)
         return len(self.dict) - 1 - r if reverse else r
 
     # -- encoding ---------------------------------------------------------------------
@@ -132,28 +235,26 @@ class ZSet:
         self.normalize_zeros()
 
     def normalize_zeros(self):
-        """A listpack stores integral scores as integers: -0 reads back as 0."""
+        """A listpack stores integral scores as integers: -0 reads back as 0 (the index
+        key is the same for both)."""
         d = self.dict
-        neg = [m for m, s in d.items() if s == 0.0 and math.copysign(1.0, s) < 0]
-        for m in neg:
-            self.sl.remove((d[m], m))
-            self.sl.add((0.0, m))
+        for m in [m for m, s in d.items() if s == 0.0 and math.copysign(1.0, s) < 0]:
             d[m] = 0.0
 
     # -- ranges -----------------------------------------------------------------------
     def score_span(self, spec):
         """Ranks [lo, hi) of the elements within a score range spec."""
         mn, minex, mx, maxex = spec
-        sl = self.sl
-        n = len(sl)
+        order = self.order
+        n = len(order)
         if minex:
-            lo = n if mn == _INF else sl.bisect_left((_nextafter(mn, _INF),))
+            lo = n if mn == _INF else order.bisect_left(score_key(_nextafter(mn, _INF)))
         else:
-            lo = sl.bisect_left((mn,))
+            lo = order.bisect_left(score_key(mn))
         if maxex:
-            hi = sl.bisect_left((mx,))
+            hi = order.bisect_left(score_key(mx))
         else:
-            hi = n if mx == _INF else sl.bisect_left((_nextafter(mx, _INF),))
+            hi = n if mx == _INF else order.bisect_left(score_key(_nextafter(mx, _INF)))
         if hi < lo:
             hi = lo
         return lo, hi
@@ -161,50 +262,51 @@ class ZSet:
     def lex_span(self, spec, reverse=False):
         """Ranks [lo, hi) matched by a lex range (as Redis walks it: from the first element
         >= min forward while <= max, or from the last <= max backward while >= min)."""
-        sl = self.sl
-        n = len(sl)
+        order = self.order
+        n = len(order)
         if n == 0 or lex_range_empty(spec):
             return 0, 0
-        first = sl[0]
-        last = sl[-1]
-        if first[0] == last[0]:
-            s = first[0]
+        first = order[0]
+        last = order[-1]
+        if first[:8] == last[:8]:
+            p = first[:8]      # one score: members are in lex order, bisect them
             kmin, vmin, kmax, vmax = spec
             if kmin == 0:
                 lo = 0
             elif kmin == 3:
                 lo = n
             elif kmin == 1:
-                lo = sl.bisect_left((s, vmin))
+                lo = order.bisect_left(p + vmin)
             else:
-                lo = sl.bisect_right((s, vmin))
+                lo = order.bisect_right(p + vmin)
             if kmax == 3:
                 hi = n
             elif kmax == 0:
                 hi = 0
             elif kmax == 1:
-                hi = sl.bisect_right((s, vmax))
+                hi = order.bisect_right(p + vmax)
             else:
-                hi = sl.bisect_left((s, vmax))
+                hi = order.bisect_left(p + vmax)
             if hi < lo:
                 hi = lo
             return lo, hi
         # mixed scores: Redis's linear semantics (results are "undefined" but stable)
-        if not lex_gte_min(last[1], spec) or not lex_lte_max(first[1], spec):
+        if not lex_gte_min(last[8:], spec) or not lex_lte_max(first[8:], spec):
             return 0, 0
+        members = self.members()
         if not reverse:
             i = 0
-            while i < n and not lex_gte_min(sl[i][1], spec):
+            while i < n and not lex_gte_min(members[i], spec):
                 i += 1
             j = i
-            while j < n and lex_lte_max(sl[j][1], spec):
+            while j < n and lex_lte_max(members[j], spec):
                 j += 1
             return i, j
         j = n - 1
-        while j >= 0 and not lex_lte_max(sl[j][1], spec):
+        while j >= 0 and not lex_lte_max(members[j], spec):
             j -= 1
         i = j
-        while i >= 0 and lex_gte_min(sl[i][1], spec):
+        while i >= 0 and lex_gte_min(members[i], spec):
             i -= 1
         return i + 1, j + 1
 
@@ -320,6 +422,8 @@ def _strtod_full(b, strict):
 
 def str2d(b):
     """Redis's string2d: a float, or None (-> "value is not a valid float")."""
+    if b.isdigit() and len(b) < 300:
+        return float(b)   # plain ASCII digits: strtod's value, too short to overflow
     try:
         v = float(b)
     except ValueError:
