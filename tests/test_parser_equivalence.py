@@ -7,6 +7,20 @@ import pytest
 
 from redislet.resp import parser as P
 
+# Chunks where header counts could cancel out: bulks followed by two bytes other than CRLF
+# (both parsers skip them unread) hiding a header of another type, '+'/'(' (shorter than a
+# bulk) against '=' (longer), a nested array behind such bytes.
+ADVERSARIAL = [
+    b"*3\r\n$1\r\na$$+b\r\n+c\r\n",
+    b"*7\r\n" + b"=5\r\ntxt:a\r\n" * 3 + b"+b\r\n" * 4,
+    b"*7\r\n" + b"$1\r\naXY=5\r\ntxt:a\r\n" * 3 + b"+b\r\n" * 4,
+    b"*2\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n*1\r\n$1\r\naXY*1\r\n$1\r\nb\r\n",
+    b"*2\r\n$2\r\na\r\n$+b\r\n*1\r\n$4\r\nPING\r\n",
+    b"*1\r\n$4\r\nPING\r\n~1\r\n$3\r\nGET\r\n", b"*1\r\n$1\r\naXY~1\r\n$3\r\nGET\r\n",
+    b"*1\r\n$4\r\nPING\r\n|1\r\n+a\r\n+b\r\n*1\r\n$4\r\nPING\r\n",
+    b"*2\r\n$3\r\nSET\r\n$1\r\nk\r\n(1\r\n*1\r\n$2\r\n\r\n\r\n",
+]
+
 PIECES = [
     b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", b"*1\r\n$4\r\nPING\r\n", b"PING\r\n", b"*1\r\n+PING\r\n",
     b"*0\r\n", b"*-1\r\n", b"*2\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", b"*1\r\n$-1\r\n",
@@ -21,7 +35,11 @@ PIECES = [
     b"*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n", b"*1\r\n$3\r\nabXY", b"*1\r\n$2\r\n\r\n\r\n",
     b"*2\r\n$1\r\na\r\n$0\r\n\r\n", b"*1\r\n$1\r\n$\r\n", b"*1\r\n$3\r\n*1\r\r\n", b"\r\n",
     b"*1\r\n$2048\r\n" + b"x" * 2048 + b"\r\n", b"*2\r\n$1\r\na\r\n*1\r\n$1\r\nb\r\n",
-]
+    b"*4\r\n$6\r\nXRANGE\r\n$1\r\ns\r\n$1\r\n-\r\n$1\r\n+\r\n", b"*2\r\n$1\r\n*\r\n$2\r\n:1\r\n",
+    b"*2\r\n$1\r\naXY+b\r\n", b"*2\r\n$2\r\na\r\nX+b\r\n", b"*1\r\n$1\r\nk\xdf\n",
+    b"*1\r\n>1234567\r\n", b"*2\r\n$1\r\naXY~1234567\r\n",
+] + ADVERSARIAL
+
 
 
 def _run(chunks, fast):
@@ -32,6 +50,17 @@ def _run(chunks, fast):
         if p.error:
             break
     return out, p.error
+
+
+@pytest.mark.skipif(P._HiredisReader is None, reason="hiredis is not installed")
+def test_adversarial_chunks():
+    for data in ADVERSARIAL:
+        for cut in range(len(data) + 1):
+            chunks = [c for c in (data[:cut], data[cut:]) if c]
+            assert _run(chunks, True) == _run(chunks, False), chunks
+    # the XADD report's case: a partial item held by hiredis behind a non-CRLF ending
+    chunks = [b"*2\r\n$7\r\nPERSIST\r\n$1\r\nk\xdf\n*", b"1\r\n$4\r\nEXEC\r\n"]
+    assert _run(chunks, True) == _run(chunks, False) == ([[b"PERSIST", b"k"], [b"EXEC"]], None)
 
 
 @pytest.mark.skipif(P._HiredisReader is None, reason="hiredis is not installed")

@@ -14,16 +14,18 @@ try:  # hiredis parses well-formed pipelines in C; the Python parser stays the r
 except ImportError:  # pragma: no cover - optional speed-up
     _HiredisReader = None
 
-# hiredis pre-sizes a list for an aggregate's declared length (*3000000000 maps 24 GB), and
-# accepts element forms Redis's request parser rejects (every RESP2/RESP3 type but '$', and
-# the null bulk string $-1).
-# Every element header follows a CRLF and a fast chunk starts with '*', so two cheap scans
-# (each led by a literal, which the regex engine searches fast) route a chunk to the Python
-# parser when it has a header of another type after a CRLF, or a '*' count of a million or
-# more. A nested '*' is the one header both forms share: see _feed_hiredis.
-_SPECIAL_HEADER = re.compile(rb"\r\n(?:[~%>|+=(:\-_,#!]|\$-)").search
+# hiredis may pre-size or slowly build an aggregate's declared length ('>300000000' maps
+# 2.3 GB, '~3000000000' takes 17 s): a chunk with an aggregate count of a million or more
+# goes to the Python parser without meeting hiredis. '*' is in every chunk: its regex is led
+# by a literal (searched fast); '>' and '%' are looked for only when their byte is there.
+# ('~' and '|' never reach hiredis: it returns a set as a list, like an array, and drops
+# attributes.)
 _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
+_HUGE_OTHER = re.compile(rb"[>%][0-9]{7}").search
 _ONLY_LISTS = {list}
+_chain = chain.from_iterable
+# digits of a length below 100000 (longer arguments make the table lookup fail: slow path)
+_DIGITS = ([1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000).__getitem__
 # canonical headers of a small command, for the one-command fast path of feed_fast
 ONE_COMMAND_MAX = 4096
 _ARRAY_LEN = {b"*%d" % n: n for n in range(1, 257)}.get
@@ -32,16 +34,6 @@ _BULK_HEADER = [b"$%d" % n for n in range(ONE_COMMAND_MAX)].__getitem__
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
 INT_MAX = (1 << 31) - 1
-
-
-def _payload_stars(cmds):
-    """The CRLF '*' that argument bytes account for (an argument such as XADD's '*'
-    starts right after its header's CRLF): each argument after a CRLF, joined, gives
-    the same count; None when a nested array is there."""
-    try:
-        return (b"\r\n" + b"\r\n".join(chain.from_iterable(cmds))).count(b"\r\n*")
-    except TypeError:
-        return None
 
 
 class ProtocolError(Exception):
@@ -90,23 +82,25 @@ class RequestParser:
     def _feed_hiredis(self, data):
         """feed() through hiredis when that gives exactly Redis's result.
 
-        Used (through feed_fast) only for a chunk that starts a command ('*') with no
-        partial state, from an authenticated client, with no element header but '$' and
-        '*' (the pre-scans).
-        hiredis reads lengths as strictly as Redis (string2ll: no sign, no leading zero),
-        so what is left to rule out is a command that is not an array (a top-level bulk
-        string, *-1), an empty one (*0), a nested array and a partial command at the end.
-        Once every command is a non-empty list, each header follows a CRLF (but the first,
-        which starts the chunk): one '*' per command and one '$' per argument. A nested
-        array or a partial command adds a header beyond those, and payload bytes can only
-        add to the counts. On any mismatch, or any hiredis error, the whole chunk goes
-        to the Python parser, which has Redis's exact errors and limits (nothing ran
-        yet). An argument starting with '*' (XADD key * ...) or holding CRLF '*' adds
-        to the '*' count by exactly what its bytes say, so that is counted back
-        (_payload_stars); other payload bytes that look like a header only send a
-        chunk the slow way."""
-        if (data[:1] != b"*" or len(data) > self.max_bulk
-                or _SPECIAL_HEADER(data) is not None or _HUGE_ARRAY(data) is not None):
+        Used (through feed_fast) for a chunk that starts a command ('*'), with no partial
+        state, from an authenticated client, with no '~' or '|' byte (a top-level set is
+        a list to hiredis too). hiredis reads lengths as strictly as Redis (string2ll)
+        and, like Redis, skips the two bytes after a bulk unread. Its commands are
+        Redis's once nothing stays in hiredis (no partial item), every item is a
+        non-empty list and every element bytes (no nested array, integer, null...), and
+        no element came from the other headers hiredis returns as bytes, which Redis
+        rejects: '+', '(' and '='. Without those bytes in the chunk that is certain;
+        with them (base64 values, XRANGE's '+'), two counts settle it:
+          * CRLFs: a canonical chunk has one per header, one after each bulk, and those
+            inside arguments. Nothing adds one (a CRLF across an argument's end and the
+            next two bytes only makes up for the CRLF those bytes lack), while '+' and
+            '(' elements, and other bytes after a bulk, lose one.
+          * length: then only '=' can differ, and it adds 4 or 5 bytes.
+        Anything else, or any hiredis error, sends the whole chunk to the Python parser
+        (nothing ran yet), which has Redis's exact errors and limits."""
+        if (data[:1] != b"*" or len(data) > self.max_bulk or _HUGE_ARRAY(data) is not None
+                or b"~" in data or b"|" in data
+                or ((b">" in data or b"%" in data) and _HUGE_OTHER(data) is not None)):
             return self.feed(data)
         reader = self.reader
         if reader is None:
@@ -120,15 +114,18 @@ class RequestParser:
             while cmd is not False:
                 append(cmd)
                 cmd = gets()
-        except Exception:  # hiredis's protocol errors
-            self.reader = None
-            return self.feed(data)
-        if (not all(out) or set(map(type, out)) != _ONLY_LISTS
-                or data.count(b"\r\n$") != sum(map(len, out))):
-            self.reader = None
-            return self.feed(data)
-        stars = data.count(b"\r\n*") + 1 - len(out)
-        if stars and stars != _payload_stars(out):
+            reader.feed(b"*0\r\n")     # a clean reader reads it as []: no partial item
+            if gets() != [] or not all(out) or set(map(type, out)) != _ONLY_LISTS:
+                raise ValueError
+            joined = b"\x00".join(_chain(out))    # TypeError unless all elements are bytes
+            if b"+" in data or b"(" in data or b"=" in data:
+                nargs = sum(map(len, out))
+                if (data.count(b"\r\n") != len(out) + 2 * nargs + joined.count(b"\r\n")
+                        or len(data) != (3 * len(out) + sum(map(_DIGITS, map(len, out)))
+                                         + 5 * nargs + sum(map(_DIGITS, map(len, _chain(out))))
+                                         + len(joined) - nargs + 1)):
+                    raise ValueError
+        except Exception:   # hiredis's errors, non-canonical input, lengths past the table
             self.reader = None
             return self.feed(data)
         return out
