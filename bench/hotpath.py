@@ -61,6 +61,9 @@ TESTS = {
     "sadd": lambda i: enc("SADD", "myset", "element:%012d" % _rnd(i)),
     "hset": lambda i: enc("HSET", "myhash", "element:%012d" % _rnd(i), "xxx"),
     "zadd": lambda i: enc("ZADD", "myzset", str(i % 1000), "element:%012d" % _rnd(i)),
+    # redis-benchmark's zadd: every score 0, so ties are ordered by member
+    "zadd0": lambda i: enc("ZADD", "myzset0", "0", "element:%012d" % _rnd(i)),
+    "xadd": lambda i: enc("XADD", "mystream", "*", "myfield", "myvalue"),
 }
 
 

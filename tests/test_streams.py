@@ -199,6 +199,83 @@ def test_xadd_fields_differ_from_master(b):
     b("XRANGE", "s", "-", "+", "COUNT", "5")
 
 
+# -- XADD key * (the plain form's short path) ---------------------------------------------
+# Behind a last ID in the future, an auto ID is last + 1 on both servers: the short path can
+# be compared byte for byte, node layout included (XINFO, approximate trims).
+FUTURE = 99999999999999
+
+
+@pytest.mark.parametrize("node", [100, 7, 1])
+def test_xadd_auto_id_after_future_id(b, node):
+    both_cfg(b, "stream-node-max-entries", node)
+    b("XADD", "s", "%d-5" % FUTURE, "f", "v")
+    values = ["v", "12", "-3", "x" * 70, "", "0", "1.5", "y" * 5000, "123456789012345"]
+    for i in range(60):
+        if i % 11 == 10:
+            b("XADD", "s", "*", "f", values[i % len(values)], "g", str(i))
+        elif i % 13 == 12:
+            b("XADD", "s", "*", "other", values[i % len(values)])
+        else:
+            b("XADD", "s", "*", "f", values[i % len(values)])
+    b("XLEN", "s")
+    b("XINFO", "STREAM", "s")
+    b("XINFO", "STREAM", "s", "FULL", "COUNT", "3")
+    b("XTRIM", "s", "MAXLEN", "~", "20")
+    b("XRANGE", "s", "-", "+", "COUNT", "4")
+    b("XINFO", "STREAM", "s")
+
+
+def test_xadd_auto_id_seq_carry_and_exhaustion(b):
+    b("XADD", "s", "%d-18446744073709551614" % FUTURE, "f", "v")
+    b("XADD", "s", "*", "f", "v")              # ...-18446744073709551615
+    b("XADD", "s", "*", "f", "v")              # the next millisecond, seq 0
+    b("XADD", "s", "*", "f", "v")
+    b("XINFO", "STREAM", "s", "FULL")
+    b("XADD", "t", "18446744073709551615-18446744073709551615", "a", "b")
+    b("XADD", "t", "*", "c", "d")
+    b("XADD", "t", "*", "c")
+    b("XADD", "t", "*", "c", "d", "e")
+
+
+def test_xadd_auto_id_node_limits_follow_config_set(b):
+    """The node limits are cached for XADD: CONFIG SET must reach them."""
+    b("XADD", "s", "%d-0" % FUTURE, "f", "v")
+    for limits in [("stream-node-max-entries", 3), ("stream-node-max-entries", 5),
+                   ("stream-node-max-bytes", 1), ("stream-node-max-bytes", 0),
+                   ("stream-node-max-entries", 0), ("stream-node-max-bytes", 120),
+                   ("stream-node-max-entries", 100), ("stream-node-max-bytes", 4096)]:
+        both_cfg(b, *limits)
+        for _ in range(9):
+            b("XADD", "s", "*", "f", "value")
+        b("XINFO", "STREAM", "s")
+    b("XTRIM", "s", "MAXLEN", "~", "10")
+    b("XLEN", "s")
+    b("CONFIG", "SET", "stream-node-max-entries", "7", "stream-node-max-bytes", "bad")
+    b("CONFIG", "GET", "stream-node-max-entries")
+    for _ in range(9):
+        b("XADD", "s", "*", "f", "value")
+    b("XINFO", "STREAM", "s")
+
+
+def test_xadd_auto_id_pipelined_star_arguments(both):
+    """A pipeline of XADD key * ...: the '*' argument right after its CRLF looks like an
+    array header; arguments holding '*' or CRLF '*' must be read as they are."""
+    both("XADD", "s", "%d-0" % FUTURE, "f", "v")
+
+    def enc(*args):
+        return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+    cmds = [enc(b"XADD", b"s", b"*", b"f", b"v")] * 20
+    cmds += [enc(b"XADD", b"s", b"*", b"*", b"*"), enc(b"XADD", b"s", b"*", b"a\r\n*b", b"**"),
+             enc(b"XADD", b"s", b"*", b"\r\n*", b"x\r\n*1\r\n$1\r\n")]
+    cmds += [enc(b"XADD", b"s", b"MAXLEN", b"~", b"5", b"*", b"f", b"v")] * 3
+    cmds += [enc(b"XRANGE", b"s", b"-", b"+")]
+    data = b"".join(cmds)
+    ra, rb = both.send_raw(data)
+    assert ra == rb
+    both("XINFO", "STREAM", "s", "FULL")
+
+
 # -- XRANGE / XREVRANGE / XLEN ------------------------------------------------------------
 def test_xrange_forms(b):
     ids = ["0-1", "0-18446744073709551615", "1-0", "42-0", "42-42",
@@ -248,6 +325,25 @@ def test_xrange_many_nodes_and_counts(b):
     b("XRANGE", "s", "-", "+")
     b("XREVRANGE", "s", "+", "-", "COUNT", "17")
     b("XINFO", "STREAM", "s")
+
+
+def test_xrange_counts_across_tombstones(b):
+    """Nodes with and without tombstones, each direction, counts ending inside, at the
+    edge of and past a node."""
+    both_cfg(b, "stream-node-max-entries", 4)
+    for i in range(1, 41):
+        b("XADD", "s", "%d-%d" % (i // 2, i % 2), "f", "v%d" % i)
+    for i in (3, 9, 10, 11, 12, 21, 40):
+        b("XDEL", "s", "%d-%d" % (i // 2, i % 2))
+    for s, e in [("-", "+"), ("2-0", "+"), ("(2-0", "15"), ("5-1", "5-1"), ("6", "6"),
+                 ("-", "0-1"), ("20-0", "+"), ("(19-1", "+")]:
+        for n in (1, 2, 3, 4, 5, 7, 8, 13, 100):
+            b("XRANGE", "s", s, e, "COUNT", str(n))
+            b("XREVRANGE", "s", e, s, "COUNT", str(n))
+        b("XRANGE", "s", s, e)
+        b("XREVRANGE", "s", e, s)
+    b("XREAD", "COUNT", "6", "STREAMS", "s", "4-0")
+    b("XREAD", "STREAMS", "s", "0")
 
 
 # -- XDEL ---------------------------------------------------------------------------------

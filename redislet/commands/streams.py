@@ -7,18 +7,34 @@ XGROUP SETID / CREATECONSUMER where needed.
 """
 from .table import command
 from .help import help_reply
-from .. import db as _db
+from .. import db as _db, hooks
 from ..blocking import block, parse_timeout
 from ..errors import CommandError, SYNTAX, NOT_INTEGER, WRONGTYPE, NO_SUCH_KEY
 from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, bulk, integer
 from ..types.stream import (Stream, Group, Consumer, NACK, MASK64, MAX_ID, fmt_id, id_bulk,
-                            SCG_INVALID_ENTRIES_READ)
+                            node_max_bytes, SCG_INVALID_ENTRIES_READ)
 from ..util import parse_ll
-from time import time as _time
+from time import time_ns as _time_ns
 
 _db.TYPE_NAMES[Stream] = b"stream"
 _db.SIGNAL_ON_DELETE.add(Stream)
 _db.ENCODING_FUNCS[Stream] = lambda v: b"stream"
+
+
+def _server_init(srv):
+    """The node limits XADD reads on every call, kept on the server and refreshed on
+    CONFIG SET."""
+    def refresh(_v=None):
+        vals = srv.config.values
+        srv.stream_node_max_entries = vals["stream-node-max-entries"]
+        srv.stream_node_max_bytes = node_max_bytes(vals["stream-node-max-bytes"])
+
+    refresh()
+    srv.config.on_change("stream-node-max-entries", refresh)
+    srv.config.on_change("stream-node-max-bytes", refresh)
+
+
+hooks.server_init.append(_server_init)
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 XREAD_BLOCKED_DEFAULT_COUNT = 1000
@@ -151,19 +167,31 @@ def parse_range_end(arg):
 
 
 # -- replies ------------------------------------------------------------------------------
+# an entry of one field/value pair (the usual one) in one formatting step
+_PAIR_ENTRY = b"*2\r\n$%d\r\n%s\r\n*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+
+
 def entry_reply(idk, fv):
     s = b"%d-%d" % (idk >> 64, idk & MASK64)
+    if len(fv) == 2:
+        f, v = fv
+        return _PAIR_ENTRY % (len(s), s, len(f), f, len(v), v)
     return b"*2\r\n$%d\r\n%s\r\n*%d\r\n%s" % (
         len(s), s, len(fv), b"".join([b"$%d\r\n%s\r\n" % (len(x), x) for x in fv]))
 
 
 def entries_reply(ents):
     parts = [b"*%d\r\n" % len(ents)]
+    append = parts.append
     for idk, fv in ents:
         s = b"%d-%d" % (idk >> 64, idk & MASK64)
-        parts.append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(s), s, len(fv)))
+        if len(fv) == 2:
+            f, v = fv
+            append(_PAIR_ENTRY % (len(s), s, len(f), f, len(v), v))
+            continue
+        append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(s), s, len(fv)))
         for x in fv:
-            parts.append(b"$%d\r\n%s\r\n" % (len(x), x))
+            append(b"$%d\r\n%s\r\n" % (len(x), x))
     return b"".join(parts)
 
 
@@ -286,7 +314,7 @@ def parse_add_trim(c, argv, xadd):
             raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ "
                                "option")
     elif a.approx:
-        lim = 100 * c.server.config.values["stream-node-max-entries"]
+        lim = 100 * c.server.stream_node_max_entries
         if lim <= 0:
             lim = 10000
         if lim > 1000000:
@@ -314,27 +342,75 @@ def _rewrite_trim(s, a, argv):
         argv[a.arg_idx] = fmt_id(s.first_any_id())
 
 
+_EXHAUSTED = ("ERR The stream has exhausted the last possible ID, unable to add more "
+              "items")
+
+
 @command("xadd")
 def xadd(c, argv):
-    if argv[2] == b"*":
-        a = None
-        idpos = 2
-        no_mkstream = False
+    """XADD; the plain form `XADD key * field value ...` (no options, auto ID) takes the
+    short way: nothing to parse, no ID checks (an auto ID is always past the last one)."""
+    if argv[2] != b"*":
+        return _xadd_generic(c, argv)
+    argc = len(argv)
+    if argc < 5 or not argc & 1:
+        raise _wrongargs("xadd")
+    db = c.db
+    key = argv[1]
+    s = db.lookup(key)
+    if s is None:
+        s = Stream()
+        db.add(key, s)
+    elif type(s) is not Stream:
+        raise CommandError(WRONGTYPE)
+    last = s.last_id
+    if last == MAX_ID:
+        raise CommandError(_EXHAUSTED)
+    # streamNextID: a new millisecond starts at seq 0, else the last ID + 1 (a full
+    # sequence carries into the next millisecond)
+    ms = _time_ns() // 1000000      # mstime()
+    if ms > last >> 64:
+        seq = 0
+        idk = ms << 64
     else:
-        a = parse_add_trim(c, argv, True)
-        idpos = a.idpos
-        no_mkstream = a.no_mkstream
+        idk = last + 1
+        ms = idk >> 64
+        seq = idk & MASK64
+    fv = argv[3:]
+    tot = len(fv[0]) + len(fv[1]) if argc == 5 else sum(map(len, fv))
+    if tot > 1073741824:
+        raise CommandError("ERR Elements are too large to be stored")
+    srv = c.server
+    s.append(idk, fv, tot, srv.stream_node_max_entries, srv.stream_node_max_bytes)
+    sid = b"%d-%d" % (ms, seq)
+    if db.watched or srv.key_modified_hook is not None:
+        db.touch(key)
+    if srv.notify_flags & _NOTIFY_STREAM:
+        srv.notify(_NOTIFY_STREAM, b"xadd", key, db.id)
+    srv.dirty += 1
+    if srv.propagate_targets:
+        newargv = argv[:]
+        newargv[2] = sid          # replicas and the AOF get the ID chosen here
+        c.prop_override = [newargv]
+    if db.blocking:
+        db.signal_ready(key)
+    return b"$%d\r\n%s\r\n" % (len(sid), sid)
+
+
+def _xadd_generic(c, argv):
+    a = parse_add_trim(c, argv, True)
+    idpos = a.idpos
     fp = idpos + 1
     n = len(argv) - fp
     if n < 2 or n & 1:
         raise _wrongargs("xadd")
-    if a is not None and a.id_given and a.seq_given and a.idk == 0:
+    if a.id_given and a.seq_given and a.idk == 0:
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
     db = c.db
     key = argv[1]
     s = db.lookup(key)
     if s is None:
-        if no_mkstream:
+        if a.no_mkstream:
             return c.r.null
         s = Stream()
         db.add(key, s)
@@ -342,11 +418,9 @@ def xadd(c, argv):
         raise CommandError(WRONGTYPE)
     last = s.last_id
     if last == MAX_ID:
-        raise CommandError("ERR The stream has exhausted the last possible ID, unable to add "
-                           "more items")
-    srv = c.server
-    if a is None or not a.id_given:
-        ms = int(_time() * 1000)
+        raise CommandError(_EXHAUSTED)
+    if not a.id_given:
+        ms = _time_ns() // 1000000      # mstime()
         idk = (ms << 64) if ms > (last >> 64) else last + 1
     elif a.seq_given:
         idk = a.idk
@@ -360,39 +434,32 @@ def xadd(c, argv):
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
     fv = argv[fp:]
-    tot = len(fv[0]) + len(fv[1]) if n == 2 else sum(map(len, fv))
+    tot = sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")
-    vals = srv.config.values
-    s.append(idk, fv, tot, vals["stream-node-max-entries"], vals["stream-node-max-bytes"])
+    srv = c.server
+    s.append(idk, fv, tot, srv.stream_node_max_entries, srv.stream_node_max_bytes)
     sid = b"%d-%d" % (idk >> 64, idk & MASK64)
-    reply = b"$%d\r\n%s\r\n" % (len(sid), sid)
     db.touch(key)
     if srv.notify_flags & _NOTIFY_STREAM:
         srv.notify(_NOTIFY_STREAM, b"xadd", key, db.id)
     srv.dirty += 1
-    if a is None:
-        if srv.propagate_targets:
+    newargv = None
+    if a.strategy != TRIM_NONE:
+        if _do_trim(s, a):
+            _notify(c, b"xtrim", key)
+        if a.approx:
             newargv = list(argv)
-            newargv[2] = sid
-            c.prop_override = [newargv]
-    else:
-        newargv = None
-        if a.strategy != TRIM_NONE:
-            if _do_trim(s, a):
-                _notify(c, b"xtrim", key)
-            if a.approx:
-                newargv = list(argv)
-                _rewrite_trim(s, a, newargv)
-        if not a.id_given or not a.seq_given:
-            if newargv is None:
-                newargv = list(argv)
-            newargv[idpos] = sid
-        if newargv is not None:
-            c.prop_override = [newargv]
+            _rewrite_trim(s, a, newargv)
+    if not a.id_given or not a.seq_given:
+        if newargv is None:
+            newargv = list(argv)
+        newargv[idpos] = sid
+    if newargv is not None:
+        c.prop_override = [newargv]
     if db.blocking:
         db.signal_ready(key)
-    return reply
+    return b"$%d\r\n%s\r\n" % (len(sid), sid)
 
 
 @command("xtrim")
@@ -579,9 +646,13 @@ def _group_read(s, key, gname, g, consumer, start, count, noack, prop, now):
             if noack:
                 moved = True
         sid = b"%d-%d" % (idk >> 64, idk & MASK64)
-        parts.append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(sid), sid, len(fv)))
-        for x in fv:
-            parts.append(b"$%d\r\n%s\r\n" % (len(x), x))
+        if len(fv) == 2:
+            f, v = fv
+            parts.append(_PAIR_ENTRY % (len(sid), sid, len(f), f, len(v), v))
+        else:
+            parts.append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(sid), sid, len(fv)))
+            for x in fv:
+                parts.append(b"$%d\r\n%s\r\n" % (len(x), x))
         if not noack:
             nack = pel.get(idk)
             if nack is None:

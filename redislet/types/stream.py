@@ -22,6 +22,12 @@ SCG_INVALID_ENTRIES_READ = -1
 LP_MAX_SIZE = 1 << 30          # STREAM_LISTPACK_MAX_SIZE
 
 
+def node_max_bytes(v):
+    """stream-node-max-bytes as streamAppendItem applies it: 0 (no limit) and values over
+    the listpack limit are capped at LP_MAX_SIZE."""
+    return LP_MAX_SIZE if v == 0 or v > LP_MAX_SIZE else v
+
+
 def fmt_id(k):
     return b"%d-%d" % (k >> 64, k & MASK64)
 
@@ -60,6 +66,7 @@ def _backlen(n):
 
 
 _INT_START = frozenset(b"-0123456789")
+_LIVE_WIDENS = frozenset((127, 4095, 32767, 8388607, 2147483647))   # lp_int_size steps
 
 
 def lp_str_size(s):
@@ -76,34 +83,29 @@ def lp_str_size(s):
     return n + 5 + _backlen(n + 5)
 
 
-def _delta(a, b):
-    """(int64_t)(a - b) on uint64 values, as the listpack stores ID deltas."""
-    d = (a - b) & MASK64
+def _wrap(d):
+    """(int64_t)d for the difference of two uint64 values, as the listpack stores ID
+    deltas."""
+    d &= MASK64
     return d - (1 << 64) if d >> 63 else d
 
 
-def entry_bytes(master, idk, fv, same):
-    """Listpack bytes of one entry: flags, ms delta, seq delta, [numfields, fields], values,
-    lp-count."""
-    dm = (idk >> 64) - (master >> 64)
-    ds = (idk & MASK64) - (master & MASK64)
+def id_bytes(dm, ds):
+    """Listpack bytes of an entry's flags, ms delta and seq delta; dm, ds: the differences
+    from the master ID's ms and seq (dm >= 0: entries follow their master)."""
     if 0 <= dm <= 127 and 0 <= ds <= 127:
-        n = 6
-    elif dm <= 4095 and -4096 <= ds <= 4095:
-        n = (4 if dm <= 127 else 5) + (2 if 0 <= ds <= 127 else 3)
-    else:
-        n = 2 + lp_int_size(_delta(idk >> 64, master >> 64)) \
-            + lp_int_size(_delta(idk & MASK64, master & MASK64))
+        return 6
+    if dm <= 4095 and -4096 <= ds <= 4095:
+        return (4 if dm <= 127 else 5) + (2 if 0 <= ds <= 127 else 3)
+    return 2 + lp_int_size(_wrap(dm)) + lp_int_size(_wrap(ds))
+
+
+def fields_bytes(fv, same):
+    """Listpack bytes of an entry after its ID: [numfields, fields] (unless it has the
+    master's fields), values, lp-count."""
     nf = len(fv) >> 1
+    n = 0
     if same:
-        if nf == 1:
-            x = fv[1]
-            k = len(x)
-            if k < 64 and (not k or x[0] not in _INT_START):
-                n += k + 4            # value + lp-count (4)
-            else:
-                n += lp_str_size(x) + 2
-            return n
         for x in fv[1::2]:
             n += lp_str_size(x)
         return n + lp_int_size(nf + 3)
@@ -113,11 +115,21 @@ def entry_bytes(master, idk, fv, same):
     return n + lp_int_size(2 * nf + 4)
 
 
+def entry_bytes(master, idk, fv, same):
+    """Listpack bytes of one entry: flags, ms delta, seq delta, [numfields, fields], values,
+    lp-count."""
+    return id_bytes((idk >> 64) - (master >> 64), (idk & MASK64) - (master & MASK64)) \
+        + fields_bytes(fv, same)
+
+
 class Node:
-    __slots__ = ("master", "ids", "entries", "live", "deleted", "nbytes", "mfields")
+    __slots__ = ("master", "ids", "entries", "live", "deleted", "nbytes", "mfields",
+                 "mms", "mseq")
 
     def __init__(self, master, fv):
         self.master = master
+        self.mms = master >> 64          # the master ID's parts, for the entry deltas
+        self.mseq = master & MASK64
         self.ids = []
         self.entries = []
         self.live = 0
@@ -185,31 +197,37 @@ class Stream:
     # -- adding -----------------------------------------------------------------------
     def append(self, idk, fv, totlen, max_entries, max_bytes):
         """streamAppendItem with the ID already decided (greater than last_id); totlen is
-        the total length of the fields and values."""
+        the total length of the fields and values; max_bytes is stream-node-max-bytes with
+        0 and values over LP_MAX_SIZE already read as LP_MAX_SIZE (node_max_bytes)."""
         nodes = self.nodes
-        if nodes:
-            node = nodes[-1]
-            if max_bytes == 0 or max_bytes > LP_MAX_SIZE:
-                max_bytes = LP_MAX_SIZE
-            if node.nbytes + totlen >= max_bytes or \
-                    (max_entries and node.live + node.deleted >= max_entries):
-                node = None
-            else:
-                mf = node.mfields
-                if len(fv) == 2:
-                    same = len(mf) == 1 and fv[0] == mf[0]
-                else:
-                    same = fv[0::2] == mf
-        else:
-            node = None
-        if node is None:
+        node = nodes[-1] if nodes else None
+        pair = len(fv) == 2
+        if node is None or node.nbytes + totlen >= max_bytes or \
+                (max_entries and node.live + node.deleted >= max_entries):
             node = Node(idk, fv)
             nodes.append(node)
             self.keys.append(idk)
             same = True
-        n = entry_bytes(node.master, idk, fv, same)
+        elif pair:
+            mf = node.mfields
+            same = len(mf) == 1 and fv[0] == mf[0]
+        else:
+            same = fv[0::2] == node.mfields
+        # the entry's listpack bytes, the usual case inlined (id_bytes, fields_bytes)
+        dm = (idk >> 64) - node.mms
+        ds = (idk & MASK64) - node.mseq
+        n = 6 if dm <= 127 and 0 <= ds <= 127 else id_bytes(dm, ds)
+        if same and pair:
+            x = fv[1]
+            k = len(x)
+            if k < 64 and (not k or x[0] not in _INT_START):
+                n += k + 4            # value, lp-count (2)
+            else:
+                n += lp_str_size(x) + 2
+        else:
+            n += fields_bytes(fv, same)
         live = node.live
-        if live == 127 or live in (4095, 32767, 8388607, 2147483647):
+        if live in _LIVE_WIDENS:
             n += lp_int_size(live + 1) - lp_int_size(live)
         node.live = live + 1
         node.nbytes += n
@@ -245,7 +263,9 @@ class Stream:
 
     # -- reading ----------------------------------------------------------------------
     def range(self, start, end, count=0, rev=False):
-        """Live entries (id, fv) with start <= id <= end, at most count (0 = all)."""
+        """Live entries (id, fv) with start <= id <= end, at most count (0 = all).
+        Within a node the bounds are bisected; a node without tombstones is taken by
+        slices rather than entry by entry."""
         out = []
         if start > end or not self.nodes:
             return out
@@ -254,52 +274,56 @@ class Stream:
             ni = bisect_right(self.keys, start) - 1
             if ni < 0:
                 ni = 0
-            node = nodes[ni]
-            j = bisect_left(node.ids, start)
-            nn = len(nodes)
-            while True:
+            j = bisect_left(nodes[ni].ids, start)
+            for ni in range(ni, len(nodes)):
+                node = nodes[ni]
                 ids = node.ids
-                ents = node.entries
                 m = len(ids)
-                while j < m:
-                    k = ids[j]
-                    if k > end:
-                        return out
-                    e = ents[j]
-                    if e is not None:
-                        out.append((k, e))
-                        if len(out) == count:
-                            return out
-                    j += 1
-                ni += 1
-                if ni >= nn:
-                    return out
-                node = nodes[ni]
-                j = 0
-        else:
-            ni = bisect_right(self.keys, end) - 1
-            if ni < 0:
-                return out
-            node = nodes[ni]
-            j = bisect_right(node.ids, end) - 1
-            while True:
-                ids = node.ids
+                hi = m if not m or ids[-1] <= end else bisect_right(ids, end, j)
                 ents = node.entries
-                while j >= 0:
-                    k = ids[j]
-                    if k < start:
+                if not node.deleted:
+                    if count and hi - j >= count - len(out):
+                        k = j + count - len(out)
+                        out.extend(zip(ids[j:k], ents[j:k]))
                         return out
-                    e = ents[j]
+                    out.extend(zip(ids[j:hi], ents[j:hi]))
+                else:
+                    for k in range(j, hi):
+                        e = ents[k]
+                        if e is not None:
+                            out.append((ids[k], e))
+                            if len(out) == count:
+                                return out
+                if hi < m:          # the next entry is past end
+                    return out
+                j = 0
+            return out
+        ni = bisect_right(self.keys, end) - 1
+        if ni < 0:
+            return out
+        hi = bisect_right(nodes[ni].ids, end)      # the entries before hi are <= end
+        while True:
+            node = nodes[ni]
+            ids = node.ids
+            lo = 0 if not ids or ids[0] >= start else bisect_left(ids, start, 0, hi)
+            ents = node.entries
+            if not node.deleted:
+                if count and hi - lo >= count - len(out):
+                    k = hi - (count - len(out))
+                    out.extend(zip(reversed(ids[k:hi]), reversed(ents[k:hi])))
+                    return out
+                out.extend(zip(reversed(ids[lo:hi]), reversed(ents[lo:hi])))
+            else:
+                for k in range(hi - 1, lo - 1, -1):
+                    e = ents[k]
                     if e is not None:
-                        out.append((k, e))
+                        out.append((ids[k], e))
                         if len(out) == count:
                             return out
-                    j -= 1
-                ni -= 1
-                if ni < 0:
-                    return out
-                node = nodes[ni]
-                j = len(node.ids) - 1
+            if lo > 0 or ni == 0:   # the entry before lo is before start
+                return out
+            ni -= 1
+            hi = len(nodes[ni].ids)
 
     def get(self, idk):
         """The field/value list of a live entry, or None."""
@@ -475,6 +499,8 @@ class Stream:
         for node in self.nodes:
             n = Node.__new__(Node)
             n.master = node.master
+            n.mms = node.mms
+            n.mseq = node.mseq
             n.ids = node.ids[:]
             n.entries = node.entries[:]
             n.live = node.live
