@@ -158,7 +158,7 @@ class Client(asyncio.Protocol):
             cmd = dispatch.get(argv[0])
             if cmd is None:
                 cmd = dispatch.get(argv[0].lower())
-            if (cmd is None or cmd.subcommands is not None or self.checks or srv.checks
+            if (cmd is None or cmd.needs_check or self.checks or srv.checks
                     or self.reply_mode or srv.ready_keys):
                 self.process(argv)
                 t0 = perf()
@@ -225,7 +225,7 @@ class Client(asyncio.Protocol):
         cmd = DISPATCH.get(argv[0])
         if cmd is None:
             cmd = DISPATCH.get(argv[0].lower())
-        if cmd is None or cmd.subcommands is not None or self.checks or srv.checks:
+        if cmd is None or cmd.needs_check or self.checks or srv.checks:
             cmd = self.check(argv, cmd)
             if cmd is None:
                 return
@@ -353,12 +353,17 @@ class Client(asyncio.Protocol):
         if (a > 0 and a != len(argv)) or len(argv) < -a:
             self.reject(cmd, "ERR wrong number of arguments for '%s' command" % cmd.fullname)
             return None
-        if cmd.protected and not srv.allow_protected(self, "enable-debug-command"):
-            self.reject(cmd, "ERR DEBUG command not allowed. If the enable-debug-command option"
-                        " is set to \"local\", you can run it from a local connection, otherwise"
-                        " you need to set this option in the configuration file, and then "
-                        "restart the server.")
-            return None
+        if cmd.protected:
+            # DEBUG, or MODULE's LOAD/LOADEX/UNLOAD: each has its own enable-*-command
+            what = "MODULE" if cmd.parent is not None and cmd.parent.name == "module" \
+                else "DEBUG"
+            option = "enable-%s-command" % what.lower()
+            if not srv.allow_protected(self, option):
+                self.reject(cmd, "ERR %s command not allowed. If the %s option is set to "
+                            "\"local\", you can run it from a local connection, otherwise you"
+                            " need to set this option in the configuration file, and then "
+                            "restart the server." % (what, option))
+                return None
         if not self.authenticated and not cmd.no_auth:
             self.reject(cmd, NOAUTH)
             return None

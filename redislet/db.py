@@ -47,8 +47,11 @@ class Database:
                 if (when is not None and when < self.server.time_ms()
                         and not self.server.loading   # keyIsExpired: not while loading
                         and not self.server.master_executing):   # nor for a replica's master
-                    if self.server.is_replica:
-                        return None   # a replica waits for the master's DEL
+                    srv = self.server
+                    if srv.is_replica or (srv.pause_type and srv.pause_active()):
+                        # a replica waits for the master's DEL; while clients are paused
+                        # (CLIENT PAUSE, FAILOVER) the dataset stays put (expireIfNeeded)
+                        return None
                     self.expire_key(key)
                     return None
             srv = self.server
@@ -66,8 +69,9 @@ class Database:
             when = self.expires.get(key)
             if (when is not None and when < self.server.time_ms() and not self.server.loading
                     and not self.server.master_executing):
-                if self.server.is_replica:
-                    return None
+                srv = self.server
+                if srv.is_replica or (srv.pause_type and srv.pause_active()):
+                    return None   # (as in lookup)
                 self.expire_key(key)
                 return None
         return v

@@ -86,6 +86,7 @@ class RedisServer:
         self.loading = False
         self.pause_type = 0          # CLIENT PAUSE: 0 off, 1 WRITE, 2 ALL
         self.pause_end = 0           # unix ms when the pause ends
+        self.pause_purposes = {}     # purpose ("client", "failover") -> [type, end ms]
         self.pause_timer = None
         self.postponed = []          # clients whose next command waits for the pause end
         self.dirty = 0
@@ -208,21 +209,21 @@ class RedisServer:
         self.checks = bool(self.state_checks) or self.pause_type != 0
 
     # -- client pause (pauseClients / unpauseClients) --------------------------------
-    def pause_clients(self, end_ms, ptype):
+    def pause_clients(self, end_ms, ptype, purpose="client"):
         """CLIENT PAUSE: pause all (2) or write (1) commands until end_ms; a pause in
-        progress keeps the most restrictive type and the furthest end."""
-        if self.pause_type:
-            ptype = max(ptype, self.pause_type)
-            end_ms = max(end_ms, self.pause_end)
-        old = self.pause_type
-        self.pause_type, self.pause_end = ptype, end_ms
-        self._update_pause(old)
+        progress keeps the most restrictive type and the furthest end. Each purpose
+        (CLIENT PAUSE, FAILOVER) has its own pause, as pauseClients in networking.c."""
+        p = self.pause_purposes.get(purpose)
+        if p is None:
+            self.pause_purposes[purpose] = [ptype, end_ms]
+        else:
+            p[0] = max(p[0], ptype)
+            p[1] = max(p[1], end_ms)
+        self._update_pause(self.pause_type)
 
-    def unpause_clients(self):
-        old = self.pause_type
-        self.pause_type = 0
-        self.pause_end = 0
-        self._update_pause(old)
+    def unpause_clients(self, purpose="client"):
+        if self.pause_purposes.pop(purpose, None) is not None:
+            self._update_pause(self.pause_type)
 
     def pause_active(self):
         """checkClientPauseTimeoutAndReturnIfPaused."""
@@ -231,13 +232,20 @@ class RedisServer:
         return self.pause_type != 0
 
     def _update_pause(self, old):
-        if self.pause_type and self.pause_end < self.time_ms():
-            self.pause_type = 0
-            self.pause_end = 0
+        """updateClientPauseTypeAndEndTime: the most restrictive type among the purposes'
+        pauses (expired ones dropped), until the furthest end of that type."""
+        now = self.time_ms()
+        purposes = self.pause_purposes
+        for k in [k for k, p in purposes.items() if p[1] < now]:
+            del purposes[k]
+        self.pause_type = max([p[0] for p in purposes.values()], default=0)
+        self.pause_end = max([p[1] for p in purposes.values() if p[0] == self.pause_type],
+                             default=0)
         if self.pause_timer is not None:
             self.pause_timer.cancel()
             self.pause_timer = None
-        if self.pause_type and self.loop is not None:
+        if self.pause_type and self.loop is not None and self.pause_end - now < 1 << 40:
+            # (a pause without end, FAILOVER's, needs no timer)
             delay = (self.pause_end - self.time_ms() + 1) / 1000.0
             self.pause_timer = self.loop.call_later(max(0.0, delay), self._pause_expired)
         self.update_checks()

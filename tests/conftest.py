@@ -62,10 +62,16 @@ class ServerProcess:
         self.log.close()
 
 
+# Like Redis's own tests (tests/assets/default.conf), test servers allow DEBUG; a test of
+# the default refusal passes "--enable-debug-command", "no" after this. (MODULE stays at
+# its default: tests/test_module_cmd.py checks the refusal on the shared servers.)
+TEST_DEFAULTS = ("--enable-debug-command", "yes")
+
+
 def start_redislet(tmp_path, *args):
     port = free_port()
     argv = [sys.executable, "-m", "redislet", "--port", str(port), "--save", "",
-            "--bind", "127.0.0.1", *args]
+            "--bind", "127.0.0.1", *TEST_DEFAULTS, *args]
     return ServerProcess(argv, port, str(tmp_path))
 
 
@@ -75,7 +81,7 @@ def start_real_redis(tmp_path, *args):
                     "differential tests need it")
     port = free_port()
     argv = [REDIS_SERVER, "--port", str(port), "--save", "", "--bind", "127.0.0.1",
-            "--appendonly", "no", *args]
+            "--appendonly", "no", *TEST_DEFAULTS, *args]
     return ServerProcess(argv, port, str(tmp_path))
 
 

@@ -4,7 +4,8 @@ import importlib
 FAMILIES = ["connection", "introspection", "server", "client", "config_cmd", "info",
             "keys", "strings", "lists", "hashes", "sets", "zsets", "geo", "streams",
             "transactions", "pubsub", "debug", "bitmaps", "hyperloglog", "scripting",
-            "replication", "persistence", "acl_cmd", "sort", "aof_cmd", "memory", "migrate", "cluster"]
+            "replication", "persistence", "acl_cmd", "sort", "aof_cmd", "memory", "migrate", "cluster",
+            "lolwut", "module_cmd"]
 
 
 def load_all():

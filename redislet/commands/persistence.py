@@ -246,6 +246,7 @@ def _ll(b):
     return v
 
 
+@command("restore-asking")   # cluster.c: the same restoreCommand (CMD_ASKING in cluster mode)
 @command("restore")
 def restore_cmd(c, argv):
     srv = c.server

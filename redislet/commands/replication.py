@@ -25,6 +25,8 @@ def _replicaof(c, argv):
     repl = srv.repl
     if srv.config.values.get("cluster-enabled"):
         raise CommandError("ERR REPLICAOF not allowed in cluster mode.")
+    if repl.failover_state:
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         if repl.masterhost is not None:
             repl.unset_master()
@@ -139,3 +141,8 @@ def psync(c, argv):
 @command("wait")
 def wait(c, argv):
     return c.server.repl.wait_command(c, argv)
+
+
+@command("failover")
+def failover(c, argv):
+    return c.server.repl.failover_command(c, argv)   # replication/failover.py

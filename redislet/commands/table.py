@@ -47,7 +47,8 @@ class Command:
                  "key_step", "movablekeys", "is_write", "is_readonly", "denyoom", "no_auth",
                  "no_multi", "stale", "loading", "pubsub", "admin", "noscript", "blocking",
                  "may_replicate", "allow_busy", "skip_monitor", "skip_slowlog", "fast",
-                 "calls", "usec", "rejected_calls", "failed_calls", "protected", "lat", "lat_big")
+                 "calls", "usec", "rejected_calls", "failed_calls", "protected", "lat", "lat_big",
+                 "needs_check")
 
     def __init__(self, fullname, spec, handler=None, getkeys=None):
         self.fullname = fullname
@@ -58,6 +59,9 @@ class Command:
         self.arity = spec["arity"]
         flags = set(spec["flags"])
         self.protected = "protected" in flags
+        # the dispatcher's fast path skips Client.check: containers (subcommand lookup) and
+        # protected commands (enable-*-command) must not
+        self.needs_check = self.protected
         self.key_specs = spec.get("key_specs", [])
         self.tips = spec.get("tips", [])
         self.subcommands = None
@@ -348,6 +352,7 @@ def register(fullname, handler, getkeys=None, spec=None):
             DISPATCH[parent_name.encode()] = DISPATCH[parent_name.upper().encode()] = parent
         if parent.subcommands is None:
             parent.subcommands = {}
+            parent.needs_check = True
         cmd.parent = parent
         parent.subcommands[sub.encode()] = cmd
     else:

@@ -4,6 +4,7 @@ import os
 import signal
 import time
 
+from .failover import FailoverRole
 from .master import MasterRole, ONLINE, STATE_NAMES
 from .replica import (ReplicaRole, NONE, CONNECT, CONNECTING, TRANSFER, CONNECTED,
                       RECEIVE_PING_REPLY, RECEIVE_PSYNC_REPLY)
@@ -13,7 +14,7 @@ MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data i
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 
-class Replication(MasterRole, ReplicaRole):
+class Replication(MasterRole, ReplicaRole, FailoverRole):
     def __init__(self, srv):
         self.srv = srv
         srv.repl = self
@@ -200,9 +201,11 @@ class Replication(MasterRole, ReplicaRole):
         now = time.time()
         if self.child is None and self.replicas and self.should_start_child():
             self.start_child()
-        if now - self.last_cron < 1.0:
+        # replicationCron runs every second, every 100 ms while a failover is on
+        if now - self.last_cron < (0.095 if self.failover_state else 1.0):
             return
         self.last_cron = now
+        self.update_failover_status()    # replicationCron checks the failover first
         self.replica_cron()
         self.master_cron()
         self.cron_loops += 1
@@ -280,7 +283,7 @@ class Replication(MasterRole, ReplicaRole):
         self.flush_out()
         b = self.backlog
         out += [
-            ("master_failover_state", "no-failover"),
+            ("master_failover_state", self.failover_state_name()),
             ("master_replid", srv.replid),
             ("master_replid2", srv.replid2),
             ("master_repl_offset", srv.master_repl_offset),

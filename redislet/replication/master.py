@@ -244,6 +244,8 @@ class MasterRole:
                          % c.info_line())
             else:
                 raise CommandError("ERR PSYNC FAILOVER replid must match my replid.")
+        if self.failover_state:      # no replica syncs with us while we fail over
+            raise CommandError("NOMASTERLINK Can't SYNC while failing over")
         if self.masterhost is not None and self.state != self.CONNECTED:
             raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         if c.out:
@@ -690,6 +692,8 @@ class MasterRole:
             self.start_streaming(c)
         if self.waiting:
             self.schedule_waiting()
+        if self.failover_state:
+            self.schedule_failover_check()   # the target may have caught up (failover.py)
 
     def count_acks(self, offset):
         n = 0
@@ -786,7 +790,9 @@ class MasterRole:
         srv = self.srv
         v = srv.config.values
         if self.cron_loops % v["repl-ping-replica-period"] == 0 and self.replicas:
-            if not (srv.pause_type and getattr(srv, "failover_end_time", 0)):
+            # no PING while a FAILOVER with a TIMEOUT pauses writes (the offsets must
+            # stay put)
+            if not (self.failover_end_time and srv.pause_type and srv.pause_active()):
                 self.feed_command([b"PING"])
         for r in list(self.replicas):
             ri = r.replinfo

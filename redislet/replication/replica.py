@@ -22,6 +22,7 @@ from ..client import Client
 from ..commands.table import COMMANDS
 from ..resp.parser import RequestParser
 from . import rdbaux
+from .failover import FAILOVER_IN_PROGRESS
 
 # replica link states (server.h REPL_STATE_*)
 NONE = 0
@@ -339,6 +340,12 @@ class ReplicaRole:
             return
         if self.state == TRANSFER:
             self.log("warning", "I/O error trying to sync with MASTER: connection lost")
+        elif self.state == RECEIVE_PSYNC_REPLY and self.failover_state:
+            # no reply to PSYNC FAILOVER (PSYNC_TRY_LATER): the failover is aborted
+            self.log("warning", "Master did not reply to PSYNC, will try later")
+            self.link = None
+            self.failover_psync_result(False)
+            return
         elif self.state != CONNECT:
             self.log("warning", "Master closed the connection during the handshake")
         self.link = None
@@ -458,7 +465,10 @@ class ReplicaRole:
         else:
             self.log("notice", "Partial resynchronization not possible (no cached master)")
             replid, offset = "?", "-1"
-        self.link.transport.write(_encode("PSYNC", replid, offset))
+        if self.failover_state == FAILOVER_IN_PROGRESS:    # the target takes over
+            self.link.transport.write(_encode("PSYNC", replid, offset, "FAILOVER"))
+        else:
+            self.link.transport.write(_encode("PSYNC", replid, offset))
         self.state = RECEIVE_PSYNC_REPLY
 
     def psync_reply(self, line):
@@ -481,6 +491,7 @@ class ReplicaRole:
                 self.log("warning", "Master replied with wrong +FULLRESYNC syntax.")
                 self.master_replid = ""
             self.cached_master = None if self.cached_master is None else self.cached_master
+            self.failover_psync_result(True)
             self.begin_transfer()
             return True
         if line.startswith(b"+CONTINUE"):
@@ -500,19 +511,23 @@ class ReplicaRole:
             self.down_since = 0
             if self.backlog is None:
                 self.create_backlog()
+            self.failover_psync_result(True)
             self.log("notice", "MASTER <-> REPLICA sync: Master accepted a Partial "
                      "Resynchronization.")
             return True
         if line.startswith(b"-NOMASTERLINK") or line.startswith(b"-LOADING"):
             self.log("notice", "Master is currently unable to PSYNC but should be in the "
                      "future: %s" % text)
-            self.handshake_error()
+            if self.failover_psync_result(False):
+                self.handshake_error()
             return False
         if line.startswith(b"-ERR"):
             self.log("notice", "Master does not support PSYNC or is in error state (reply: "
                      "%s)" % text)
         else:
             self.log("warning", "Unexpected reply to PSYNC from master: %s" % text)
+        if not self.failover_psync_result(False):
+            return False
         self.log("notice", "Retrying with SYNC...")
         self.link.transport.write(b"SYNC\r\n")
         self.master_initial_offset = -1
