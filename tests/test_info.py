@@ -122,8 +122,9 @@ def test_info_clients_stats_keyspace(raw):
     assert v["role"] == "master" and v["connected_slaves"] == "0"
     assert re.match(r"^[0-9a-f]{40}$", v["master_replid"])
     assert v["cluster_enabled"] == "0"
-    assert int(v["used_memory"]) > 1000000
-    assert v["used_memory_human"].endswith("M")
+    # used_memory is maxmemory's measure (maxmemory.py), ~870K empty as in Redis
+    assert int(v["used_memory"]) > 800000
+    assert v["used_memory_human"].endswith(("K", "M"))
     assert int(v["total_system_memory"]) > 0
     assert re.match(r"^\d+\.\d{6}$", v["used_cpu_user"])
     assert v["rdb_changes_since_last_save"].isdigit()

@@ -66,8 +66,12 @@ def system_memory():
 
 
 def used_memory(srv):
-    """used_memory: the process RSS (a Python process has no allocator counter that would
-    match zmalloc); the peak is tracked as Redis does."""
+    """used_memory: the measure maxmemory is compared with (maxmemory.py: a start-up
+    constant + client buffers + the estimated dataset; the process RSS would not go down
+    when keys are freed); the peak is tracked as Redis does."""
+    mm = getattr(srv, "maxmemory", None)
+    if mm is not None:
+        return mm.used()
     used = process_rss()
     if used > getattr(srv, "stat_peak_memory", 0):
         srv.stat_peak_memory = used
@@ -239,6 +243,7 @@ def _clients(srv):
 def _memory(srv):
     v = srv.config.values
     used = used_memory(srv)
+    rss = process_rss()
     peak = srv.stat_peak_memory
     startup = getattr(srv, "startup_memory", used)
     if startup > used:
@@ -258,8 +263,8 @@ def _memory(srv):
     return [
         ("used_memory", used),
         ("used_memory_human", bytes_to_human(used)),
-        ("used_memory_rss", used),
-        ("used_memory_rss_human", bytes_to_human(used)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", bytes_to_human(rss)),
         ("used_memory_peak", peak),
         ("used_memory_peak_human", bytes_to_human(peak)),
         ("used_memory_peak_perc", "%.2f%%" % (used * 100.0 / peak if peak else 0)),
@@ -371,7 +376,8 @@ def _stats(srv):
         ("evicted_keys", srv.stat_evicted_keys),
         ("evicted_clients", g("stat_evicted_clients")),
         ("total_eviction_exceeded_time", g("stat_total_eviction_exceeded_time")),
-        ("current_eviction_exceeded_time", g("stat_current_eviction_exceeded_time")),
+        ("current_eviction_exceeded_time", srv.maxmemory.current_exceeded_us()
+         if hasattr(srv, "maxmemory") else 0),
         ("keyspace_hits", srv.stat_keyspace_hits),
         ("keyspace_misses", srv.stat_keyspace_misses),
         ("pubsub_channels", g("pubsub_channel_count")),
@@ -576,7 +582,8 @@ def info(c, argv):
 
 def _init(srv):
     srv.stat_peak_memory = 0
-    srv.startup_memory = process_rss()
+    from ..maxmemory import STARTUP
+    srv.startup_memory = STARTUP   # used_memory_startup, in used_memory's measure
 
 
 from .. import hooks  # noqa: E402
