@@ -234,6 +234,8 @@ class MaxMemory:
 
     def used(self):
         """The used-memory measure (INFO used_memory)."""
+        if not self.enforced and time.monotonic() - self.clients_at > 1.0:
+            self.clients_memory()
         total = STARTUP + self.clients_mem
         avg = self.avg
         for db in self.active if self.enforced else self.srv.dbs:
@@ -259,7 +261,10 @@ class MaxMemory:
                                if not _is_replica_client(c))
 
     def cron(self, srv):
-        self.clients_memory()
+        if self.enforced:
+            # (a sum over every client: with thousands of idle connections, not every tick
+            # when nothing is enforced; used() refreshes it for INFO then)
+            self.clients_memory()
         self.active = [db for db in srv.dbs if db.data]
         for db in self.active:
             data = db.data
