@@ -11,7 +11,6 @@ import asyncio
 import os
 import socket
 import time
-from itertools import chain
 
 try:
     from hiredis import Reader as _Reader
@@ -20,7 +19,7 @@ except ImportError:  # pragma: no cover - the Python parser reads the stream the
 
 from ..client import Client
 from ..commands.table import COMMANDS
-from ..resp.parser import RequestParser
+from ..resp.parser import RequestParser, canonical_size
 from . import rdbaux
 from .failover import FAILOVER_IN_PROGRESS
 
@@ -39,24 +38,9 @@ RECEIVE_PSYNC_REPLY = 10
 TRANSFER = 11
 CONNECTED = 12
 
-_DIGITS = [1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000
 _HUGE = 1 << 62
-_chain = chain.from_iterable
 
 full_sync_hooks = []   # callables(srv) after a full sync loaded the master's dataset (AOF)
-
-
-def stream_size(cmds):
-    """Bytes of commands in the canonical multibulk form a master sends."""
-    if not cmds:
-        return 0
-    argc = list(map(len, cmds))
-    arglens = list(map(len, _chain(cmds)))
-    try:
-        digits = sum(map(_DIGITS.__getitem__, arglens)) + sum(map(_DIGITS.__getitem__, argc))
-    except IndexError:
-        digits = sum(len(str(x)) for x in arglens) + sum(len(str(x)) for x in argc)
-    return sum(arglens) + digits + 5 * len(arglens) + 3 * len(argc)
 
 
 def _encode(*args):
@@ -814,12 +798,12 @@ class ReplicaRole:
         finally:
             srv.master_executing = False
         ran = cmds[:done] if done < len(cmds) else cmds
-        end = base + stream_size(ran)
+        end = base + canonical_size(ran)
         c.stream_pos = end
         if c.multi is None:
             c.reploff = end
         elif multi_start >= 0:
-            c.reploff = base + stream_size(cmds[:multi_start])
+            c.reploff = base + canonical_size(cmds[:multi_start])
 
     def master_resume(self, c):
         """CLIENT PAUSE ended for the master client: go on with its stream."""

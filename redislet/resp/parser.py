@@ -7,6 +7,7 @@ gets the error and is closed (as Redis does).
 """
 import re
 from itertools import chain
+
 from ..util import parse_ll, split_args
 
 try:  # hiredis parses well-formed pipelines in C; the Python parser stays the reference
@@ -24,7 +25,6 @@ _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
 _HUGE_OTHER = re.compile(rb"[>%][0-9]{7}").search
 _ONLY_LISTS = {list}
 _chain = chain.from_iterable
-# digits of a length below 100000 (longer arguments make the table lookup fail: slow path)
 _DIGITS = ([1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000).__getitem__
 # canonical headers of a small command, for the one-command fast path of feed_fast
 ONE_COMMAND_MAX = 4096
@@ -34,6 +34,19 @@ _BULK_HEADER = [b"$%d" % n for n in range(ONE_COMMAND_MAX)].__getitem__
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
 INT_MAX = (1 << 31) - 1
+
+
+def canonical_size(cmds):
+    """Bytes of commands (lists of bytes) in canonical multibulk form ('*N' and '$L'
+    headers): what a chunk holding exactly them is long (the parser's check, and the
+    replication offset a replica counts for its master's stream)."""
+    argc = list(map(len, cmds))
+    arglens = list(map(len, _chain(cmds)))
+    try:
+        digits = sum(map(_DIGITS, arglens)) + sum(map(_DIGITS, argc))
+    except IndexError:   # lengths past the table
+        digits = sum(len(str(x)) for x in arglens) + sum(len(str(x)) for x in argc)
+    return sum(arglens) + digits + 5 * len(arglens) + 3 * len(argc)
 
 
 class ProtocolError(Exception):
@@ -121,9 +134,7 @@ class RequestParser:
             if b"+" in data or b"(" in data or b"=" in data:
                 nargs = sum(map(len, out))
                 if (data.count(b"\r\n") != len(out) + 2 * nargs + joined.count(b"\r\n")
-                        or len(data) != (3 * len(out) + sum(map(_DIGITS, map(len, out)))
-                                         + 5 * nargs + sum(map(_DIGITS, map(len, _chain(out))))
-                                         + len(joined) - nargs + 1)):
+                        or len(data) != canonical_size(out)):
                     raise ValueError
         except Exception:   # hiredis's errors, non-canonical input, lengths past the table
             self.reader = None
