@@ -1,6 +1,8 @@
 """Number parsing/formatting and argument splitting with Redis's exact rules."""
 import math
 
+from .errors import CommandError, NOT_INTEGER
+
 LLONG_MIN = -(1 << 63)
 LLONG_MAX = (1 << 63) - 1
 _DIGITS = frozenset(b"0123456789")
@@ -24,6 +26,14 @@ def parse_ll(b):
     if LLONG_MIN <= v <= LLONG_MAX:
         return v
     return None
+
+
+def ll_arg(b, msg=NOT_INTEGER):
+    """getLongLongFromObjectOrReply: an integer argument, or CommandError(msg)."""
+    v = parse_ll(b)
+    if v is None:
+        raise CommandError(msg)
+    return v
 
 
 def format_double(d):

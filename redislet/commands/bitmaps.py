@@ -10,7 +10,7 @@ import re
 
 from ..errors import CommandError, SYNTAX, NOT_INTEGER, WRONGTYPE
 from ..resp.encode import ZERO, ONE, NEG_ONE, integer
-from ..util import parse_ll
+from ..util import parse_ll, ll_arg as _ll
 from . import strings as _strings
 from .table import command
 
@@ -179,13 +179,6 @@ def _range_unit(arg):
     if a == b"byte":
         return False
     raise CommandError(SYNTAX)
-
-
-def _ll(arg):
-    n = parse_ll(arg)
-    if n is None:
-        raise CommandError(NOT_INTEGER)
-    return n
 
 
 @command("bitcount")

@@ -15,8 +15,7 @@ import random
 import struct
 
 from .table import command
-from ..errors import CommandError, NOT_INTEGER
-from ..util import parse_ll
+from ..util import ll_arg as _long   # getLongFromObjectOrReply
 
 REDIS_VERSION = b"7.0.15"
 RAND_MAX = 2147483647
@@ -32,14 +31,6 @@ def f32(x):
 
 def _rand():
     return random.getrandbits(31)     # 0 .. RAND_MAX, as glibc's rand()
-
-
-def _long(b):
-    """getLongFromObjectOrReply(c, o, &v, NULL)."""
-    v = parse_ll(b)
-    if v is None:
-        raise CommandError(NOT_INTEGER)
-    return v
 
 
 @command("lolwut")

@@ -18,9 +18,9 @@ from .table import command
 from . import debug, info
 from .keys import flush_hooks, NOTIFY_GENERIC
 from .. import cli, hooks
-from ..errors import CommandError, SYNTAX, NOT_INTEGER
+from ..errors import CommandError, SYNTAX
 from ..resp.encode import OK, bulk
-from ..util import parse_ll
+from ..util import ll_arg as _ll
 from ..persistence import rdb
 
 BGSAVE_RETRY_DELAY = 5
@@ -237,13 +237,6 @@ def dump_cmd(c, argv):
     if v is None:
         return c.r.null
     return bulk(rdb.dump_payload(v, c.server.config.values))
-
-
-def _ll(b):
-    v = parse_ll(b)
-    if v is None:
-        raise CommandError(NOT_INTEGER)
-    return v
 
 
 @command("restore-asking")   # cluster.c: the same restoreCommand (CMD_ASKING in cluster mode)

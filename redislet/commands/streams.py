@@ -9,11 +9,11 @@ from .table import command
 from .help import help_reply
 from .. import db as _db, hooks
 from ..blocking import block, parse_timeout
-from ..errors import CommandError, SYNTAX, NOT_INTEGER, WRONGTYPE, NO_SUCH_KEY
+from ..errors import CommandError, SYNTAX, WRONGTYPE, NO_SUCH_KEY
 from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, bulk, integer
 from ..types.stream import (Stream, Group, Consumer, NACK, MASK64, MAX_ID, fmt_id, id_bulk,
                             node_max_bytes, SCG_INVALID_ENTRIES_READ)
-from ..util import parse_ll
+from ..util import parse_ll, ll_arg as _ll
 from time import time_ns as _time_ns
 
 _db.TYPE_NAMES[Stream] = b"stream"
@@ -56,13 +56,6 @@ def _s(b):
 def _subcmd_syntax(argv):
     return CommandError("ERR unknown subcommand or wrong number of arguments for '%.128s'. "
                         "Try %s HELP." % (_s(argv[1]), _s(argv[0]).upper()))
-
-
-def _ll(arg, msg=NOT_INTEGER):
-    v = parse_ll(arg)
-    if v is None:
-        raise CommandError(msg)
-    return v
 
 
 # -- ID parsing ---------------------------------------------------------------------------
@@ -357,15 +350,8 @@ def xadd(c, argv):
         raise _wrongargs("xadd")
     db = c.db
     key = argv[1]
-    s = db.lookup(key)
-    if s is None:
-        s = Stream()
-        db.add(key, s)
-    elif type(s) is not Stream:
-        raise CommandError(WRONGTYPE)
+    s = _add_target(db, key, True)
     last = s.last_id
-    if last == MAX_ID:
-        raise CommandError(_EXHAUSTED)
     # streamNextID: a new millisecond starts at seq 0, else the last ID + 1 (a full
     # sequence carries into the next millisecond)
     ms = _time_ns() // 1000000      # mstime()
@@ -397,6 +383,22 @@ def xadd(c, argv):
     return b"$%d\r\n%s\r\n" % (len(sid), sid)
 
 
+def _add_target(db, key, mkstream):
+    """The stream XADD appends to: created when missing (None under NOMKSTREAM);
+    WRONGTYPE, or the exhausted-ID error when its last ID is the maximum."""
+    s = db.lookup(key)
+    if s is None:
+        if not mkstream:
+            return None
+        s = Stream()
+        db.add(key, s)
+    elif type(s) is not Stream:
+        raise CommandError(WRONGTYPE)
+    if s.last_id == MAX_ID:
+        raise CommandError(_EXHAUSTED)
+    return s
+
+
 def _xadd_generic(c, argv):
     a = parse_add_trim(c, argv, True)
     idpos = a.idpos
@@ -408,17 +410,10 @@ def _xadd_generic(c, argv):
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
     db = c.db
     key = argv[1]
-    s = db.lookup(key)
+    s = _add_target(db, key, not a.no_mkstream)
     if s is None:
-        if a.no_mkstream:
-            return c.r.null
-        s = Stream()
-        db.add(key, s)
-    elif type(s) is not Stream:
-        raise CommandError(WRONGTYPE)
+        return c.r.null
     last = s.last_id
-    if last == MAX_ID:
-        raise CommandError(_EXHAUSTED)
     if not a.id_given:
         ms = _time_ns() // 1000000      # mstime()
         idk = (ms << 64) if ms > (last >> 64) else last + 1
