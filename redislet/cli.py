@@ -131,13 +131,7 @@ def _ascii_art(srv):
         return
     if LOG_LEVEL_NOTICE < _level(v["loglevel"]):
         return
-    text = _LOGO % (REDIS_VERSION, "00000000", 0, "64", "standalone", port, os.getpid())
-    if logfile:
-        with open(logfile, "a") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    srv.log_raw(_LOGO % (REDIS_VERSION, "00000000", 0, "64", "standalone", port, os.getpid()))
 
 
 LOG_LEVEL_NOTICE = 2

@@ -474,14 +474,17 @@ class RedisServer:
             return
         t = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(t))
-        line = "%d:M %s.%03d %s %s\n" % (os.getpid(), stamp, int(t * 1000) % 1000,
-                                          _LOG_MARKS[min(LOG_LEVELS[level], 3)], msg)
+        self.log_raw("%d:M %s.%03d %s %s\n" % (os.getpid(), stamp, int(t * 1000) % 1000,
+                                                _LOG_MARKS[min(LOG_LEVELS[level], 3)], msg))
+
+    def log_raw(self, text):
+        """serverLogRaw: text as it is, to the logfile or stdout."""
         logfile = self.config.values["logfile"]
         if logfile:
             with open(logfile, "a") as f:
-                f.write(line)
+                f.write(text)
         else:
-            sys.stdout.write(line)
+            sys.stdout.write(text)
             sys.stdout.flush()
 
     def log_verbose(self, msg):

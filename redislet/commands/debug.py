@@ -851,21 +851,10 @@ def _client_eviction(c, argv):
 # redis-server does: SIGSEGV re-raised for SEGFAULT, abort() (SIGABRT) for PANIC, ASSERT
 # and OOM. An embedded server (redislet.Server, not on the main thread) writes the same
 # report but stops only itself instead of killing its host process.
-def _log_raw(srv, text):
-    logfile = srv.config.values["logfile"]
-    if logfile:
-        with open(logfile, "a") as f:
-            f.write(text)
-    else:
-        import sys
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-
 def _bug_report_start(srv):
     if not getattr(srv, "bug_report_started", False):
         srv.bug_report_started = True
-        _log_raw(srv, "\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n")
+        srv.log_raw("\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n")
 
 
 def _crash_report(c):
@@ -874,7 +863,7 @@ def _crash_report(c):
     try:
         _crash_report_sections(c)
     except Exception as e:  # noqa: BLE001
-        _log_raw(c.server, "\n(crash report failed: %r)\n" % e)
+        c.server.log_raw("\n(crash report failed: %r)\n" % e)
 
 
 def _crash_report_sections(c):
@@ -882,7 +871,7 @@ def _crash_report_sections(c):
     srv = c.server
     if not srv.config.values.get("crash-log-enabled", True):
         return
-    _log_raw(srv, "\n------ STACK TRACE ------\n\nBacktrace:\n"
+    srv.log_raw("\n------ STACK TRACE ------\n\nBacktrace:\n"
              + "".join(traceback.format_stack()[:-2]))
     from .info import info_string
     from ..util import repr_bytes
@@ -890,15 +879,15 @@ def _crash_report_sections(c):
         infotext = info_string(srv, [b"all"])
     except Exception as e:  # noqa: BLE001 - the report must go on
         infotext = "(INFO failed: %s)\r\n" % e
-    _log_raw(srv, "\n------ INFO OUTPUT ------\n" + infotext)
+    srv.log_raw("\n------ INFO OUTPUT ------\n" + infotext)
     lines = []
     for cl in list(srv.clients.values()):
         try:
             lines.append(cl.info_line() + "\n")
         except Exception:  # noqa: BLE001
             pass
-    _log_raw(srv, "\n------ CLIENT LIST OUTPUT ------\n" + "".join(lines))
-    _log_raw(srv, "\n------ CURRENT CLIENT INFO ------\n")
+    srv.log_raw("\n------ CLIENT LIST OUTPUT ------\n" + "".join(lines))
+    srv.log_raw("\n------ CURRENT CLIENT INFO ------\n")
     try:
         cur = c.info_line()
     except Exception:  # noqa: BLE001
@@ -906,19 +895,19 @@ def _crash_report_sections(c):
     out = [cur + "\n"]
     for j, a in enumerate(c.argv_current if hasattr(c, "argv_current") else []):
         out.append("argv[%d]: '%s'\n" % (j, repr_bytes(a[:128]).decode()))
-    _log_raw(srv, "".join(out))
-    _log_raw(srv, "\n------ MODULES INFO OUTPUT ------\n")
+    srv.log_raw("".join(out))
+    srv.log_raw("\n------ MODULES INFO OUTPUT ------\n")
     try:
         cfg = srv.config.debug_info()
         if isinstance(cfg, bytes):
             cfg = cfg.decode("utf-8", "replace")
     except Exception:  # noqa: BLE001
         cfg = ""
-    _log_raw(srv, "\n------ CONFIG DEBUG OUTPUT ------\n" + cfg)
+    srv.log_raw("\n------ CONFIG DEBUG OUTPUT ------\n" + cfg)
 
 
 def _bug_report_end(srv):
-    _log_raw(srv, "\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n"
+    srv.log_raw("\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n"
              "       Please report the crash by opening an issue on github:\n\n"
              "           http://github.com/redis/redis/issues\n\n"
              "  If a Redis module was involved, please open in the module's repo instead.\n\n"
