@@ -155,6 +155,20 @@ class Database:
         if old is None and srv.notify_flags & 16384:   # NOTIFY_NEW (dbAdd)
             srv.notify(16384, b"new", key, self.id)
 
+    def set_plain(self, keys, values):
+        """set() for many keys at once (MSET), when none of its hooks applies: no client
+        blocked on or watching a key, no key-modified hook, LRU mode, no 'new' events, no
+        key with a TTL (setKey would reclaim or drop it). Returns False, having done
+        nothing, otherwise."""
+        srv = self.server
+        if (self.blocking or self.watched or srv.key_modified_hook is not None
+                or srv.lfu_mode or srv.notify_flags & 16384
+                or not self.expires.keys().isdisjoint(keys)):
+            return False
+        self.data.update(zip(keys, values))
+        self.lru.update(dict.fromkeys(keys, srv.lru_new))
+        return True
+
     def delete(self, key):
         """Remove key; True if it existed (dbDelete). Callers count dirty and notify."""
         v = self.data.pop(key, None)

@@ -353,17 +353,11 @@ def _mset_generic(c, argv, nx):
             if db.lookup(argv[j]) is not None:
                 return ZERO
     srv = c.server
-    keys = argv[1::2]
-    if (db.blocking or db.watched or srv.key_modified_hook is not None or srv.lfu_mode
-            or srv.notify_flags or not db.expires.keys().isdisjoint(keys)):
+    if srv.notify_flags & NOTIFY_STRING or not db.set_plain(argv[1::2], argv[2::2]):
         for j in range(1, n, 2):
             key = argv[j]
             _set_key(db, key, argv[j + 1])
             _notify_set(srv, key, db.id)
-    else:
-        # nothing watches these keys and none has a TTL: db.set's effects, in bulk
-        db.data.update(zip(keys, argv[2::2]))
-        db.lru.update(dict.fromkeys(keys, srv.lru_new))
     srv.dirty += (n - 1) // 2
     return ONE if nx else OK
 
