@@ -127,11 +127,15 @@ def _ascii_art(srv):
     port = srv.port or port
     logfile = v["logfile"]
     if not (v["always-show-logo"] or (not logfile and sys.stdout.isatty())):
-        srv.log("notice", "Running mode=standalone, port=%d." % port)
+        srv.log("notice", "Running mode=%s, port=%d." % (_mode(srv), port))
         return
     if LOG_LEVEL_NOTICE < _level(v["loglevel"]):
         return
-    srv.log_raw(_LOGO % (REDIS_VERSION, "00000000", 0, "64", "standalone", port, os.getpid()))
+    srv.log_raw(_LOGO % (REDIS_VERSION, "00000000", 0, "64", _mode(srv), port, os.getpid()))
+
+
+def _mode(srv):
+    return "cluster" if srv.config.values["cluster-enabled"] else "standalone"
 
 
 LOG_LEVEL_NOTICE = 2

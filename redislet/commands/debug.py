@@ -386,6 +386,7 @@ def _populate(c, argv):
         if not data or data.keys().isdisjoint(keys):
             data.update(zip(keys, map(value, range(n))))
             db.lru.update(dict.fromkeys(keys, srv.lru_new))
+            db.keys_added(keys)
             return OK
     for j in range(n):
         k = b"%s:%d" % (prefix, j)
@@ -531,7 +532,31 @@ def _drop_cluster_packet_filter(c, argv):
     v = parse_ll(argv[2])
     if v is None:
         raise CommandError("ERR value is not an integer or out of range")
-    c.server.cluster_drop_packet_filter = v    # no cluster bus in redislet: stored only
+    c.server.cluster_drop_packet_filter = v
+    if c.server.cluster is not None:
+        c.server.cluster.drop_packet_filter = v
+    return OK
+
+
+@_sub(b"clusterlink", 5)
+def _clusterlink(c, argv):
+    if argv[2].lower() != b"kill":
+        raise _syntax_error(argv)
+    cl = c.server.cluster
+    if cl is None:
+        raise CommandError("ERR Debug option only available for cluster mode enabled setup!")
+    n = cl.lookup(argv[4])
+    if n is None:
+        raise CommandError("ERR Unknown node %s" % argv[4].decode("utf-8", "surrogateescape"))
+    direction = argv[3].lower()
+    if direction not in (b"from", b"to", b"all"):
+        raise CommandError("ERR Unknown direction %s"
+                           % argv[3].decode("utf-8", "surrogateescape"))
+    links = {b"from": (n.inbound_link,), b"to": (n.link,),
+             b"all": (n.link, n.inbound_link)}[direction]
+    for link in links:
+        if link is not None:
+            cl.free_link(link)
     return OK
 
 

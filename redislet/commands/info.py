@@ -230,7 +230,8 @@ def _clients(srv):
     max_out = max((c.output_size() for c in clients), default=0)
     return [
         ("connected_clients", len(clients) - replicas),
-        ("cluster_connections", 0),
+        ("cluster_connections",
+         srv.cluster.connections_count() if srv.cluster is not None else 0),
         ("maxclients", srv.config.values["maxclients"]),
         ("client_recent_max_input_buffer", max_in),
         ("client_recent_max_output_buffer", max_out),
@@ -306,7 +307,7 @@ def _memory(srv):
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),
         ("mem_clients_normal", clients_normal),
-        ("mem_cluster_links", 0),
+        ("mem_cluster_links", srv.cluster.links_memory if srv.cluster is not None else 0),
         ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
         ("active_defrag_running", 0),
