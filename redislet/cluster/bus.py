@@ -416,7 +416,7 @@ class Bus:
         if mtype in (proto.PING, proto.MEET):
             # a MEET tells us our own address as the others see it
             if ((mtype == proto.MEET or not me.ip)
-                    and self.config["cluster-announce-ip"] is None):
+                    and not self.config["cluster-announce-ip"]):
                 ip = link.local_ip()
                 if ip is not None and ip != me.ip:
                     me.ip = ip

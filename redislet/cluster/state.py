@@ -80,6 +80,14 @@ class ClusterState(NodesConf, Bus, Failover):
         self.update_myself_flags()
         self.update_myself_ip()
         self.myself.hostname = self.config["cluster-announce-hostname"] or ""
+        on_change = self.srv.config.on_change
+        on_change("cluster-announce-ip", lambda _v: self.update_myself_ip())
+        for name in ("cluster-announce-port", "cluster-announce-bus-port",
+                     "cluster-announce-tls-port"):
+            on_change(name, lambda _v: self.update_myself_announced_ports())
+        on_change("cluster-replica-no-failover", lambda _v: self.update_myself_flags())
+        on_change("cluster-announce-hostname",
+                  lambda v: setattr(self.myself, "hostname", v or ""))
 
     def bus_port(self):
         v = self.config
@@ -116,7 +124,7 @@ class ClusterState(NodesConf, Bus, Failover):
             self.do_before_sleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE)
 
     def update_myself_ip(self):
-        ip = self.config["cluster-announce-ip"]
+        ip = self.config["cluster-announce-ip"] or None
         prev = getattr(self, "_prev_announce_ip", None)
         if ip != prev:
             self._prev_announce_ip = ip
