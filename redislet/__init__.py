@@ -8,4 +8,7 @@ def __getattr__(name):
     if name == "Server":
         from .embed import Server
         return Server
+    if name == "Cluster":
+        from .launcher import Cluster
+        return Cluster
     raise AttributeError(name)

@@ -39,6 +39,18 @@ class Server:
     def url(self):
         return "redis://%s:%d" % (self.host, self.port)
 
+    @property
+    def password(self):
+        """The requirepass it was started with (None without)."""
+        return self._config.get("requirepass") or None
+
+    def client(self, **kwargs):
+        """A redis.Redis (redis-py) connected to this server."""
+        import redis
+        if self.password:
+            kwargs.setdefault("password", self.password)
+        return redis.Redis(host=self.host, port=self.port, **kwargs)
+
     def start(self):
         cfg = Config()
         from .acl import config_hooks
@@ -86,7 +98,8 @@ class Server:
             return
         srv = self.server
         if not srv.stopped.done():
-            self._loop.call_soon_threadsafe(lambda: srv.shutdown(save=False, force=True))
+            self._loop.call_soon_threadsafe(lambda: srv.shutdown(save=False, now=True,
+                                                                 force=True))
         self._thread.join(10)
         self._thread = None
 

