@@ -277,10 +277,18 @@ def restore_cmd(c, argv):
     payload = argv[3]
     if not rdb.verify_payload(payload, not getattr(srv, "skip_checksum_validation", False)):
         raise CommandError("ERR DUMP payload version or checksum are wrong")
+    ctx = rdb.new_ctx(rdb.sanitize_deep(srv, c))
     try:
-        obj = rdb.load_value(memoryview(payload)[:-10].tobytes(), srv.config.values)
-    except rdb.RDBError:
+        obj = rdb.load_value(memoryview(payload)[:-10].tobytes(), srv.config.values,
+                             ctx=ctx)
+    except rdb.RDBError as e:
+        srv.stat_dump_payload_sanitizations = (
+            getattr(srv, "stat_dump_payload_sanitizations", 0) + ctx.sanitizations)
+        rdb.report_corrupt(srv, e, True)
         raise CommandError("ERR Bad data format") from None
+    if ctx.sanitizations:
+        srv.stat_dump_payload_sanitizations = (
+            getattr(srv, "stat_dump_payload_sanitizations", 0) + ctx.sanitizations)
     deleted = db.delete(key) if replace else False
     if ttl and not absttl:
         ttl += int(time.time() * 1000)
@@ -337,11 +345,14 @@ def _debug_reload(c, argv):
     srv = c.server
     if save and not save_now(srv):
         return ERR_REPLY
+    srv.rdb_allow_dup = merge      # RDBFLAGS_ALLOW_DUP: also for function libraries
     try:
         rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush)
     except (OSError, rdb.RDBError) as e:
         srv.log("warning", "Error loading the RDB dump: %s" % e)
         raise CommandError("ERR Error trying to load the RDB dump") from None
+    finally:
+        srv.rdb_allow_dup = False
     srv.log("warning", "DB reloaded by DEBUG RELOAD")
     return OK
 
@@ -393,7 +404,9 @@ def startup_load(srv):
         raise SystemExit(1)
     except rdb.RDBError as e:
         full = os.path.abspath(path)
-        if e.offset is not None:
+        if isinstance(e, rdb.CorruptAccepted) or e.line:
+            rdb.report_corrupt(srv, e, False)
+        elif e.offset is not None:
             srv.log("warning", "Internal error in RDB reading offset %d, function at "
                     "rdb.c:0 -> %s" % (e.offset, e.msg))
         else:
@@ -439,12 +452,14 @@ def _info_stats(srv, pairs):
 
 def _resetstat(srv):
     srv.stat_rdb_saves = 0
+    srv.stat_dump_payload_sanitizations = 0
     srv.stat_total_forks = 0
     srv.stat_fork_time = 0
 
 
 def _server_init(srv):
     srv.stat_rdb_saves = 0
+    srv.stat_dump_payload_sanitizations = 0
     srv.lastbgsave_status = True
     srv.lastbgsave_try = 0
     srv.rdb_save_time_start = -1

@@ -5,7 +5,7 @@
 Decoders raise EncodingError on any malformed input (lengths past the end, bad headers,
 unknown entry encodings, counts that do not match).
 """
-from struct import pack, unpack_from, Struct
+from struct import pack, unpack_from, Struct, error as struct_error
 
 _U32 = Struct("<I")
 _I16 = Struct("<h")
@@ -61,8 +61,24 @@ def _backlen_size(n):
     return 5
 
 
-def lp_decode(buf):
-    """The elements of a listpack (bytes for strings, int for integers)."""
+def lp_header_ok(buf):
+    """lpValidateIntegrity with deep=0: the header's total size matches the buffer and the
+    last byte is the terminator."""
+    n = len(buf)
+    return n >= 7 and _U32.unpack_from(buf, 0)[0] == n and buf[n - 1] == 0xFF
+
+
+def _lp_bad(what):
+    raise EncodingError(what)
+
+
+def lp_decode(buf, check_count=True, strict_end=True):
+    """The elements of a listpack (bytes for strings, int for integers), accepting exactly
+    what lpValidateIntegrity(deep=1) accepts: each entry checked as lpValidateNext does
+    (encoding, bounds, back-length), the walk ending on the terminator, the header count
+    matching (unless 65535). check_count=False, strict_end=False: the checks
+    streamValidateListpackIntegrity makes (no count; the walk stops at the first EOF byte,
+    which need not be the last one)."""
     n = len(buf)
     if n < 7:
         raise EncodingError("listpack too short")
@@ -73,57 +89,145 @@ def lp_decode(buf):
     append = out.append
     p = 6
     last = n - 1
-    while p < last:
-        b = buf[p]
-        if b < 0x80:
-            append(b)
-            p += 2
-        elif b < 0xC0:
-            s = p + 1
-            e = s + (b & 0x3F)
-            if e >= last:
-                raise EncodingError("listpack entry past the end")
-            append(buf[s:e])
-            p = e + 1
-        elif b < 0xE0:
-            v = ((b & 0x1F) << 8) | buf[p + 1]
-            append(v - 8192 if v >= 4096 else v)
-            p += 3
-        elif b < 0xF0:
-            ln = ((b & 0x0F) << 8) | buf[p + 1]
-            s = p + 2
-            e = s + ln
-            if e >= last:
-                raise EncodingError("listpack entry past the end")
-            append(buf[s:e])
-            p = e + _backlen_size(ln + 2)
-        elif b == 0xF0:
-            ln = _U32.unpack_from(buf, p + 1)[0]
-            s = p + 5
-            e = s + ln
-            if e >= last:
-                raise EncodingError("listpack entry past the end")
-            append(buf[s:e])
-            p = e + _backlen_size(ln + 5)
-        elif b == 0xF1:
-            append(_I16.unpack_from(buf, p + 1)[0])
-            p += 4
-        elif b == 0xF2:
-            append(int.from_bytes(buf[p + 1:p + 4], "little", signed=True))
-            p += 5
-        elif b == 0xF3:
-            append(_I32.unpack_from(buf, p + 1)[0])
-            p += 6
-        elif b == 0xF4:
-            append(_I64.unpack_from(buf, p + 1)[0])
-            p += 10
-        else:
-            raise EncodingError("invalid listpack entry encoding")
-    if p != last:
+    try:
+        while True:
+            b = buf[p]
+            if b == 0xFF:
+                break
+            if b < 0x80:
+                e = p + 1
+                append(b)
+            elif b < 0xC0:
+                e = p + 1 + (b & 0x3F)
+                if e > last:
+                    _lp_bad("listpack entry past the end")
+                append(buf[p + 1:e])
+            elif b < 0xE0:
+                if p + 1 > last:
+                    _lp_bad("listpack entry past the end")
+                v = ((b & 0x1F) << 8) | buf[p + 1]
+                e = p + 2
+                append(v - 8192 if v >= 4096 else v)
+            elif b < 0xF0:
+                if p + 2 > last:
+                    _lp_bad("listpack entry past the end")
+                e = p + 2 + (((b & 0x0F) << 8) | buf[p + 1])
+                if e > last:
+                    _lp_bad("listpack entry past the end")
+                append(buf[p + 2:e])
+            elif b == 0xF0:
+                if p + 5 > last:
+                    _lp_bad("listpack entry past the end")
+                ln = _U32.unpack_from(buf, p + 1)[0]
+                e = p + ((5 + ln) & 0xFFFFFFFF)     # uint32 arithmetic, as in C
+                if e > last:
+                    _lp_bad("listpack entry past the end")
+                append(buf[p + 5:e] if e >= p + 5 else b"")
+            elif b <= 0xF4:
+                if b == 0xF1:
+                    e = p + 3
+                elif b == 0xF2:
+                    e = p + 4
+                elif b == 0xF3:
+                    e = p + 5
+                else:
+                    e = p + 9
+                if p + 1 > last or e > last:
+                    _lp_bad("listpack entry past the end")
+                if b == 0xF1:
+                    append(_I16.unpack_from(buf, p + 1)[0])
+                elif b == 0xF2:
+                    append(int.from_bytes(buf[p + 1:p + 4], "little", signed=True))
+                elif b == 0xF3:
+                    append(_I32.unpack_from(buf, p + 1)[0])
+                else:
+                    append(_I64.unpack_from(buf, p + 1)[0])
+            else:
+                _lp_bad("invalid listpack entry encoding")
+            # the back-length: its size follows from the entry length, it must fit and
+            # spell that length (lpValidateNext)
+            ln = e - p
+            if ln <= 127:
+                if e > last or buf[e] != ln:
+                    _lp_bad("listpack back-length mismatch")
+                p = e + 1
+            else:
+                bl = _backlen_size(ln)
+                q = e + bl
+                if q > last or _decode_backlen(buf, q - 1) != ln:
+                    _lp_bad("listpack back-length mismatch")
+                p = q
+    except IndexError:
+        raise EncodingError("listpack entry past the end") from None
+    if strict_end and p != last:
         raise EncodingError("listpack entries overrun the end marker")
-    if count != 65535 and count != len(out):
+    if check_count and count != 65535 and count != len(out):
         raise EncodingError("listpack count mismatch")
     return out
+
+
+def lp_entry_end(buf, p):
+    """lpValidateNext on the entry at p of a listpack whose header was checked: the
+    position of the next entry, or None when the entry is invalid (or p is the EOF byte)."""
+    n = len(buf)
+    last = n - 1
+    if p < 6 or p > last or buf[p] == 0xFF:
+        return None
+    b = buf[p]
+    if b < 0x80:
+        ln = 1
+    elif b < 0xC0:
+        ln = 1 + (b & 0x3F)
+    elif b < 0xE0:
+        ln = 2
+    elif b < 0xF0:
+        if p + 2 > last:
+            return None
+        ln = 2 + (((b & 0x0F) << 8) | buf[p + 1])
+    elif b == 0xF0:
+        if p + 5 > last:
+            return None
+        ln = (5 + _U32.unpack_from(buf, p + 1)[0]) & 0xFFFFFFFF
+    elif b <= 0xF4:
+        ln = (3, 4, 5, 9)[b - 0xF1]
+    else:
+        return None
+    if p + 1 > last:
+        return None
+    bl = _backlen_size(ln)
+    q = p + ln + bl
+    if q > last or _decode_backlen(buf, q - 1) != ln:
+        return None
+    return q
+
+
+def lp_decode_prefix(buf):
+    """The elements of a listpack (header checked) up to its first invalid entry, and
+    whether the walk reached an EOF byte (True) or stopped at an invalid entry (False)."""
+    out = []
+    p = 6
+    while buf[p] != 0xFF:
+        q = lp_entry_end(buf, p)
+        if q is None:
+            return out, False
+        out.extend(lp_decode(_U32.pack(q - p + 7) + b"\x01\x00" + buf[p:q] + b"\xff"))
+        p = q
+    return out, True
+
+
+def _decode_backlen(buf, p):
+    """lpDecodeBacklen: the length spelled backwards from p, or -1 when over 5 bytes."""
+    val = 0
+    shift = 0
+    while True:
+        b = buf[p]
+        val |= (b & 127) << shift
+        if not b & 128:
+            return val
+        shift += 7
+        p -= 1
+        if shift > 28:
+            return -1
 
 
 def _backlen(n):
@@ -185,58 +289,103 @@ def lp_build(elements):
 
 # -- ziplist -----------------------------------------------------------------------------
 def zl_decode(buf):
+    """The elements of a ziplist, accepting exactly what ziplistValidateIntegrity(deep=1)
+    accepts (Redis 7 always validates ziplists deeply, converting them on load): header
+    size and terminator, tail offset in range, each entry inside the ziplist
+    (zipEntrySafe) with a valid encoding and a prevlen equal to the previous entry's size,
+    the walk ending on the terminator, the tail offset pointing at the last entry and the
+    header count matching (unless 65535)."""
     n = len(buf)
     if n < 11:
         raise EncodingError("ziplist too short")
-    zlbytes, _tail, count = _HDR_ZL.unpack_from(buf, 0)
+    zlbytes, tail, count = _HDR_ZL.unpack_from(buf, 0)
     if zlbytes != n or buf[n - 1] != 0xFF:
         raise EncodingError("ziplist header size mismatch")
+    last = n - 1
+    if tail > last:
+        raise EncodingError("ziplist tail offset out of range")
     out = []
     append = out.append
     p = 10
-    last = n - 1
-    while p < last:
-        p += 1 if buf[p] < 254 else 5
-        b = buf[p]
-        t = b >> 6
-        if t == 0:
-            s = p + 1
-            e = s + (b & 0x3F)
-        elif t == 1:
-            s = p + 2
-            e = s + (((b & 0x3F) << 8) | buf[p + 1])
-        elif b == 0x80:
-            s = p + 5
-            e = s + _BE32.unpack_from(buf, p + 1)[0]
-        else:
-            if b == 0xC0:
-                append(_I16.unpack_from(buf, p + 1)[0])
-                p += 3
-            elif b == 0xD0:
-                append(_I32.unpack_from(buf, p + 1)[0])
-                p += 5
-            elif b == 0xE0:
-                append(_I64.unpack_from(buf, p + 1)[0])
-                p += 9
-            elif b == 0xF0:
-                append(int.from_bytes(buf[p + 1:p + 4], "little", signed=True))
-                p += 4
-            elif b == 0xFE:
-                v = buf[p + 1]
-                append(v - 256 if v > 127 else v)
-                p += 2
-            elif 0xF1 <= b <= 0xFD:
-                append((b & 0x0F) - 1)
-                p += 1
+    prev = -1
+    prev_raw = 0
+    try:
+        while buf[p] != 0xFF:
+            b = buf[p]
+            if b < 254:
+                prevlen = b
+                h = p + 1
             else:
-                raise EncodingError("invalid ziplist entry encoding")
-            continue
-        if e > last:
-            raise EncodingError("ziplist entry past the end")
-        append(buf[s:e])
-        p = e
+                if p + 5 > last:
+                    raise EncodingError("ziplist entry header past the end")
+                prevlen = _U32.unpack_from(buf, p + 1)[0]
+                h = p + 5
+            b = buf[h]
+            if b < 0xC0:
+                t = b & 0xC0
+                if t == 0:
+                    s = h + 1
+                    ln = b & 0x3F
+                elif t == 0x40:
+                    s = h + 2
+                    if s > last:
+                        raise EncodingError("ziplist entry header past the end")
+                    ln = ((b & 0x3F) << 8) | buf[h + 1]
+                else:
+                    s = h + 5
+                    if s > last:
+                        raise EncodingError("ziplist entry header past the end")
+                    ln = _BE32.unpack_from(buf, h + 1)[0]
+                e = s + ln
+                if e > last:
+                    raise EncodingError("ziplist entry past the end")
+                v = buf[s:e]
+            else:
+                s = h + 1
+                if b == 0xC0:
+                    e = s + 2
+                elif b == 0xD0:
+                    e = s + 4
+                elif b == 0xE0:
+                    e = s + 8
+                elif b == 0xF0:
+                    e = s + 3
+                elif b == 0xFE:
+                    e = s + 1
+                elif 0xF1 <= b <= 0xFD:
+                    e = s
+                else:
+                    raise EncodingError("invalid ziplist entry encoding")
+                if e > last:
+                    raise EncodingError("ziplist entry past the end")
+                if b == 0xC0:
+                    v = _I16.unpack_from(buf, s)[0]
+                elif b == 0xD0:
+                    v = _I32.unpack_from(buf, s)[0]
+                elif b == 0xE0:
+                    v = _I64.unpack_from(buf, s)[0]
+                elif b == 0xF0:
+                    v = int.from_bytes(buf[s:e], "little", signed=True)
+                elif b == 0xFE:
+                    v = buf[s]
+                    if v > 127:
+                        v -= 256
+                else:
+                    v = (b & 0x0F) - 1
+            if p - prevlen < 10:
+                raise EncodingError("ziplist prevlen reaches outside the ziplist")
+            if prevlen != prev_raw:
+                raise EncodingError("ziplist prevlen mismatch")
+            append(v)
+            prev_raw = e - p
+            prev = p
+            p = e
+    except (IndexError, struct_error):
+        raise EncodingError("ziplist entry past the end") from None
     if p != last:
         raise EncodingError("ziplist entries overrun the end marker")
+    if prev != -1 and prev != tail:
+        raise EncodingError("ziplist tail offset mismatch")
     if count != 65535 and count != len(out):
         raise EncodingError("ziplist count mismatch")
     return out
@@ -246,17 +395,23 @@ def zl_decode(buf):
 _IS_FMT = {2: "h", 4: "i", 8: "q"}
 
 
-def intset_decode(buf):
+def intset_decode(buf, deep=True):
+    """The values of an intset, as intsetValidateIntegrity accepts it: a known encoding,
+    a size matching the count, not empty; deep: strictly ascending (no duplicates).
+    With deep=False the values come back as stored (Redis keeps them unchecked)."""
     if len(buf) < 8:
         raise EncodingError("intset too short")
     enc, length = _HDR_IS.unpack_from(buf, 0)
     f = _IS_FMT.get(enc)
     if f is None or len(buf) != 8 + enc * length:
         raise EncodingError("intset header mismatch")
+    if length == 0:
+        raise EncodingError("intset empty")
     vals = unpack_from("<%d%s" % (length, f), buf, 8)
-    for i in range(1, length):
-        if vals[i - 1] >= vals[i]:
-            raise EncodingError("intset not sorted or with duplicates")
+    if deep:
+        for i in range(1, length):
+            if vals[i - 1] >= vals[i]:
+                raise EncodingError("intset not sorted or with duplicates")
     return vals
 
 
@@ -275,41 +430,52 @@ def intset_build(values):
 
 # -- zipmap ------------------------------------------------------------------------------
 def zipmap_decode(buf):
-    """The field, value, field, value... of a zipmap."""
+    """The field, value, field, value... of a zipmap, as zipmapValidateIntegrity(deep=1)
+    accepts it: terminator last, every length and entry (with its free bytes) inside the
+    zipmap, at least one entry, the count byte matching (unless 254)."""
     n = len(buf)
     if n < 2 or buf[n - 1] != 0xFF:
         raise EncodingError("zipmap malformed")
+    last = n - 1
     out = []
     p = 1
-    while True:
-        b = buf[p]
-        if b == 255:
-            break
-        if b < 254:
-            klen = b
-            p += 1
-        else:
-            klen = _U32.unpack_from(buf, p + 1)[0]
-            p += 5
-        if p + klen > n:
-            raise EncodingError("zipmap entry past the end")
-        out.append(buf[p:p + klen])
-        p += klen
-        b = buf[p]
-        if b < 254:
-            vlen = b
-            p += 1
-        elif b == 254:
-            vlen = _U32.unpack_from(buf, p + 1)[0]
-            p += 5
-        else:
-            raise EncodingError("zipmap value missing")
-        free = buf[p]
-        p += 1
-        if p + vlen + free > n - 1:
-            raise EncodingError("zipmap entry past the end")
-        out.append(buf[p:p + vlen])
-        p += vlen + free
-    if p != n - 1:
-        raise EncodingError("zipmap trailing bytes")
+    count = 0
+    try:
+        while buf[p] != 0xFF:
+            if buf[p] < 254:
+                ln = buf[p]
+                s = p + 1
+            else:
+                s = p + 5
+                if s < 2 or s > last:
+                    raise EncodingError("zipmap entry past the end")
+                ln = _U32.unpack_from(buf, p + 1)[0]
+            if s > last:
+                raise EncodingError("zipmap entry past the end")
+            p = s + ln
+            if p > last:
+                raise EncodingError("zipmap entry past the end")
+            out.append(buf[s:p])
+            if buf[p] < 254:
+                ln = buf[p]
+                s = p + 1
+            else:
+                s = p + 5
+                if s > last:
+                    raise EncodingError("zipmap entry past the end")
+                ln = _U32.unpack_from(buf, p + 1)[0]
+            if s > last:
+                raise EncodingError("zipmap entry past the end")
+            free = buf[s]
+            p = s + 1 + ln + free
+            if p > last:
+                raise EncodingError("zipmap entry past the end")
+            out.append(buf[s + 1:s + 1 + ln])
+            count += 1
+    except (IndexError, struct_error):
+        raise EncodingError("zipmap entry past the end") from None
+    if count == 0:
+        raise EncodingError("zipmap empty")
+    if buf[0] != 254 and buf[0] != count:
+        raise EncodingError("zipmap count mismatch")
     return out

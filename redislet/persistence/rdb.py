@@ -25,14 +25,15 @@ srv.rdb_function_code (a list) for whoever comes later.
 """
 import math
 import os
+import re
 import struct
 import sys
 import time
 
 from . import lzf
 from .crc64 import crc64
-from .encodings import (EncodingError, lp_decode, lp_build, zl_decode, intset_decode,
-                        intset_build, zipmap_decode, as_int, to_bytes)
+from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
+                        intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION
 
 RDB_VERSION = 10
@@ -90,12 +91,27 @@ DEFAULT_CFG = {
 
 
 class RDBError(Exception):
-    """Corrupt or truncated RDB data. `offset` is the byte position where it was found."""
+    """Corrupt or truncated RDB data. `offset` is the byte position where it was found;
+    `line` is the line of Redis 7.0.15's rdb.c whose rdbReportCorruptRDB reports the same
+    problem (0: Redis reports nothing, e.g. a short read)."""
 
-    def __init__(self, msg, offset=None):
+    def __init__(self, msg, offset=None, line=0):
         super().__init__(msg if offset is None else "%s (at offset %d)" % (msg, offset))
         self.msg = msg
         self.offset = offset
+        self.line = line
+
+
+class CorruptAccepted(RDBError):
+    """Data that passes the checks Redis makes under the active sanitize-dump-payload mode
+    (shallow: listpack/intset headers only) but is corrupt inside, so it cannot be
+    decoded. Redis would store it (and may crash on it later); redislet refuses it.
+    `crash`: when Redis itself would hit an assertion or panic while loading it, the
+    log lines of that crash report (see crash_lines)."""
+
+    def __init__(self, msg, offset=None, crash=None):
+        super().__init__(msg, offset, 0)
+        self.crash = crash
 
 
 _pack_d = struct.Struct("<d").pack
@@ -666,10 +682,10 @@ class Reader:
         if n == 253:
             return math.nan
         s = self.read(n)
-        try:
-            return float(s)
-        except ValueError:
-            raise RDBError("Invalid double value", self.pos) from None
+        v = _scanf_double(s)        # sscanf("%lg"): a parsable prefix is enough
+        if v is None:
+            raise RDBError("Invalid double value", self.pos)
+        return v
 
     def double_bin(self):
         p = self.pos
@@ -694,34 +710,6 @@ class Reader:
         return (ms << 64) | seq
 
 
-def _decode(fn, buf, what, pos):
-    try:
-        return fn(buf)
-    except (EncodingError, IndexError, struct.error) as e:
-        raise RDBError("%s integrity check failed: %s" % (what, e), pos) from None
-
-
-def _hash_from(pairs_flat, cfg, pos, by_length_only):
-    from ..commands.hashes import Hash
-    h = Hash()
-    it = iter(pairs_flat)
-    maxv = cfg["hash-max-listpack-value"]
-    long_value = False
-    for f in it:
-        v = next(it)
-        if type(f) is not bytes:
-            f = b"%d" % f
-        if type(v) is not bytes:
-            v = b"%d" % v
-        if f in h:
-            raise RDBError("Duplicate hash fields detected", pos)
-        h[f] = v
-        if not by_length_only and (len(f) > maxv or len(v) > maxv):
-            long_value = True
-    h.ht = long_value or len(h) > cfg["hash-max-listpack-entries"]
-    return h
-
-
 def _zset_from(items, listpack):
     from ..types.zset import ZSet
     return ZSet.from_pairs(items, listpack)
@@ -734,35 +722,245 @@ def _set_from_ints(vals, cfg):
     return s
 
 
-def load_object(r, t, cfg):
+# -- rdbLoadObject's integrity checks ------------------------------------------------------
+# Lines of rdb.c whose rdbReportCorruptRDB reports each problem (the log line "Internal
+# error in RDB reading offset 0, function at rdb.c:LINE -> MESSAGE"), as the reference
+# build (Debian's 7.0.15-1~deb12u10, whose security patches shift upstream's lines by one
+# or two and add the "already has a consumer assigned" check) logs them.
+L_DICT_OOM = 1785
+L_SET_DUP_INTSET = 1809
+L_SET_DUP = 1829
+L_ZSET_NAN = 1882
+L_ZSET_DUP = 1894
+L_HASH_DUP_LP = 1951
+L_HASH_DUP_CONVERT = 1969
+L_HASH_DUP = 2019
+L_QUICKLIST = 2048
+L_QL_LISTPACK = 2071
+L_QL_ZIPLIST = 2081
+L_ZIPMAP = 2130
+L_ZIPMAP_DUP = 2154
+L_LIST_ZIPLIST = 2189
+L_INTSET = 2214
+L_ZSET_ZIPLIST = 2229
+L_ZSET_LISTPACK = 2255
+L_HASH_ZIPLIST = 2275
+L_HASH_LISTPACK = 2301
+L_STREAM_KEY = 2343
+L_STREAM_LP = 2362
+L_STREAM_EMPTY_LP = 2374
+L_STREAM_DUP_NODE = 2386
+L_STREAM_LENGTH = 2430
+L_STREAM_DUP_CG = 2480
+L_STREAM_DUP_PEL = 2516
+L_STREAM_DUP_CONSUMER = 2543
+L_STREAM_NO_NACK = 2573
+L_STREAM_NACK_OWNED = 2583
+L_STREAM_DUP_CPEL = 2592
+L_STREAM_PEL_NO_CONSUMER = 2611
+
+# What Redis hits when it walks a listpack entry that its shallow check let through.
+ASSERT_LP_NEXT = ("assert", "listpack.c:1276", "lpValidateNext(lp, &p, lpbytes)")
+
+
+def _corrupt(msg, pos, line):
+    return RDBError(msg, pos, line)
+
+
+def _hash_from(pairs_flat, cfg, ht):
+    """A Hash of field, value, field, value... (already checked for duplicates)."""
+    from ..commands.hashes import Hash
+    h = Hash()
+    it = iter(pairs_flat)
+    for f in it:
+        v = next(it)
+        h[f if type(f) is bytes else b"%d" % f] = v if type(v) is bytes else b"%d" % v
+    h.ht = ht
+    return h
+
+
+def _pairs_checked(el):
+    """ziplistPairsConvertAndValidateIntegrity / lpPairsValidateIntegrityAndDups's extra
+    checks on decoded elements: an even count and no repeated field (element 0, 2...).
+    Returns True when they hold."""
+    if len(el) & 1:
+        return False
+    fields = el[0::2]
+    if len(set([f if type(f) is bytes else b"%d" % f for f in fields])) != len(fields):
+        return False
+    return True
+
+
+def _zset_score(x):
+    """zzlGetScore: an integer entry as is, a string through strtod (a prefix; nothing
+    parsable is 0)."""
+    if type(x) is not bytes:
+        return float(x)
+    return strtod_prefix(x[:127])
+
+
+_STRTOD_PREFIX = re.compile(
+    rb"[ \t\n\v\f\r]*([+-]?)(?:"
+    rb"(?P<hex>0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?)"
+    rb"|(?P<dec>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    rb"|(?P<inf>[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+    rb"|(?P<nan>[nN][aA][nN](?:\([0-9A-Za-z_]*\))?))")
+
+
+def strtod_prefix(b):
+    """strtod(b, NULL) over a C string: the value of the longest parsable prefix, 0.0
+    when there is none."""
+    nul = b.find(b"\0")
+    if nul >= 0:
+        b = b[:nul]
+    m = _STRTOD_PREFIX.match(b)
+    if m is None:
+        return 0.0
+    neg = m.group(1) == b"-"
+    if m.group("nan") is not None:
+        v = math.nan
+    elif m.group("inf") is not None:
+        v = math.inf
+    elif m.group("hex") is not None:
+        body = m.group("hex").decode()[2:]
+        if "p" not in body.lower():
+            body += "p0"
+        try:
+            v = float.fromhex("0x" + body)
+        except OverflowError:
+            v = math.inf
+    else:
+        v = float(m.group("dec"))
+    return -v if neg else v
+
+
+def _scanf_double(s):
+    """sscanf(buf, "%lg") of rdbLoadDoubleValue: None when nothing converts."""
+    m = _STRTOD_PREFIX.match(s.split(b"\0", 1)[0])
+    if m is None:
+        return None
+    return strtod_prefix(s)
+
+
+class _Ctx:
+    """The loading context of rdbLoadObject: deep sanitization or not, and the
+    dump_payload_sanitizations counter to bump."""
+    __slots__ = ("deep", "sanitizations")
+
+    def __init__(self, deep):
+        self.deep = deep
+        self.sanitizations = 0
+
+
+_SHALLOW = _Ctx(False)
+
+
+def load_object(r, t, cfg, ctx=None):
     """rdbLoadObject: the value of type t at the reader's position, or None for an empty
-    aggregate (which Redis skips when loading a file)."""
+    aggregate (which Redis skips when loading a file). ctx.deep: sanitize-dump-payload's
+    deep integrity validation (Redis's checks of listpacks, intsets and streams; without
+    it Redis checks their headers only). Raises RDBError for what Redis refuses (with the
+    rdb.c line of its report), CorruptAccepted for what only a deep check finds."""
+    if ctx is None:
+        ctx = _SHALLOW
+    deep = ctx.deep
     if t == T_STRING:
         return r.string()
-    if t == T_HASH_LISTPACK or t == T_HASH_ZIPLIST or t == T_HASH_ZIPMAP:
+    if t == T_HASH_LISTPACK or t == T_ZSET_LISTPACK:
         pos = r.pos
         buf = r.string()
-        if t == T_HASH_LISTPACK:
-            el = _decode(lp_decode, buf, "Hash listpack", pos)
-        elif t == T_HASH_ZIPLIST:
-            el = _decode(zl_decode, buf, "Hash ziplist", pos)
-        else:
-            el = _decode(zipmap_decode, buf, "Zipmap", pos)
-        if len(el) & 1:
-            raise RDBError("Hash listpack integrity check failed.", pos)
+        hsh = t == T_HASH_LISTPACK
+        what, line = (("Hash listpack", L_HASH_LISTPACK) if hsh
+                      else ("Zset listpack", L_ZSET_LISTPACK))
+        if deep:
+            ctx.sanitizations += 1
+        if not lp_header_ok(buf):
+            raise _corrupt("%s integrity check failed." % what, pos, line)
+        try:
+            el = lp_decode(buf)
+            ok = _pairs_checked(el)
+        except EncodingError:
+            el = None
+            ok = False
+        if not ok:
+            if deep:
+                raise _corrupt("%s integrity check failed." % what, pos, line)
+            # shallow: Redis keeps the listpack; its length comes from the header
+            numele = buf[4] | (buf[5] << 8)
+            maxe = cfg["hash-max-listpack-entries" if hsh else "zset-max-listpack-entries"]
+            crash = None
+            if numele == 65535 or (numele // 2 > maxe):
+                # lpLength walks it, or the conversion to a dict does
+                if el is None:
+                    crash = ASSERT_LP_NEXT
+                elif hsh and not len(el) & 1:
+                    # hashTypeConvertListpack meets a repeated field
+                    crash = ("panic", "Listpack corruption detected", "t_hash.c:477",
+                             "listpack with dup elements dump", buf)
+            raise CorruptAccepted("%s with corrupt entries (shallow check passed)" % what,
+                                  pos, crash)
         if not el:
             return None
-        return _hash_from(el, cfg, pos, t != T_HASH_ZIPMAP)
+        if hsh:
+            return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
+        items = []
+        for i in range(0, len(el), 2):
+            m = el[i]
+            items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
+        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+    if t == T_HASH_ZIPLIST or t == T_ZSET_ZIPLIST:
+        pos = r.pos
+        buf = r.string()
+        hsh = t == T_HASH_ZIPLIST
+        what, line = (("Hash ziplist", L_HASH_ZIPLIST) if hsh
+                      else ("Zset ziplist", L_ZSET_ZIPLIST))
+        try:
+            el = zl_decode(buf)
+            ok = _pairs_checked(el)
+        except EncodingError:
+            ok = False
+        if not ok:
+            raise _corrupt("%s integrity check failed." % what, pos, line)
+        if not el:
+            return None
+        if hsh:
+            return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
+        items = []
+        for i in range(0, len(el), 2):
+            m = el[i]
+            items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
+        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+    if t == T_HASH_ZIPMAP:
+        pos = r.pos
+        buf = r.string()
+        try:
+            el = zipmap_decode(buf)
+        except EncodingError:
+            raise _corrupt("Zipmap integrity check failed.", pos, L_ZIPMAP) from None
+        seen = set()
+        maxlen = 0
+        for i in range(0, len(el), 2):
+            f = el[i]
+            if f in seen:
+                raise _corrupt("Hash zipmap with dup elements, or big length (%u)" % len(f),
+                               pos, L_ZIPMAP_DUP)
+            seen.add(f)
+            maxlen = max(maxlen, len(f), len(el[i + 1]))
+        return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"]
+                          or maxlen > cfg["hash-max-listpack-value"])
     if t == T_LIST_QUICKLIST_2 or t == T_LIST_QUICKLIST:
         from ..types.rlist import RList
         n = r.length()
+        if n == 0:
+            return None
         out = RList()
+        v2 = t == T_LIST_QUICKLIST_2
         for _ in range(n):
             container = QL_PACKED
-            if t == T_LIST_QUICKLIST_2:
+            if v2:
                 container = r.length()
                 if container != QL_PACKED and container != QL_PLAIN:
-                    r.fail("Quicklist integrity check failed.")
+                    raise _corrupt("Quicklist integrity check failed.", r.pos, L_QUICKLIST)
             pos = r.pos
             buf = r.string()
             if not buf:
@@ -770,90 +968,134 @@ def load_object(r, t, cfg):
             if container == QL_PLAIN:
                 out.append(buf)
                 continue
-            if t == T_LIST_QUICKLIST_2:
-                el = _decode(lp_decode, buf, "Listpack", pos)
+            if v2:
+                if deep:
+                    ctx.sanitizations += 1
+                if not lp_header_ok(buf):
+                    raise _corrupt("Listpack integrity check failed.", pos, L_QL_LISTPACK)
+                try:
+                    el = lp_decode(buf)
+                except EncodingError:
+                    if deep:
+                        raise _corrupt("Listpack integrity check failed.", pos,
+                                       L_QL_LISTPACK) from None
+                    raise CorruptAccepted("Quicklist listpack with corrupt entries (shallow "
+                                          "check passed)", pos) from None
             else:
-                el = _decode(zl_decode, buf, "Ziplist", pos)
+                try:
+                    el = zl_decode(buf)
+                except EncodingError:
+                    raise _corrupt("Ziplist integrity check failed.", pos,
+                                   L_QL_ZIPLIST) from None
             out.extend([x if type(x) is bytes else b"%d" % x for x in el])
         return out if out else None
     if t == T_SET_INTSET:
         pos = r.pos
         buf = r.string()
-        vals = _decode(intset_decode, buf, "Intset", pos)
-        if not vals:
-            return None
+        if deep:
+            ctx.sanitizations += 1
+        try:
+            vals = intset_decode(buf, deep)
+        except EncodingError:
+            raise _corrupt("Intset integrity check failed.", pos, L_INTSET) from None
+        if not deep:
+            for i in range(1, len(vals)):
+                if vals[i - 1] >= vals[i]:
+                    raise CorruptAccepted("Intset not sorted or with duplicates (shallow "
+                                          "check passed)", pos)
         return _set_from_ints(vals, cfg)
-    if t == T_ZSET_LISTPACK or t == T_ZSET_ZIPLIST:
-        pos = r.pos
-        buf = r.string()
-        el = _decode(lp_decode if t == T_ZSET_LISTPACK else zl_decode, buf,
-                     "Zset listpack", pos)
-        if len(el) & 1:
-            raise RDBError("Zset listpack integrity check failed.", pos)
-        if not el:
-            return None
-        items = []
-        seen = set()
-        for i in range(0, len(el), 2):
-            m = el[i]
-            if type(m) is not bytes:
-                m = b"%d" % m
-            sc = el[i + 1]
-            if type(sc) is bytes:
-                try:
-                    sc = float(sc)
-                except ValueError:
-                    raise RDBError("Zset listpack with invalid score", pos) from None
-            else:
-                sc = float(sc)
-            if m in seen:
-                raise RDBError("Zset listpack integrity check failed: duplicates", pos)
-            seen.add(m)
-            items.append((m, sc))
-        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
     if t == T_SET:
         from ..commands.sets import RSet, _needs_ht
         n = r.length()
         if n == 0:
             return None
-        pos = r.pos
-        s = RSet([r.string() for _ in range(n)])
-        if len(s) != n:
-            raise RDBError("Duplicate set members detected", pos)
+        s = RSet()
+        add = s.add
+        maxe = min(cfg["set-max-intset-entries"], 1 << 30)
+        intset = n <= maxe
+        for _ in range(n):
+            m = r.string()
+            if m in s:
+                raise _corrupt("Duplicate set members detected", r.pos,
+                               L_SET_DUP_INTSET if intset else L_SET_DUP)
+            if intset and as_int(m) is None:
+                intset = False
+            add(m)
         s.ht = _needs_ht(s, cfg)
         return s
     if t == T_ZSET_2 or t == T_ZSET:
         n = r.length()
         if n == 0:
             return None
-        pos = r.pos
         items = []
+        seen = set()
         maxlen = 0
-        dbl = r.double_bin if t == T_ZSET_2 else r.double_str
+        total = 0
+        v2 = t == T_ZSET_2
         for _ in range(n):
             m = r.string()
-            sc = dbl()
+            if v2:
+                sc = r.double_bin()
+            else:
+                sc = r.double_str()
             if sc != sc:
-                raise RDBError("Zset with NAN score detected", r.pos)
-            if len(m) > maxlen:
-                maxlen = len(m)
+                raise _corrupt("Zset with NAN score detected", r.pos, L_ZSET_NAN)
+            ln = len(m)
+            if ln > maxlen:
+                maxlen = ln
+            total += ln
+            if m in seen:
+                raise _corrupt("Duplicate zset fields detected", r.pos, L_ZSET_DUP)
+            seen.add(m)
             items.append((m, sc))
         z = _zset_from(items, False)
-        if len(z) != n:
-            raise RDBError("Duplicate zset fields detected", pos)
         z.listpack = (n <= cfg["zset-max-listpack-entries"]
-                      and maxlen <= cfg["zset-max-listpack-value"])
+                      and maxlen <= cfg["zset-max-listpack-value"] and total < (1 << 30))
         return z
     if t == T_HASH:
         n = r.length()
         if n == 0:
             return None
-        pos = r.pos
-        flat = []
+        maxe = cfg["hash-max-listpack-entries"]
+        maxv = cfg["hash-max-listpack-value"]
+        ht = n > maxe
+        from ..commands.hashes import Hash
+        h = Hash()
+        lp_dups = False           # shallow: Redis appends repeated fields to its listpack
+        lp_size = 0
+        lp_el = []
         for _ in range(n):
-            flat.append(r.string())
-            flat.append(r.string())
-        return _hash_from(flat, cfg, pos, False)
+            f = r.string()
+            v = r.string()
+            if not ht:
+                if f in h and deep:
+                    raise _corrupt("Hash with dup elements", r.pos, L_HASH_DUP_LP)
+                lp_size += len(f) + len(v)
+                if len(f) > maxv or len(v) > maxv or lp_size >= (1 << 30):
+                    if lp_dups:
+                        # hashTypeConvert meets the repeated fields of its listpack
+                        raise CorruptAccepted(
+                            "Hash with repeated fields (shallow check passed)", r.pos,
+                            ("panic", "Listpack corruption detected", "t_hash.c:477",
+                             "listpack with dup elements dump", lp_build(lp_el)))
+                    ht = True
+                    if f in h:
+                        raise _corrupt("Duplicate hash fields detected", r.pos,
+                                       L_HASH_DUP_CONVERT)
+                elif f in h:
+                    lp_dups = True
+                if not ht:
+                    lp_el.append(f)
+                    lp_el.append(v)
+                h[f] = v
+                continue
+            if f in h:
+                raise _corrupt("Duplicate hash fields detected", r.pos, L_HASH_DUP)
+            h[f] = v
+        if lp_dups:
+            raise CorruptAccepted("Hash with repeated fields (shallow check passed)", r.pos)
+        h.ht = ht
+        return h
     if t == T_LIST:
         from ..types.rlist import RList
         n = r.length()
@@ -864,12 +1106,16 @@ def load_object(r, t, cfg):
         from ..types.rlist import RList
         pos = r.pos
         buf = r.string()
-        el = _decode(zl_decode, buf, "List ziplist", pos)
+        try:
+            el = zl_decode(buf)
+        except EncodingError:
+            raise _corrupt("List ziplist integrity check failed.", pos,
+                           L_LIST_ZIPLIST) from None
         if not el:
             return None
         return RList([x if type(x) is bytes else b"%d" % x for x in el])
     if t == T_STREAM_LISTPACKS_2 or t == T_STREAM_LISTPACKS:
-        return _load_stream(r, t)
+        return _load_stream(r, t, ctx)
     if t == T_MODULE or t == T_MODULE_2:
         pos = r.pos
         mid = r.length()
@@ -891,36 +1137,228 @@ def module_type_name(mid):
     return "".join(reversed(out))
 
 
-def _load_stream(r, t):
+_EOF_INT = 12345678900000000 + 255   # what lpGetIntegerIfValid reads at the EOF byte
+
+
+def stream_lp_valid(el):
+    """streamValidateListpackIntegrity's deep walk over a stream node's decoded elements
+    (the listpack itself already checked entry by entry): the master entry, then
+    count + deleted entries, each with flags, ID, fields/values and an lp-count equal to
+    its element count, and nothing after."""
+    n = len(el)
+
+    def integer(i):
+        if i == n:
+            return _EOF_INT
+        x = el[i]
+        if type(x) is bytes:
+            return as_int(x)
+        return x
+
+    # 'p' is the current element, 'nxt' the next one (n = the EOF byte, None = past it);
+    # each step is C's "p = next; if (!lpValidateNext(lp, &next, size)) return 0;"
+    if n == 0:
+        return False
+    p = 0
+    nxt = 1
+
+    def step(p, nxt):
+        if nxt is None:
+            raise EncodingError("stream entry missing")
+        return nxt, (None if nxt == n else nxt + 1)
+
+    try:
+        entry_count = integer(p)
+        if entry_count is None:
+            return False
+        p, nxt = step(p, nxt)
+        deleted = integer(p)
+        if deleted is None:
+            return False
+        p, nxt = step(p, nxt)
+        master_fields = integer(p)
+        if master_fields is None:
+            return False
+        p, nxt = step(p, nxt)
+        for _ in range(max(master_fields, 0)):
+            p, nxt = step(p, nxt)
+        zero = integer(p)
+        if zero != 0:
+            return False
+        p, nxt = step(p, nxt)
+        entry_count += deleted
+        while entry_count != 0:
+            entry_count -= 1
+            if p is None:
+                return False
+            fields = master_fields
+            extra = 3
+            flags = integer(p)
+            if flags is None:
+                return False
+            p, nxt = step(p, nxt)
+            if integer(p) is None:
+                return False
+            p, nxt = step(p, nxt)
+            if integer(p) is None:
+                return False
+            p, nxt = step(p, nxt)
+            if not flags & 2:
+                fields = integer(p)
+                if fields is None:
+                    return False
+                p, nxt = step(p, nxt)
+                for _ in range(max(fields, 0)):
+                    p, nxt = step(p, nxt)
+                extra += fields + 1
+            for _ in range(max(fields, 0)):
+                p, nxt = step(p, nxt)
+            lp_count = integer(p)
+            if lp_count is None or lp_count != fields + extra:
+                return False
+            p, nxt = step(p, nxt)
+    except EncodingError:
+        return False
+    return nxt is None
+
+
+def _lp_entry_ok(buf, p):
+    from .encodings import lp_entry_end
+    return lp_entry_end(buf, p) is not None
+
+
+ASSERT_LP_NEXT_P = ("assert", "listpack.c:475", "p")
+ASSERT_STREAM_INT = ("assert", "t_stream.c:281", "ret != 0")
+ASSERT_STREAM_NUMFIELDS = ("assert", "t_stream.c:1196", "*numfields>=0")
+
+
+class _Crash(Exception):
+    def __init__(self, crash):
+        super().__init__()
+        self.crash = crash
+
+
+def stream_first_walk(node_bufs):
+    """streamGetEdgeID(first, skip tombstones) over stream node listpacks (in key order)
+    whose headers alone were checked: None when it finds the first live entry (or runs
+    out of nodes) without touching a corrupt entry, else the assertion Redis hits."""
+    from .encodings import lp_decode_prefix
+    for buf in node_bufs:
+        el, complete = lp_decode_prefix(buf)
+        k = len(el)
+
+        def nxt(i):
+            if i is None:
+                raise _Crash(ASSERT_LP_NEXT_P)
+            j = i + 1
+            if j < k:
+                return j
+            if complete:
+                return None
+            raise _Crash(ASSERT_LP_NEXT)
+
+        def integer(i):
+            if i is None:
+                raise _Crash(None)      # a NULL dereference: no assertion to report
+            x = el[i]
+            if type(x) is bytes:
+                x = as_int(x)
+                if x is None:
+                    raise _Crash(ASSERT_STREAM_INT)
+            return x
+
+        try:
+            if k == 0:
+                if complete:
+                    raise _Crash(None)
+                raise _Crash(ASSERT_LP_NEXT)
+            e = nxt(nxt(0))
+            mf = integer(e) & MASK64
+            e = nxt(e)
+            for _ in range(min(mf, k + 1)):
+                e = nxt(e)
+            while True:
+                e = nxt(e)
+                if e is None:
+                    break
+                flags = integer(e)
+                e = nxt(e)
+                integer(e)
+                e = nxt(e)
+                integer(e)
+                e = nxt(e)
+                if flags & 2:
+                    nf = mf if mf < (1 << 63) else mf - (1 << 64)
+                else:
+                    nf = integer(e)
+                    e = nxt(e)
+                if nf < 0:
+                    raise _Crash(ASSERT_STREAM_NUMFIELDS)
+                if not flags & 1:
+                    return None
+                for _ in range(min(nf if flags & 2 else 2 * nf, k + 1)):
+                    e = nxt(e)
+        except _Crash as c:
+            return c.crash or ("unknown",)
+    return None
+
+
+def _load_stream(r, t, ctx):
     from ..types.stream import Stream, Group, Consumer, NACK
+    deep = ctx.deep
     s = Stream()
     nlp = r.length()
-    last_master = -1
+    nodes = []
+    raw_nodes = []
+    masters = set()
+    corrupt = None        # shallow: the first node whose entries Redis would not check
     for _ in range(nlp):
         pos = r.pos
         key = r.string()
         if len(key) != 16:
-            raise RDBError("Stream node key entry is not the size of a stream ID", pos)
+            raise _corrupt("Stream node key entry is not the size of a stream ID", pos,
+                           L_STREAM_KEY)
         ms, seq = _unpack_id(key, 0)
         master = (ms << 64) | seq
         pos = r.pos
         buf = r.string()
-        el = _decode(lp_decode, buf, "Stream listpack", pos)
-        if not el:
-            raise RDBError("Empty listpack inside stream", pos)
-        if master <= last_master:
-            raise RDBError("Listpack re-added with existing key", pos)
-        last_master = master
+        if deep:
+            ctx.sanitizations += 1
+        if not lp_header_ok(buf):
+            raise _corrupt("Stream listpack integrity check failed.", pos, L_STREAM_LP)
+        el = None
         try:
-            ids, entries = _parse_stream_node(el, ms, seq)
-        except (IndexError, TypeError, ValueError):
-            raise RDBError("Stream listpack integrity check failed.", pos) from None
+            el = lp_decode(buf, check_count=False, strict_end=False)
+            ok = stream_lp_valid(el)
+        except EncodingError:
+            ok = False
+        if not ok:
+            if deep:
+                raise _corrupt("Stream listpack integrity check failed.", pos, L_STREAM_LP)
+            if buf[6] != 0xFF and not _lp_entry_ok(buf, 6):
+                # lpFirst asserts that the first entry is valid
+                raise CorruptAccepted("Stream listpack with a corrupt first entry", pos,
+                                      ASSERT_LP_NEXT)
+        raw_nodes.append((master, buf))
+        if buf[6] == 0xFF:
+            raise _corrupt("Empty listpack inside stream", pos, L_STREAM_EMPTY_LP)
+        if master in masters:
+            raise _corrupt("Listpack re-added with existing key", pos, L_STREAM_DUP_NODE)
+        masters.add(master)
+        if not ok:
+            if corrupt is None:
+                corrupt = pos
+            continue
+        ids, entries = _parse_stream_node(el, ms, seq)
         if ids:
-            s.load_node(master, ids, entries)
+            nodes.append((master, ids, entries))
+    nodes.sort(key=lambda x: x[0])      # the rax keeps its nodes in key order
+    for master, ids, entries in nodes:
+        s.load_node(master, ids, entries)
     s.length = r.length()
     last_ms = r.length()
     s.last_id = (last_ms << 64) | r.length()
-    if t == T_STREAM_LISTPACKS_2:
+    if t != T_STREAM_LISTPACKS:
         fms = r.length()
         s.first_id = (fms << 64) | r.length()
         dms = r.length()
@@ -929,16 +1367,23 @@ def _load_stream(r, t):
     else:
         s.max_deleted = 0
         s.entries_added = s.length
+        if corrupt is not None:
+            # streamGetEdgeID walks the entries to find the first live one
+            raw_nodes.sort(key=lambda x: x[0])
+            crash = stream_first_walk([b for _, b in raw_nodes])
+            if crash is not None:
+                raise CorruptAccepted("Stream listpack with corrupt entries", corrupt,
+                                      None if crash[0] == "unknown" else crash)
         s.first_id = s.first_valid_id() if s.length else 0
-    if s.length and not s.nodes:
-        r.fail("Stream length inconsistent with rax entries")
+    if s.length and not masters:
+        raise _corrupt("Stream length inconsistent with rax entries", r.pos, L_STREAM_LENGTH)
     ngroups = r.length()
     for _ in range(ngroups):
         pos = r.pos
         name = r.string()
         gms = r.length()
         gid = (gms << 64) | r.length()
-        if t == T_STREAM_LISTPACKS_2:
+        if t != T_STREAM_LISTPACKS:
             er = r.length()
             if er == MASK64:
                 er = -1
@@ -947,8 +1392,8 @@ def _load_stream(r, t):
         if s.groups is None:
             s.groups = {}
         if name in s.groups:
-            raise RDBError("Duplicated consumer group name %s" % name.decode("latin-1"),
-                           pos)
+            raise _corrupt("Duplicated consumer group name %s" % name.decode("latin-1"),
+                           pos, L_STREAM_DUP_CG)
         g = s.groups[name] = Group(gid, er)
         npel = r.length()
         for _ in range(npel):
@@ -957,13 +1402,15 @@ def _load_stream(r, t):
             nack.delivery_time = r.ms_time()
             nack.delivery_count = r.length()
             if idk in g.pel:
-                r.fail("Duplicated global PEL entry loading stream consumer group")
+                raise _corrupt("Duplicated global PEL entry loading stream consumer group",
+                               r.pos, L_STREAM_DUP_PEL)
             g.pel[idk] = nack
         ncons = r.length()
         for _ in range(ncons):
             cname = r.string()
             if cname in g.consumers:
-                r.fail("Duplicate stream consumer detected.")
+                raise _corrupt("Duplicate stream consumer detected.", r.pos,
+                               L_STREAM_DUP_CONSUMER)
             cons = Consumer(cname, 0)
             cons.seen_time = r.ms_time()
             g.consumers[cname] = cons
@@ -972,33 +1419,51 @@ def _load_stream(r, t):
                 idk = r.stream_id()
                 nack = g.pel.get(idk)
                 if nack is None:
-                    r.fail("Consumer entry not found in group global PEL")
+                    raise _corrupt("Consumer entry not found in group global PEL", r.pos,
+                                   L_STREAM_NO_NACK)
+                if nack.consumer is not None:
+                    # one entry claimed twice (by two consumers, or twice by one)
+                    raise _corrupt("Stream consumer PEL entry already has a consumer "
+                                   "assigned", r.pos, L_STREAM_NACK_OWNED)
                 if idk in cons.pel:
-                    r.fail("Duplicated consumer PEL entry  loading a stream consumer group")
+                    raise _corrupt("Duplicated consumer PEL entry  loading a stream "
+                                   "consumer group", r.pos, L_STREAM_DUP_CPEL)
                 nack.consumer = cons
                 cons.pel[idk] = nack
         for nack in g.pel.values():
             if nack.consumer is None:
-                raise RDBError("Stream CG PEL entry without consumer", pos)
+                if deep:
+                    raise _corrupt("Stream CG PEL entry without consumer", pos,
+                                   L_STREAM_PEL_NO_CONSUMER)
+                raise CorruptAccepted("Stream CG PEL entry without consumer", pos)
+    if corrupt is not None:
+        raise CorruptAccepted("Stream listpack with corrupt entries", corrupt)
     return s
 
 
 def _parse_stream_node(el, mms, mseq):
-    count = el[0]
-    deleted = el[1]
+    """The IDs and field/value lists of a stream node's elements (already validated by
+    stream_lp_valid)."""
     nf = el[2]
+    if type(nf) is bytes:
+        nf = as_int(nf)
     mf = [to_bytes(x) for x in el[3:3 + nf]]
-    i = 3 + nf
-    if el[i] != 0:
-        raise ValueError("master entry terminator")
-    i += 1
+    i = 4 + nf
     n = len(el)
     ids = []
     entries = []
     while i < n:
         flags = el[i]
-        ms = (mms + el[i + 1]) & MASK64
-        seq = (mseq + el[i + 2]) & MASK64
+        if type(flags) is bytes:
+            flags = as_int(flags)
+        dms = el[i + 1]
+        dseq = el[i + 2]
+        if type(dms) is bytes:
+            dms = as_int(dms)
+        if type(dseq) is bytes:
+            dseq = as_int(dseq)
+        ms = (mms + dms) & MASK64
+        seq = (mseq + dseq) & MASK64
         i += 3
         if flags & 2:
             vals = el[i:i + nf]
@@ -1008,29 +1473,29 @@ def _parse_stream_node(el, mms, mseq):
             fv[1::2] = [to_bytes(x) for x in vals]
         else:
             k = el[i]
+            if type(k) is bytes:
+                k = as_int(k)
             i += 1
             fv = [to_bytes(x) for x in el[i:i + 2 * k]]
             i += 2 * k
         i += 1                  # lp-count
-        if i > n:
-            raise ValueError("truncated entry")
         ids.append((ms << 64) | seq)
         entries.append(None if flags & 1 else fv)
-    live = sum(1 for e in entries if e is not None)
-    if live != count or len(entries) - live != deleted:
-        raise ValueError("entry counters")
     return ids, entries
 
 
-def load_value(data, cfg=None):
+def load_value(data, cfg=None, deep=False, ctx=None):
     """The value of a serialized object (type byte + object, as dump_value produces);
-    RDBError on malformed data (an empty aggregate is malformed here)."""
+    RDBError on malformed data (an empty aggregate is malformed here). deep: the deep
+    integrity validation of sanitize-dump-payload (ctx: a _Ctx to count it in)."""
     if cfg is None:
         cfg = DEFAULT_CFG
+    if ctx is None:
+        ctx = _Ctx(deep)
     r = Reader(data)
     try:
         t = r.byte()
-        v = load_object(r, t, cfg)
+        v = load_object(r, t, cfg, ctx)
     except (IndexError, struct.error):
         raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
     if v is None:
@@ -1038,13 +1503,91 @@ def load_value(data, cfg=None):
     return v
 
 
+def new_ctx(deep):
+    return _Ctx(deep)
+
+
+def sanitize_deep(srv, client=None):
+    """rdbLoadObject's deep_integrity_validation: sanitize-dump-payload yes, or clients
+    for a RESTORE from a client that is not the master (nor loading) and whose user lacks
+    skip-sanitize-payload."""
+    mode = srv.config.values.get("sanitize-dump-payload", "no")
+    if mode == "yes" or mode == 1:
+        return True
+    if mode != "clients" and mode != 2:
+        return False
+    if srv.loading or client is None or "M" in getattr(client, "flags_extra", ""):
+        return False
+    acl = getattr(srv, "acl", None)
+    if acl is not None:
+        try:
+            from ..acl import U_SKIP_SANITIZE
+            u = acl.get_user(client.user)
+            if u is not None and u.flags & U_SKIP_SANITIZE:
+                return False
+        except Exception:   # noqa: BLE001 - no ACL state: nothing to skip
+            pass
+    return True
+
+
+def report_corrupt(srv, e, restore):
+    """rdbReportError for an RDBError: in a RESTORE, the verbose "Internal error in RDB
+    reading offset 0, function at rdb.c:LINE -> MESSAGE"; while loading a file, the
+    warning. A CorruptAccepted whose data Redis would have crashed on logs that crash's
+    lines (the assertion or panic) instead; redislet refuses the data and lives on."""
+    if isinstance(e, CorruptAccepted):
+        crash = e.crash
+        if crash is not None:
+            for line in crash_lines(crash):
+                if line is None:
+                    continue
+                if isinstance(line, tuple):
+                    srv.log_raw(line[0])
+                else:
+                    srv.log("warning", line)
+            srv.log("warning", "Corrupt %s refused instead (redislet does not crash on "
+                    "it): %s" % ("RESTORE payload" if restore else "RDB data", e.msg))
+        else:
+            srv.log("verbose" if restore else "warning",
+                    "Corrupt %s refused: %s (Redis 7.0.15 checks only its header when "
+                    "sanitize-dump-payload is not yes)"
+                    % ("RESTORE payload" if restore else "RDB data", e.msg))
+        return
+    if not e.line:
+        return
+    msg = "Internal error in RDB reading offset 0, function at rdb.c:%d -> %s" % (e.line,
+                                                                                 e.msg)
+    srv.log("verbose" if restore else "warning", msg)
+
+
+def crash_lines(crash):
+    """The log lines of the crash Redis would report for a CorruptAccepted.crash: strings
+    for serverLog lines, 1-tuples for raw text (serverLogHexDump's body)."""
+    if crash[0] == "assert":
+        return ["=== ASSERTION FAILED ===", "==> %s '%s' is not true" % (crash[1], crash[2])]
+    _, msg, where, dump_descr, buf = crash
+    out = []
+    if dump_descr and buf is not None:
+        out.append("%s (hexdump of %d bytes):" % (dump_descr, len(buf)))
+        h = buf.hex()
+        out.extend([(h[i:i + 64],) for i in range(0, len(h), 64)])
+        out.append(("\n",))
+    elif dump_descr:
+        out.append("%s" % dump_descr)
+    out.append("------------------------------------------------")
+    out.append("!!! Software Failure. Press left mouse button to continue")
+    out.append("Guru Meditation: %s #%s" % (msg, where))
+    return out
+
+
 class LoadResult:
     __slots__ = ("keys_loaded", "keys_expired", "empty_skipped", "consumed", "aux",
-                 "rdb_version")
+                 "rdb_version", "expired_keys")
 
     def __init__(self):
         self.keys_loaded = 0
         self.keys_expired = 0
+        self.expired_keys = []       # (dbid, key): a restarted master propagates their DEL
         self.empty_skipped = 0
         self.consumed = 0
         self.aux = {}
@@ -1072,6 +1615,7 @@ def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
         f.seek(start + res.consumed)
     srv.rdb_last_load_keys_loaded = res.keys_loaded
     srv.rdb_last_load_keys_expired = res.keys_expired
+    srv.rdb_last_load_expired_keys = res.expired_keys
     return res
 
 
@@ -1106,6 +1650,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
     functions = []
     pending_lru = []
     key_delay = cfg.get("key-load-delay", 0)
+    ctx = _Ctx(sanitize_deep(srv))
     reader_string = r.string
     end = r.end
     try:
@@ -1183,7 +1728,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
                 raise RDBError("Unknown RDB encoding type %d" % t, p)
             else:
                 key = reader_string()
-                val = load_object(r, t, cfg)
+                val = load_object(r, t, cfg, ctx)
                 if val is None:
                     res.empty_skipped += 1
                     if log and res.empty_skipped <= 10:
@@ -1194,6 +1739,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
             if expiretime != -1:
                 if expire and expiretime < now:
                     res.keys_expired += 1
+                    res.expired_keys.append((dbid, key))
                     expiretime = lru_idle = lfu_freq = -1
                     continue
             if key in data_d:
@@ -1230,6 +1776,9 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
     except (IndexError, struct.error):
         raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
     res.consumed = r.pos
+    if ctx.sanitizations:
+        srv.stat_dump_payload_sanitizations = (
+            getattr(srv, "stat_dump_payload_sanitizations", 0) + ctx.sanitizations)
     # install the new dataset
     lru_new = srv.lru_new
     for db, (dd, ed) in zip(srv.dbs, new):
@@ -1245,6 +1794,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
                     db.lru[k] = v
         db.expire_scan = None
         db.expire_cursor = 0
+        db.replaced_data()
     if pending_lru:
         for dbid, key, word in pending_lru:
             srv.dbs[dbid].lru[key] = word
