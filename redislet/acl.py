@@ -723,6 +723,15 @@ def acl_keys(cmd, argv):
 # ---------------------------------------------------------------------------------------
 # The server's ACL state
 # ---------------------------------------------------------------------------------------
+def _script_argv(srv):
+    """The argv of the EVAL/FCALL being run (its caller's current command)."""
+    for st in (getattr(srv, "scripting", None), getattr(srv, "functions", None)):
+        e = getattr(st, "_engine", None)
+        if e is not None and e.ctx is not None:
+            return e.ctx.argv
+    return None
+
+
 class Acl:
     def __init__(self, srv):
         self.srv = srv
@@ -880,8 +889,15 @@ class Acl:
                 object_ = b""
         uname = username if username is not None else _enc(c.user)
         now = int(time.time() * 1000)
+        # the client info of server.current_client when there is one: a script's
+        # caller, not the script's own client
+        real = getattr(self.srv, "script_caller", None) if context == "lua" else None
         try:
-            cinfo = c.info_line(argv).encode("utf-8", "surrogateescape")
+            if real is not None:
+                cinfo = real.info_line(_script_argv(self.srv))
+            else:
+                cinfo = c.info_line(argv)
+            cinfo = cinfo.encode("utf-8", "surrogateescape")
         except Exception:   # pragma: no cover - a fake client
             cinfo = b""
         log = self.log

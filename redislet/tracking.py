@@ -203,9 +203,11 @@ class Tracking:
             cur = srv.script_caller
         if bcast and self.prefixes:
             hit = False
+            # the client that changed the key last (NOLOOP): none for an expired key
+            who = None if getattr(srv, "expiring_key", False) else cur
             for p, bs in self.prefixes.items():
                 if key.startswith(p):
-                    bs.keys[key] = cur
+                    bs.keys[key] = who
                     hit = True
             if hit and not self.bcast_scheduled:
                 self.bcast_scheduled = True

@@ -761,3 +761,29 @@ def test_redis_py_users(pair, d):
     info = admin.acl_getuser("app")
     assert "app:*" in str(info["keys"])
     assert admin.acl_whoami() in ("default", b"default")
+
+
+def test_acl_denied_in_script_logged_with_lua_context(tmp_path):
+    """A restricted user's script is checked by ACL per redis.call (scriptVerifyACL) and
+    the denial is logged in the 'lua' context with the caller's client info."""
+    import re as _re
+    from conftest import Raw as _Raw, start_real_redis, start_redislet
+    outs = []
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        s = start(d)
+        try:
+            r = _Raw(s.port)
+            r.cmd("ACL", "SETUSER", "antirez", ">foo", "on", "+set", "~object:1234", "+eval")
+            r.cmd("AUTH", "antirez", "foo")
+            out = [_re.sub(rb"script: \w+", b"", r.cmd("EVAL", "redis.call('incr','foo')", "0"))]
+            r.cmd("AUTH", "default", "")
+            log = r.cmd("ACL", "LOG")
+            out.append(_re.sub(rb"age-seconds\r\n\$\d+\r\n[^\r]*", b"", log.split(b"client-info")[0]))
+            out.append(b" cmd=eval user=antirez " in log and b"addr=lua" not in log)
+            outs.append(out)
+        finally:
+            s.stop()
+    assert outs[0] == outs[1]
+    assert outs[0][2]

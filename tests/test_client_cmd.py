@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import Raw
+from conftest import Raw, encode_command
 
 LINE_RE = re.compile(
     r"^id=(\d+) addr=([^ ]+):(\d+) laddr=([^ ]+):(\d+) fd=(\d+) name=(\S*) age=(\d+) "
@@ -454,3 +454,40 @@ def test_maxclients_runtime(raw, server):
     finally:
         admin.cmd("CONFIG", "SET", "maxclients", "10000")
     assert b"rejected_connections:" in admin.cmd("INFO", "stats")
+
+
+def test_pause_write_and_scripts(raw):
+    """CLIENT PAUSE WRITE judges EVAL/FCALL by the script's declared flags
+    (getCommandFlags): no-writes scripts and read-only functions run, scripts without
+    flags (may-replicate) or with write flags wait; inside MULTI too."""
+    admin, rr, w1, w2, m1 = raw(), raw(), raw(), raw(), raw()
+    admin.cmd("SET", "x", "y")
+    admin.cmd("FUNCTION", "LOAD", "REPLACE",
+              "#!lua name=pf1\nredis.register_function{function_name='pf1', "
+              "callback=function() return 'hello' end, flags={'no-writes'}}")
+    m1.cmd("MULTI")                  # queued before the pause (queueing is paused too)
+    m1.cmd("EVAL", "#!lua\nreturn 13", "0")
+    assert admin.cmd("CLIENT", "PAUSE", "60000", "WRITE") == b"+OK\r\n"
+    try:
+        ro = "#!lua flags=no-writes\nreturn 'unique %f'" % time.time()
+        assert rr.cmd("EVAL", ro, "0").startswith(b"$")
+        assert rr.cmd("EVAL", ro, "0").startswith(b"$")      # now cached
+        assert rr.cmd("EVAL_RO", "return redis.call('GeT', 'x')..' ro %f'" % time.time(),
+                      "1", "x").startswith(b"$")
+        sha = rr.cmd("SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2")[5:-2]
+        assert rr.cmd("EVALSHA", sha, "0") == b":2\r\n"
+        assert rr.cmd("FCALL", "pf1", "0") == b"$5\r\nhello\r\n"
+        assert rr.cmd("MULTI") == b"+OK\r\n"
+        assert rr.cmd("EVAL", "#!lua flags=no-writes\nreturn 12", "0") == b"+QUEUED\r\n"
+        assert rr.cmd("EXEC") == b"*1\r\n:12\r\n"
+        assert _blocked_clients(admin) == 0
+        w1.send(encode_command(["EVAL", "return 1", "0"]))
+        w2.send(encode_command(["EVAL", "#!lua\nreturn 1", "0"]))
+        m1.send(encode_command(["EXEC"]))
+        _wait_blocked(admin, 3)
+    finally:
+        admin.cmd("CLIENT", "UNPAUSE")
+        admin.cmd("FUNCTION", "DELETE", "pf1")
+    assert w1.read_reply() == b":1\r\n"
+    assert w2.read_reply() == b":1\r\n"
+    assert m1.read_reply() == b"*1\r\n:13\r\n"

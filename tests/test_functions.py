@@ -249,3 +249,32 @@ def test_rdb_hooks_roundtrip():
     from redislet.persistence import rdb
     assert functions._rdb_save in rdb.FUNCTION_SAVERS
     assert functions._rdb_load in rdb.FUNCTION_LOADERS
+
+
+def test_debug_reload_noflush_merge_replaces_libraries(tmp_path):
+    """DEBUG RELOAD NOFLUSH fails on a library that already exists; with MERGE
+    (RDBFLAGS_ALLOW_DUP) the RDB's library replaces it."""
+    from conftest import start_real_redis, start_redislet
+    outs = []
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        srv = start(d)
+        try:
+            r = Raw(srv.port)
+            out = [r.cmd("FUNCTION", "LOAD", lib("test", "test", "return 'hello'")),
+                   r.cmd("DEBUG", "RELOAD", "NOFLUSH"),
+                   r.cmd("DEBUG", "RELOAD", "NOFLUSH", "MERGE"),
+                   r.cmd("FUNCTION", "LIST"),
+                   r.cmd("FUNCTION", "DELETE", "test"),
+                   r.cmd("SET", "x", "1"),
+                   r.cmd("FUNCTION", "LOAD", lib("test1", "test1", "return 'hello'")),
+                   r.cmd("DEBUG", "RELOAD"),
+                   r.cmd("FUNCTION", "LOAD", lib("test2", "test2", "return 'hello'")),
+                   r.cmd("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"),
+                   r.cmd("FCALL", "test1", "0"), r.cmd("FCALL", "test2", "0"),
+                   r.cmd("GET", "x")]
+            outs.append(out)
+        finally:
+            srv.stop()
+    assert outs[0] == outs[1]

@@ -1,11 +1,12 @@
 """EVAL / EVALSHA / SCRIPT: differential tests against real Redis 7.0.15 (conversion rules,
 error texts, sandbox), plus busy scripts, SCRIPT KILL and effects replication."""
+import re
 import socket
 import time
 
 import pytest
 
-from conftest import Raw
+from conftest import Raw, encode_command
 
 # scripts whose replies (bytes) must be identical on both servers, in RESP2 and RESP3
 SCRIPTS = [
@@ -424,3 +425,91 @@ def test_lua_unavailable_message_text():
     from redislet.scripting import engine
     assert engine.LUA_IMPORT_ERROR is None      # lupa is installed here
     assert engine._lua.LuaRuntime is not None
+
+
+@pytest.mark.parametrize("impl", ["redislet", "redis"])
+def test_set_repl_targets(tmp_path, impl):
+    """redis.set_repl(): REPL_NONE effects go nowhere, REPL_AOF ones to the AOF only;
+    the script's MULTI/EXEC wraps them for both (Redis's own 'selective replication'
+    test, on a master with a replica and the AOF on)."""
+    from conftest import start_real_redis, start_redislet
+    start = start_redislet if impl == "redislet" else start_real_redis
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    m = start(tmp_path / "m", "--appendonly", "yes")
+    rep = start(tmp_path / "r")
+    try:
+        a, b = Raw(m.port), Raw(rep.port)
+        b.cmd("REPLICAOF", "127.0.0.1", str(m.port))
+        deadline = time.time() + 20
+        while b"master_link_status:up" not in b.cmd("INFO", "replication"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        a.cmd("EVAL", "redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); "
+                      "redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); "
+                      "redis.call('set','c','3'); redis.set_repl(redis.REPL_ALL); "
+                      "redis.call('set','d','4')", "0")
+        want = b"*4\r\n$1\r\n1\r\n$-1\r\n$-1\r\n$1\r\n4\r\n"
+        while b.cmd("MGET", "a", "b", "c", "d") != want:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert a.cmd("MGET", "a", "b", "c", "d") == \
+            b"*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n"
+        assert a.cmd("DEBUG", "LOADAOF") == b"+OK\r\n"
+        assert a.cmd("MGET", "a", "b", "c", "d") == \
+            b"*4\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$1\r\n4\r\n"
+    finally:
+        rep.stop()
+        m.stop()
+
+
+def test_exec_of_write_flagged_script_on_replica(tmp_path):
+    """EXEC's READONLY check sees a queued script's declared flags (a shebang without
+    no-writes makes EVAL a write command); without a shebang the script itself fails."""
+    from conftest import start_real_redis, start_redislet
+    outs = []
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        (d / "m").mkdir(parents=True)
+        (d / "r").mkdir()
+        m = start(d / "m")
+        rep = start(d / "r")
+        try:
+            b = Raw(rep.port)
+            rr, rr2, rr3 = Raw(rep.port), Raw(rep.port), Raw(rep.port)
+            out = [rr.cmd("MULTI"), rr.cmd("EVAL", "#!lua\nreturn 1", "0"),
+                   rr2.cmd("MULTI"), rr2.cmd("EVAL", "redis.call('set','x',1) return 1",
+                                             "1", "x"),
+                   rr3.cmd("MULTI"), rr3.cmd("EVAL", "#!lua flags=no-writes\nreturn 1", "0")]
+            b.cmd("REPLICAOF", "127.0.0.1", str(m.port))
+            out += [rr.cmd("EXEC"), rr2.cmd("EXEC"), rr3.cmd("EXEC")]
+            outs.append([re.sub(rb"script: \w+", b"script: X", o) for o in out])
+        finally:
+            rep.stop()
+            m.stop()
+    assert outs[0] == outs[1]
+
+
+def test_cron_runs_right_after_a_busy_script(tmp_path):
+    """The cron ticks a busy script held back run as soon as it ends (Redis's overdue
+    serverCron): an AOF rewrite started just before the script is done right after it."""
+    from conftest import start_real_redis, start_redislet
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        s = start(d)
+        try:
+            r, rd, r3 = Raw(s.port), Raw(s.port), Raw(s.port)
+            r.cmd("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")      # CLIENT LIST in a script
+            r.cmd("CONFIG", "SET", "lua-time-limit", "10")
+            r.cmd("CONFIG", "SET", "appendonly", "yes")
+            rd.send(encode_command(["EVAL", "while true do local c = redis.call('client',"
+                                    "'list') if string.find(c, 'abortscript') ~= nil then "
+                                    "break end end return 1", "0"]))
+            time.sleep(0.3)
+            assert r.cmd("PING").startswith(b"-BUSY")
+            r3.cmd("HELLO", "2", "SETNAME", "abortscript")
+            assert rd.read_reply() == b":1\r\n"
+            assert b"aof_rewrite_in_progress:0" in r.cmd("INFO", "persistence"), start
+        finally:
+            s.stop()

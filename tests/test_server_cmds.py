@@ -461,3 +461,20 @@ def test_debug_set_active_expire(dbg):
     finally:
         c.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         c.close()
+
+
+def test_config_set_bind_unbindable_address(tmp_path):
+    """CONFIG SET bind to an address that cannot be bound: applyBind's error, and the
+    old listeners still serve."""
+    outs = []
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        s = start(d)
+        try:
+            r = Raw(s.port)
+            outs.append([r.cmd("CONFIG", "SET", "bind", "999.999.999.999"),
+                         Raw(s.port).cmd("PING")])
+        finally:
+            s.stop()
+    assert outs[0] == outs[1]

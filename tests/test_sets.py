@@ -1,6 +1,9 @@
 """Set commands: differential tests against real Redis 7.0.15 (RESP2 and RESP3), intset /
 hashtable encodings (and the order an intset replies in), random commands, SSCAN,
 notifications and propagation."""
+import re
+import time
+
 import pytest
 
 from conftest import Raw
@@ -337,3 +340,82 @@ def test_dirty(emb):
         assert s.dirty - d0 == 1
     finally:
         c.close()
+
+
+def _htstats_facts(text):
+    t0 = text.split("Hash table 1")[0]
+    size = int(re.search(r"table size: (\d+)", t0).group(1)) if "table size" in t0 else 0
+    slots = re.search(r"different slots: (\d+)", t0)
+    chain = re.search(r"max chain length: (\d+)", t0)
+    return (size, "rehashing target" in text,
+            int(slots.group(1)) if slots else None, int(chain.group(1)) if chain else None)
+
+
+def test_htstats_key_follows_shrink_and_rehash(tmp_path):
+    """Redis's 'SRANDMEMBER with a dict containing long chain' scenario: a set's table
+    does not shrink while a child process exists, shrinks (rehashing) after, rehashes
+    incrementally while SRANDMEMBER runs, and SSCAN-ordered removals leave the last
+    members in one bucket."""
+    import subprocess
+    from conftest import start_real_redis, start_redislet
+
+    def kill_children(srv):
+        out = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
+                             text=True).stdout.split()
+        for pid in out:
+            subprocess.run(["kill", "-9", pid])
+
+    def wait_no_bgsave(r):
+        deadline = time.time() + 30
+        while b"rdb_bgsave_in_progress:1" in r.cmd("INFO", "persistence"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+
+    def sscan_first(r, n):
+        members, cur = [], b"0"
+        while True:
+            rep = r.cmd("SSCAN", "myset", cur).split(b"\r\n")
+            cur = rep[2]
+            for k in range(int(rep[3][1:])):
+                members.append(rep[5 + 2 * k])
+                if len(members) >= n:
+                    return members
+            if cur == b"0":
+                return members
+
+    outs = []
+    for start in (start_redislet, start_real_redis):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        srv = start(d, "--set-max-intset-entries", "0", "--rdb-key-save-delay",
+                    "2147483647")
+        try:
+            r = Raw(srv.port, timeout=60)
+
+            def facts():
+                return _htstats_facts(r.cmd("DEBUG", "HTSTATS-KEY", "myset").decode())
+            for i in range(0, 100000, 10000):
+                r.cmd("SADD", "myset", *["m:%d" % j for j in range(i, i + 10000)])
+            while facts()[1]:
+                r.cmd("SRANDMEMBER", "myset", "100")
+            out = [facts()[:2]]                  # (chains depend on the hash seed)
+            r.cmd("BGSAVE")
+            r.cmd("SREM", "myset", *sscan_first(r, 100000 - 500))
+            out.append(facts()[:2])              # no shrink with a child
+            kill_children(srv)
+            wait_no_bgsave(r)
+            r.cmd("SPOP", "myset", "1")
+            out.append(facts()[:2])              # shrinking: rehashing to 512
+            r.cmd("BGSAVE")
+            while facts()[1]:
+                r.cmd("SRANDMEMBER", "myset", "1")
+            out.append(facts()[:2])
+            kill_children(srv)
+            wait_no_bgsave(r)
+            r.cmd("SREM", "myset", *sscan_first(r, 499 - 30))
+            out.append(facts())
+            outs.append(out)
+        finally:
+            srv.stop()
+    assert outs[0] == outs[1]
+    assert outs[0][-1] == (512, True, 1, 30)

@@ -709,3 +709,40 @@ def test_copy_keeps_everything(b):
     b("XPENDING", "s", "g")
     b("XPENDING", "t", "g")
     b("XLEN", "s")
+
+
+@pytest.mark.parametrize("other", [None, "list", "stream"])
+def test_xreadgroup_blocked_across_swapdb(server, real, other):
+    """SWAPDB takes the stream away from a client blocked in XREADGROUP: it is woken with
+    the 'no longer exists' error (scanDatabaseForDeletedStreams); a stream swapped in
+    serves it."""
+    outs = []
+    for port in (server.port, real.port):
+        r = Raw(port)
+        r.cmd("SELECT", "4")
+        r.cmd("FLUSHDB")
+        if other == "list":
+            r.cmd("LPUSH", "mystream", "e1")
+        elif other == "stream":
+            r.cmd("XADD", "mystream", "1-1", "a", "b")
+        r.cmd("SELECT", "9")
+        r.cmd("DEL", "mystream")
+        r.cmd("XADD", "mystream", "666", "f", "v")
+        r.cmd("XGROUP", "CREATE", "mystream", "mygroup", "$")
+        if other == "stream":
+            r.cmd("SELECT", "4")
+            r.cmd("XGROUP", "CREATE", "mystream", "mygroup", "0")
+            r.cmd("SELECT", "9")
+        rd = Raw(port)
+        rd.cmd("SELECT", "9")
+        rd.send(encode_command(["XREADGROUP", "GROUP", "mygroup", "Alice", "BLOCK", "0",
+                                "STREAMS", "mystream", ">"]))
+        time.sleep(0.1)
+        out = [r.cmd("SWAPDB", "4", "9")]
+        rd.sock.settimeout(5)
+        out.append(rd.read_reply())
+        outs.append(out)
+        r.cmd("FLUSHALL")
+        rd.close()
+        r.close()
+    assert outs[0] == outs[1]

@@ -244,3 +244,22 @@ def test_table_limit(server, real, n):
         c.cmd("CONFIG", "SET", "tracking-table-max-keys", "0")
         return [b"%d" % pushes]
     run_both(server, real, sc)
+
+
+def test_bcast_noloop_lazy_expired_key_in_multi(server, real):
+    """A key the NOLOOP client itself wrote, then lazily expired in the same transaction:
+    the expiry (signalModifiedKey with no client) is what the broadcast reports."""
+    def sc(conn, ids):
+        a, red = conn(), conn()
+        rid = cid(red, ids, "red")
+        red.cmd("SUBSCRIBE", "__redis__:invalidate")
+        out = [a.cmd("CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", str(rid), "NOLOOP")]
+        a.cmd("MULTI")
+        a.cmd("SET", "mykey{t}", "myval", "px", "1")
+        a.cmd("SET", "mykeyotherkey{t}", "myval")
+        a.cmd("DEBUG", "SLEEP", "0.1")
+        a.cmd("GET", "mykey{t}")
+        out.append(a.cmd("EXEC"))
+        out.append(red.read_reply())
+        return out
+    run_both(server, real, sc)

@@ -352,6 +352,14 @@ def swapdb(c, argv):
         db1, db2 = dbs[id1], dbs[id2]
         db1.touch_all_watched(db2)
         db2.touch_all_watched(db1)
+        # scanDatabaseForDeletedStreams: a stream that clients (XREADGROUP) block on and
+        # that the swap takes away wakes them (they get the "no longer exists" error)
+        for old, new in ((db1, db2), (db2, db1)):
+            if old.blocking:
+                for key in old.blocking:
+                    if (type(old.data.get(key)) in _db.SIGNAL_ON_DELETE
+                            and type(new.data.get(key)) not in _db.SIGNAL_ON_DELETE):
+                        srv.ready_keys.append((old, key))
         for a in ("data", "expires", "lru", "avg_ttl", "expire_cursor", "expire_scan"):
             x, y = getattr(db1, a), getattr(db2, a)
             setattr(db1, a, y)

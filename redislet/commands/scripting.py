@@ -133,6 +133,27 @@ def script_load(c, argv):
     return bulk(script.sha)
 
 
+@command("script|debug")
+def script_debug(c, argv):
+    """SCRIPT DEBUG YES|SYNC|NO: the debugging mode of this client's next EVAL (the Lua
+    debugger is redislet/scripting/ldb.py)."""
+    tr = c.transport
+    if c.out or (tr is not None and tr.get_write_buffer_size()):
+        # clientHasPendingReplies
+        raise CommandError("ERR SCRIPT DEBUG must be called outside a pipeline")
+    from ..scripting import ldb
+    mode = argv[2].lower()
+    if mode == b"no":
+        ldb.Ldb.disable(c)
+    elif mode == b"yes":
+        ldb.get(c.server).enable(c, False)
+    elif mode == b"sync":
+        ldb.get(c.server).enable(c, True)
+    else:
+        raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+    return OK
+
+
 @command("script|kill")
 def script_kill(c, argv):
     ctx = _running(c.server)

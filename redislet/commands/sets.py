@@ -12,6 +12,7 @@ import random
 
 from .table import command
 from .. import db as _db
+from .. import dictmodel
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER
 from ..scan import parse_cursor, parse_scan_options, scan_dict, scan_reply
 from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, integer
@@ -81,6 +82,26 @@ def _array_reply(members):
     return b"".join(parts)
 
 
+# DEBUG HTSTATS-KEY's model of the dict of a set (redislet/dictmodel.py): the dict
+# operations of the commands below, once a set has a model
+_FAIR_STEPS = 15          # dictGetFairRandomKey -> dictGetSomeKeys(15): a rehash step each
+
+
+def _dm_add(srv, s, members):
+    dm = dictmodel.get(s) if s is not None else None
+    if dm is not None:
+        seen = set()
+        for m in members:
+            dm.add(srv, m, m not in s and m not in seen)
+            seen.add(m)
+
+
+def _dm_steps(srv, s, n):
+    dm = dictmodel.get(s)
+    if dm is not None:
+        dm.steps(srv, n)
+
+
 def _random_member(s):
     return next(itertools.islice(iter(s), random.randrange(len(s)), None))
 
@@ -124,6 +145,8 @@ def sadd(c, argv):
         db.add(key, s)
     elif type(s) is not RSet:
         raise CommandError(WRONGTYPE)
+    if dictmodel._models:
+        _dm_add(c.server, s, argv[2:])
     n0 = len(s)
     if len(argv) == 3:
         s.add(argv[2])
@@ -158,7 +181,13 @@ def srem(c, argv):
         raise CommandError(WRONGTYPE)
     deleted = 0
     removed = False
+    dm = dictmodel.get(s) if dictmodel._models else None
     for m in itertools.islice(argv, 2, None):
+        if dm is not None:
+            if m in s:
+                dm.delete(c.server, m)
+            else:
+                dm.steps(c.server, 1)
         if m in s:
             s.remove(m)
             deleted += 1
@@ -191,6 +220,11 @@ def smove(c, argv):
     if ele not in src:
         return ZERO
     srv = c.server
+    if dictmodel._models:
+        dm = dictmodel.get(src)
+        if dm is not None:
+            dm.delete(srv, ele)
+        _dm_add(srv, dst, [ele])
     src.remove(ele)
     srv.notify(srv.NOTIFY_SET, b"srem", srckey, db.id)
     if not src:
@@ -223,6 +257,10 @@ def spop(c, argv):
     if type(s) is not RSet:
         raise CommandError(WRONGTYPE)
     ele = _random_member(s)
+    if dictmodel._models:
+        dm = dictmodel.get(s)
+        if dm is not None:
+            dm.delete(c.server, ele)
     s.remove(ele)
     srv = c.server
     srv.notify(srv.NOTIFY_SET, b"spop", key, db.id)
@@ -265,6 +303,11 @@ def _spop_count(c, argv):
     srv.dirty += count
     remaining = size - count
     popped = random.sample(list(s), count)
+    if dictmodel._models:
+        dm = dictmodel.get(s)
+        if dm is not None:
+            for m in popped:
+                dm.delete(srv, m)
     s.difference_update(popped)
     if remaining * 5 <= count:
         # Redis rebuilds the set from the remaining members (its encoding is recomputed)
@@ -290,6 +333,8 @@ def sismember(c, argv):
     s = _read_set(c, argv[1])
     if s is None:
         return ZERO
+    if dictmodel._models:
+        _dm_steps(c.server, s, 1)          # dictFind
     return ONE if argv[2] in s else ZERO
 
 
@@ -300,6 +345,8 @@ def smismember(c, argv):
     if s is None:
         parts.append(ZERO * (len(argv) - 2))
     else:
+        if dictmodel._models:
+            _dm_steps(c.server, s, len(argv) - 2)
         parts.extend([ONE if m in s else ZERO for m in itertools.islice(argv, 2, None)])
     return b"".join(parts)
 
@@ -313,6 +360,8 @@ def srandmember(c, argv):
     s = _read_set(c, argv[1])
     if s is None:
         return c.r.null
+    if dictmodel._models:
+        _dm_steps(c.server, s, _FAIR_STEPS)
     m = _random_member(s)
     return b"$%d\r\n%s\r\n" % (len(m), m)
 
@@ -333,6 +382,9 @@ def _srandmember_count(c, argv):
         count, uniq = -l, False
     if count == 0:
         return EMPTY_ARRAY
+    if dictmodel._models and (not uniq or count * 3 <= len(s)):
+        # one dictGetFairRandomKey per element returned (SRANDMEMBER's cases 1 and 4)
+        _dm_steps(c.server, s, _FAIR_STEPS * count)
     if not uniq or count == 1:
         if count == 1:
             return _array_reply([_random_member(s)])

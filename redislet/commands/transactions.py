@@ -48,14 +48,31 @@ def queued_flags(c):
     deny_stale, deny_loading (some queued command lacks STALE / LOADING)."""
     f = {"write": False, "readonly": False, "denyoom": False, "may_replicate": False,
          "deny_stale": False, "deny_loading": False}
-    for cmd, _ in c.multi or ():
-        f["write"] |= cmd.is_write
+    srv = c.server
+    for cmd, argv in c.multi or ():
+        sf = None
+        if cmd.name in _SCRIPT_CMDS:
+            # getCommandFlags: a script's declared flags stand for the command's
+            from ..scripting.eval import script_command_flags
+            from ..scripting import engine as E
+            sf = script_command_flags(srv, cmd.name, argv)
+        if sf is None:
+            f["write"] |= cmd.is_write
+            f["denyoom"] |= cmd.denyoom
+            f["may_replicate"] |= cmd.may_replicate or cmd.is_write
+            f["deny_stale"] |= not cmd.stale
+        else:
+            write = not sf & E.FLAG_NO_WRITES
+            f["write"] |= write
+            f["denyoom"] |= not sf & (E.FLAG_ALLOW_OOM | E.FLAG_NO_WRITES)
+            f["may_replicate"] |= write
+            f["deny_stale"] |= not sf & E.FLAG_ALLOW_STALE
         f["readonly"] |= cmd.is_readonly
-        f["denyoom"] |= cmd.denyoom
-        f["may_replicate"] |= cmd.may_replicate or cmd.is_write
-        f["deny_stale"] |= not cmd.stale
         f["deny_loading"] |= not cmd.loading
     return f
+
+
+_SCRIPT_CMDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 
 
 def watched_key_expired(c):
@@ -106,6 +123,12 @@ def exec_(c, argv):
     own_batch = srv.propagate_begin()
     call = c.call
     acl = srv.acl
+    # call()'s fixed_time_expire: the commands of the transaction see the time EXEC
+    # started at (a key does not expire between them; SET PX within it counts from it)
+    fixed = "time_ms" not in srv.__dict__
+    if fixed:
+        now = srv.time_ms()
+        srv.time_ms = lambda: now
     try:
         for cmd, args in queued:
             if acl is not None:
@@ -116,6 +139,8 @@ def exec_(c, argv):
             call(cmd, args)
     finally:
         c.in_exec = False
+        if fixed:
+            srv.__dict__.pop("time_ms", None)
         if own_batch:
             srv.propagate_end()
         discard_transaction(c)

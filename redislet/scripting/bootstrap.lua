@@ -202,9 +202,55 @@ R.status_reply = r_status_reply
 R.set_repl = py.set_repl
 R.REPL_NONE, R.REPL_AOF, R.REPL_SLAVE, R.REPL_REPLICA, R.REPL_ALL = 0, 1, 2, 2, 3
 R.acl_check_cmd = py.acl_check_cmd
+-- LDB (eval.c): a value as the debugger shows it (ldbCatStackValueRec)
+local sbyte = G0.string.byte
+local REPR_ESC = {["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n", ["\r"] = "\\r",
+                  ["\t"] = "\\t", ["\a"] = "\\a", ["\b"] = "\\b"}
+local function catrepr(s)      -- sdscatrepr
+    return '"' .. sgsub(s, '[%z\1-\31"\\\127-\255]', function(ch)
+        return REPR_ESC[ch] or sformat("\\x%02x", sbyte(ch))
+    end) .. '"'
+end
+local LDB_MAX_VALUES_DEPTH = 10    -- LUA_MINSTACK / 2
+local function ldb_repr(v, level)
+    if level == LDB_MAX_VALUES_DEPTH then
+        return "<max recursion level reached! Nested table?>"
+    end
+    level = level + 1
+    local t = type(v)
+    if t == "string" then return catrepr(v)
+    elseif t == "boolean" then return v and "true" or "false"
+    elseif t == "number" then return sformat("%g", v)
+    elseif t == "nil" then return "nil"
+    elseif t == "table" then
+        local expected, is_array = 1, true
+        local r1, r2, n = {}, {}, 0
+        for k, val in next, ro[v] or v do
+            if is_array and (type(k) ~= "number" or k ~= expected) then is_array = false end
+            n = n + 1
+            r1[n] = ldb_repr(val, level)
+            r2[n] = "[" .. ldb_repr(k, level) .. "]=" .. ldb_repr(val, level)
+            expected = expected + 1
+        end
+        return "{" .. tconcat(is_array and r1 or r2, "; ") .. "}"
+    end
+    local name = t == "function" and "function" or t == "userdata" and "userdata"
+                 or t == "thread" and "thread" or "light-userdata"
+    local s = tostring(v)
+    local addr = G0.string.match(s, "0x%x+") or s
+    return '"' .. name .. "@" .. addr .. '"'
+end
+
 if eval_mode then
-    R.breakpoint = function() return false end
-    R.debug = function() end
+    local ldb_active, ldb_breakpoint, ldb_debug = py.ldb_active, py.ldb_breakpoint, py.ldb_debug
+    R.breakpoint = function() return ldb_breakpoint() end
+    R.debug = function(...)
+        if not ldb_active() then return end
+        local n = select("#", ...)
+        local parts = {}
+        for i = 1, n do parts[i] = ldb_repr((select(i, ...)), 0) end
+        ldb_debug(tconcat(parts, ", "))
+    end
     R.replicate_commands = function() return true end
 end
 
@@ -319,6 +365,7 @@ killer = hook
 local HOOK_COUNT = 100000
 sethook(hook, "", HOOK_COUNT)
 reset_hook = function() sethook(hook, "", HOOK_COUNT) end
+local arm_killer = function() sethook(killer, "l") end
 
 -- luaL_where(L, 1) seen from a Python callback: "chunk:line: " of the calling Lua code
 local function where()
@@ -615,6 +662,98 @@ if not eval_mode then
     end
 end
 
+-- LDB: the line hook of a debugging session and the helpers of the debugger commands
+if eval_mode then
+    local ldb_py = py.ldb
+    local ldbhook
+    ldbhook = function(event)
+        local i = getinfo(2, "Sl")
+        if i == nil or i.source == INTERNAL then return end
+        local msg = ldb_py(event == "count", i.currentline, i.short_src)
+        if msg then error({err = msg}) end
+    end
+    api.set_ldb_hook = function() sethook(ldbhook, "l", HOOK_COUNT) end
+    -- the level (seen from the caller of base()) of the function the hook stopped in
+    local function base()
+        local l = 3
+        while true do
+            local i = getinfo(l, "f")
+            if i == nil then return nil end
+            if i.func == ldbhook then return l - 1 end
+            l = l + 1
+        end
+    end
+    api.ldb_print = function(name)
+        local l = base()
+        if l then
+            l = l + 1
+            while getinfo(l, "f") do
+                local j = 1
+                while true do
+                    local n, v = G0.debug.getlocal(l, j)
+                    if n == nil then break end
+                    if n == name then return ldb_repr(v, 0) end
+                    j = j + 1
+                end
+                l = l + 1
+            end
+        end
+        if name == "ARGV" or name == "KEYS" then return ldb_repr(rawget(G, name), 0) end
+        return nil
+    end
+    api.ldb_locals = function()
+        local out, k = {}, 0
+        local l = base()
+        if l and getinfo(l + 1, "f") then
+            local j = 1
+            while true do
+                local n, v = G0.debug.getlocal(l + 1, j)
+                if n == nil then break end
+                if not sfind(n, "(*temporary)", 1, true) then
+                    out[k + 1], out[k + 2] = n, ldb_repr(v, 0)
+                    k = k + 2
+                end
+                j = j + 1
+            end
+        end
+        return out
+    end
+    api.ldb_trace = function()
+        local out = {0}
+        local l = base()
+        if not l then return out end
+        local level = 0
+        while true do
+            local i = getinfo(l + 1 + level, "Snl")
+            if i == nil then break end
+            if sfind(i.short_src, "user_script", 1, true) then
+                out[#out + 1] = level
+                out[#out + 1] = i.name or "top level"
+                out[#out + 1] = i.currentline
+            end
+            level = level + 1
+        end
+        out[1] = level
+        return out
+    end
+    api.ldb_eval = function(code)
+        local f = loadstring("return " .. code, "@ldb_eval")
+        if not f then
+            local e
+            f, e = loadstring(code, "@ldb_eval")
+            if not f then return "error", tostring(e) end
+        end
+        setfenv(f, P)
+        local ok, res = pcall(f)
+        if not ok then
+            res = unwrap(res)
+            if type(res) == "table" and type(res.err) == "string" then res = res.err end
+            return "error", tostring(res)
+        end
+        return "retval", ldb_repr(res, 0)
+    end
+end
+
 api.G = G
 api.where = where
 api.where_c = where_c
@@ -648,6 +787,7 @@ api.double = function(d) return {double = d} end
 api.big = function(s) return {big_number = s} end
 api.verbatim = function(s, f) return {verbatim_string = {string = s, format = f}} end
 api.reset_hook = function() reset_hook() end
+api.arm_killer = function() arm_killer() end
 api.gc = function(n) return collectgarbage("step", n) end
 api.memory = function() return collectgarbage("count") end
 return api

@@ -137,11 +137,16 @@ def count_error(srv, s):
     srv.count_error(s + b"\r\n")
 
 
+class _KindArgv(list):
+    """The argv of an effect that goes to one kind of propagation target only."""
+    __slots__ = ("prop_kind",)
+
+
 class RunCtx:
     """scriptRunCtx: the state of the script being run."""
     __slots__ = ("caller", "name", "eval_mode", "ro", "allow_oom", "write_dirty", "killed",
                  "timedout", "start", "snapshot", "repl", "oom", "yieldable", "argv",
-                 "saved_ready", "engine", "obey", "own_batch")
+                 "saved_ready", "engine", "obey", "own_batch", "cross_slot")
 
     def __init__(self, engine, caller, name, eval_mode):
         self.engine = engine
@@ -162,6 +167,7 @@ class RunCtx:
         self.saved_ready = []
         self.obey = False
         self.own_batch = False
+        self.cross_slot = True    # SCRIPT_ALLOW_CROSS_SLOT (cluster: keys of any slot)
 
 
 def must_obey(srv, c):
@@ -210,7 +216,7 @@ def disk_error(srv, caller):
         return None
     setcmd = COMMANDS.get(b"set")
     for check in srv.state_checks:
-        if getattr(check, "_busy_check", False):
+        if getattr(check, "_busy_check", False) or getattr(check, "_cluster_check", False):
             continue
         try:
             msg = check(caller, setcmd, [b"set", b"k", b"v"])
@@ -263,7 +269,12 @@ class LuaEngine:
         self.hook_switched = False
         self.worker = None
         self.busy = False
+        self.dbg = None               # the LDB state while a debugging session runs (ldb.py)
+        self._saved_time_ms = None    # EXEC's fixed time while a script in it runs
+        self._last_yield = 0.0        # when a timed-out script last let the loop run
         self.fc = make_script_client(srv)
+        # cluster mode: scriptVerifyClusterState (redislet/cluster/redirect.py)
+        self.cluster_check = getattr(srv, "script_cluster_check", None)
         L = self.L = _lua.LuaRuntime(unpack_returned_tuples=True, register_eval=False,
                                      register_builtins=False, encoding=None)
         libs = libs_factory(L, self) if libs_factory is not None else {}
@@ -280,6 +291,10 @@ class LuaEngine:
             b"acl_check_cmd": self._acl_check_cmd,
             b"hook": self._hook,
             b"register_function": self._register_function,
+            b"ldb": self._ldb_hook,
+            b"ldb_active": self._ldb_active,
+            b"ldb_breakpoint": self._ldb_breakpoint,
+            b"ldb_debug": self._ldb_debug,
             b"version": REDIS_VERSION.encode(),
             b"version_num": REDIS_VERSION_NUM,
             b"libs": L.table_from(libs),
@@ -502,16 +517,61 @@ class LuaEngine:
             except _greenlet.GreenletExit:
                 ctx.killed = True
                 ctx.yieldable = False
+            self._last_yield = time.monotonic()
         if ctx.killed:
             self.hook_switched = True
             return KILLED
         return None
+
+    def _call_yield(self, ctx):
+        """A timed-out script also lets the loop run from redis.call, at most every 10 ms:
+        commands cost far more here than in Redis, so a script busy calling them reaches
+        the next count-hook event (where Redis processes events) only after seconds."""
+        try:
+            self.worker.parent.switch(_YIELD)
+        except _greenlet.GreenletExit:
+            ctx.killed = True
+            ctx.yieldable = False
+        self._last_yield = time.monotonic()
+        if ctx.killed:
+            # the kill error is raised at the next line, as the count hook does
+            self.hook_switched = True
+            self.api.arm_killer()
+            return True
+        return False
+
+    # -- LDB (the debugger of EVAL, ldb.py) ------------------------------------------------
+    def _ldb_hook(self, is_count, line, short_src):
+        d = self.dbg
+        if d is None:
+            return None
+        return d.hook(self, is_count, line, short_src)
+
+    def _ldb_active(self):
+        d = self.dbg
+        return d is not None and d.active
+
+    def _ldb_breakpoint(self):
+        """redis.breakpoint()."""
+        d = self.dbg
+        if d is not None and d.active:
+            d.luabp = 1
+            return True
+        return False
+
+    def _ldb_debug(self, text):
+        """redis.debug(): a '<debug>' line in the debugger console."""
+        d = self.dbg
+        if d is not None and d.active:
+            d.log(b"<debug> line %d: %s" % (d.currentline, text))
 
     # -- redis.call -----------------------------------------------------------------------
     def _reject(self, cmd, err):
         """A command refused by the script rules (scriptCall's error path)."""
         if isinstance(err, str):
             err = err.encode()
+        if self.dbg is not None:
+            self.dbg.rejected = err
         count_error(self.srv, err)
         if cmd is not None:
             cmd.rejected_calls += 1
@@ -519,7 +579,7 @@ class LuaEngine:
 
     def _lcall(self, *args):
         """redis.call: raises the error table on an error reply."""
-        t, v = self._call(args)
+        t, v = self._call(args) if self.dbg is None else self.dbg.logged_call(self, args)
         if t == 0:
             return v
         if t == 1:
@@ -528,7 +588,7 @@ class LuaEngine:
 
     def _lpcall(self, *args):
         """redis.pcall: returns the error table."""
-        t, v = self._call(args)
+        t, v = self._call(args) if self.dbg is None else self.dbg.logged_call(self, args)
         if t == 0:
             return v
         if t == 1:
@@ -541,6 +601,9 @@ class LuaEngine:
         ctx = self.ctx
         if ctx is None:
             return 4, b"ERR redis.call/pcall can only be called inside a script invocation"
+        if ctx.timedout and ctx.yieldable and time.monotonic() - self._last_yield > 0.01:
+            if self._call_yield(ctx):
+                return 2, KILLED
         if not args:
             return 2, b"ERR Please specify at least one argument for this redis lib call"
         argv = []
@@ -563,7 +626,7 @@ class LuaEngine:
         srv = self.srv
         if cmd.noscript and not getattr(srv, "script_disable_deny_script", False):
             return self._reject(cmd, "This Redis command is not allowed from script")
-        if srv.checks:
+        if srv.checks or ctx.caller.checks:      # (caller.checks: e.g. a restricted user)
             err = self._server_state(ctx, cmd, argv)
             if err is not None:
                 return self._reject(cmd, err)
@@ -574,11 +637,17 @@ class LuaEngine:
                     and not ctx.obey:
                 return self._reject(cmd, OOMERR)
             ctx.write_dirty = True
+        if self.cluster_check is not None:
+            err = self.cluster_check(ctx, self.fc, cmd, argv)
+            if err is not None:
+                return self._reject(cmd, err)
         fc = self.fc
         if ctx.repl == REPL_ALL:
             reply = fc.call(cmd, argv)
         else:
             reply = self._call_repl(fc, cmd, argv, ctx.repl)
+        if self.dbg is not None:
+            self.dbg.raw_reply = reply
         if not reply:
             return 0, None
         b = reply[0]
@@ -650,11 +719,16 @@ class LuaEngine:
             srv.prop_batch = saved
         if batch:
             if saved is not None:
-                saved.extend((dbid, a) for dbid, a in batch)
+                # the script's (or EXEC's) batch: propagate_end sends these to their
+                # kind of target only (MULTI/EXEC go to all, as propagatePendingCommands)
+                for dbid, a in batch:
+                    a = _KindArgv(a)
+                    a.prop_kind = want
+                    saved.append((dbid, a))
             else:
                 for dbid, a in batch:
                     for t in srv.propagate_targets:
-                        if getattr(t, "prop_kind", want) == want:
+                        if srv.prop_target_kind(t) == want:
                             t(dbid, a)
         return reply
 
@@ -763,7 +837,10 @@ class LuaEngine:
         if srv.config.values["maxmemory"]:
             ctx.oom = oom_state(srv)
         ctx.start = time.monotonic()
-        ctx.snapshot = srv.time_ms()
+        # the script's time snapshot (mstime(): the real clock, also inside EXEC, whose
+        # own fixed time comes back afterwards)
+        self._saved_time_ms = srv.__dict__.get("time_ms")
+        ctx.snapshot = type(srv).time_ms()
         snapshot = ctx.snapshot
         srv.time_ms = lambda: snapshot
         srv.script_caller = c
@@ -771,7 +848,13 @@ class LuaEngine:
         ctx.own_batch = srv.propagate_begin()
         name = ctx.name
         yieldable = (_greenlet is not None and not c.in_exec and not ctx.obey
-                     and c.transport is not None and not getattr(c, "in_script", False))
+                     and c.transport is not None and not getattr(c, "in_script", False)
+                     and self.dbg is None)
+        if self.dbg is not None:
+            # luaCallFunction with debug_enabled: the LDB line hook (it also does the
+            # time-limit part of the count hook, see ldb.Ldb.hook)
+            self.api.set_ldb_hook()
+            self.hook_switched = True
         try:
             if yieldable:
                 w = self.worker
@@ -798,10 +881,15 @@ class LuaEngine:
         srv = self.srv
         self.ctx = None
         srv.script_caller = None
-        try:
-            del srv.time_ms
-        except AttributeError:
-            pass
+        saved = self._saved_time_ms
+        if saved is not None:
+            self._saved_time_ms = None
+            srv.time_ms = saved
+        else:
+            try:
+                del srv.time_ms
+            except AttributeError:
+                pass
         if self.hook_switched:
             self.hook_switched = False
             self.api.reset_hook()
@@ -850,10 +938,20 @@ class LuaEngine:
             srv.__dict__.pop("cron_paused", None)
         else:
             srv.cron_paused = self._saved_cron_paused
+        # the cron ticks skipped while the script was busy: Redis's serverCron, overdue,
+        # runs as soon as the event loop gets back (e.g. reaping a finished child)
+        loop = srv.loop
+        if loop is not None and not srv.cron_paused:
+            loop.call_soon(self._overdue_cron)
         repl = getattr(srv, "repl", None)
         m = getattr(repl, "master", None) if repl is not None else None
         if m is not None and not m.closed and m.pending:
             srv.loop.call_soon(m.resume)
+
+    def _overdue_cron(self):
+        srv = self.srv
+        if not srv.cron_paused and self.ctx is None:
+            srv.cron()
 
     def _busy_state_check(self, c, cmd, argv):
         ctx = self.ctx

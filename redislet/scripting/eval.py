@@ -129,12 +129,50 @@ def command_flags_check(c, flags):
     return None
 
 
+def script_command_flags(srv, name, argv):
+    """The declared flags of the script an EVAL*/FCALL* runs, for getCommandFlags
+    (evalGetCommandFlags, fcallGetCommandFlags: scriptFlagsToCmdFlags makes the command
+    CMD_WRITE unless no-writes, CMD_DENYOOM unless allow-oom/no-writes, CMD_STALE with
+    allow-stale, and never CMD_MAY_REPLICATE). None when the command's own flags apply
+    (unknown script or function, no shebang)."""
+    if len(argv) < 2:
+        return None
+    body = argv[1]
+    if name.startswith("fcall"):
+        f = srv.functions.libs.functions.get(body.lower())
+        return None if f is None else f.flags
+    evalsha = name.startswith("evalsha")
+    if evalsha and len(body) != 40:
+        return None
+    script = srv.scripting.scripts.get(body.lower() if evalsha else E.sha1hex(body))
+    if script is not None:
+        flags = script.flags
+    elif evalsha:
+        return None
+    else:
+        flags, _len, err = extract_shebang_flags(body)
+        if err is not None:
+            return None
+    if flags & E.FLAG_EVAL_COMPAT:
+        return None
+    return flags
+
+
+def script_command_write(srv, name, argv):
+    """CMD_WRITE of getCommandFlags for EVAL*/FCALL* by the script's declared flags, or
+    None when the command's own flags apply."""
+    flags = script_command_flags(srv, name, argv)
+    return None if flags is None else not flags & E.FLAG_NO_WRITES
+
+
 def prepare_check(c, flags, ro):
     """scriptPrepareForRun's refusals: an error text or None."""
     srv = c.server
     stale = E.running_stale(srv)
     obey = E.must_obey(srv, c)
     if not flags & E.FLAG_EVAL_COMPAT:
+        if flags & E.FLAG_NO_CLUSTER and srv.config.values["cluster-enabled"]:
+            return "ERR Can not run script on cluster, 'no-cluster' flag is set."
         if stale and not flags & E.FLAG_ALLOW_STALE:
             return ("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to "
                     "'no' and 'allow-stale' flag is not set on the script.")
@@ -172,6 +210,7 @@ def new_ctx(eng, c, name, flags, ro, eval_mode):
         ctx.ro = True
     if not compat and flags & E.FLAG_ALLOW_OOM:
         ctx.allow_oom = True
+    ctx.cross_slot = bool(compat or flags & E.FLAG_ALLOW_CROSS_SLOT)
     return ctx
 
 
@@ -212,6 +251,19 @@ def eval_generic(c, argv, evalsha, ro):
         srv.feed_monitors(c, argv)
     if evalsha and len(body) != 40:
         return NOSCRIPT
+    if getattr(c, "lua_debug", 0):          # CLIENT_LUA_DEBUG (SCRIPT DEBUG YES|SYNC)
+        if evalsha:
+            raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
+        from .ldb import eval_with_debugging
+        return eval_with_debugging(c, body, lambda: _eval_run(c, argv, evalsha, ro, script))
+    return _eval_run(c, argv, evalsha, ro, script)
+
+
+def _eval_run(c, argv, evalsha, ro, script):
+    """evalGenericCommand from the number of keys on."""
+    srv = c.server
+    st = srv.scripting
+    body = argv[1]
     numkeys = parse_numkeys(c, argv)
     if script is None:
         if evalsha:

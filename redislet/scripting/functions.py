@@ -277,6 +277,9 @@ def _rdb_save(srv):
 
 def _rdb_load(srv, code, replace=False):
     st = srv.functions
+    # rdbFunctionLoad with RDBFLAGS_ALLOW_DUP (DEBUG RELOAD ... MERGE): replace a library
+    # of the same name
+    replace = replace or getattr(srv, "rdb_allow_dup", False)
     try:
         st.create(code, replace, None, 0)
     except CommandError as e:
