@@ -92,10 +92,11 @@ def run(cfg, conf_path=None):
         hook(srv)
     loop.run_until_complete(srv.begin_serving())
     srv.log("notice", "Ready to accept connections")
+    _watch_parent(srv, loop)
     try:
         loop.run_until_complete(srv.stopped)
     except KeyboardInterrupt:
-        srv.shutdown(save=None)
+        srv.shutdown(save=None, now=True)     # the loop is gone: no waiting for replicas
     return getattr(srv, "exit_code", 0)
 
 
@@ -147,3 +148,22 @@ def _level(name):
 
 
 startup_hooks = []   # persistence loads data here, replication connects to its master
+
+
+def _watch_parent(srv, loop):
+    """REDISLET_PARENT_PID=pid (set by redislet.Cluster for its nodes): shut down when
+    that process is gone, so that a test run killed with SIGKILL leaves no servers."""
+    pid = os.environ.get("REDISLET_PARENT_PID")
+    if not pid or not pid.isdigit():
+        return
+    pid = int(pid)
+
+    def check():
+        if os.getppid() != pid:
+            srv.log("warning", "The process that started this server (pid %d) is gone, "
+                    "shutting down" % pid)
+            srv.shutdown(save=False, now=True, force=True)
+        else:
+            loop.call_later(0.5, check)
+    check()
+

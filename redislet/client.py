@@ -21,11 +21,27 @@ _monotonic = time.monotonic
 CLOSE_ASAP = "A"
 
 
+_SCRIPT_CMDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+
+
+def _may_replicate(srv, cmd, argv):
+    """CMD_WRITE|CMD_MAY_REPLICATE in getCommandFlags(c)."""
+    if cmd.name in _SCRIPT_CMDS:
+        from .scripting.eval import script_command_write
+        w = script_command_write(srv, cmd.name, argv)
+        if w is not None:
+            return w
+    return cmd.is_write or cmd.may_replicate
+
+
 class Client(asyncio.Protocol):
     woff = 0   # replication offset after this client's last write (WAIT)
 
     skip_error_stats = False     # the error reply of this call is already counted
     tracking = None              # CLIENT TRACKING state (tracking.py) while on
+    asking = False               # cluster: CLIENT_ASKING (reset after the next command)
+    readonly_mode = False        # cluster: CLIENT_READONLY (READONLY / READWRITE)
+    cluster_slot = -1            # cluster: c->slot, the slot of this command's keys (scripts)
 
     def __init__(self, server, unix=False):
         self.server = server
@@ -374,7 +390,7 @@ class Client(asyncio.Protocol):
         if denied is not None:
             self.reject(cmd, denied)
             return None
-        if srv.checks:
+        if srv.state_checks:   # (srv.checks leaves out the ones a ClusterClient runs inline)
             msg = srv.state_check(self, cmd, argv)
             if msg is not None:
                 self.reject(cmd, msg)
@@ -383,7 +399,7 @@ class Client(asyncio.Protocol):
             self.reject(cmd, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE"
                         " / PING / QUIT / RESET are allowed in this context" % cmd.fullname)
             return None
-        if srv.pause_type and self.pause_applies(cmd) and srv.pause_active():
+        if srv.pause_type and self.pause_applies(cmd, argv) and srv.pause_active():
             self.postpone(argv)
             return None
         if self.multi is not None and cmd.name not in _MULTI_RUNS:
@@ -394,15 +410,17 @@ class Client(asyncio.Protocol):
             return None
         return cmd
 
-    def pause_applies(self, cmd):
-        """CLIENT PAUSE blocks every command (ALL) or the ones that may replicate (WRITE);
-        replicas are never paused."""
+    def pause_applies(self, cmd, argv):
+        """CLIENT PAUSE blocks every command (ALL) or the ones that may replicate (WRITE:
+        the command's flags as getCommandFlags gives them, so a script's declared flags
+        stand for EVAL's/FCALL's); replicas are never paused."""
         if "S" in self.flags_extra:
             return False
-        if self.server.pause_type == 2 or cmd.is_write or cmd.may_replicate:
+        srv = self.server
+        if srv.pause_type == 2 or _may_replicate(srv, cmd, argv):
             return True
         if cmd.name == "exec" and self.multi:
-            return any(c.is_write or c.may_replicate for c, _ in self.multi)
+            return any(_may_replicate(srv, c, a) for c, a in self.multi)
         return False
 
     def postpone(self, argv):
@@ -495,6 +513,8 @@ class Client(asyncio.Protocol):
             f += "c"
         if self.unix:
             f += "U"
+        if self.readonly_mode:
+            f += "r"
         if self.no_evict:
             f += "e"
         if not f:

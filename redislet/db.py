@@ -37,9 +37,10 @@ class Database:
         self.lru = {}         # key -> last access (srv.lru_clock ms), or LFU word in LFU mode
 
     # -- reading ----------------------------------------------------------------------
-    def lookup(self, key):
+    def lookup(self, key, write=True):
         """The live value of key or None; an expired key is reclaimed on the spot.
-        Updates the key's access time (LRU clock, or LFU counter) like lookupKey."""
+        Updates the key's access time (LRU clock, or LFU counter) like lookupKey.
+        write=False (lookup_read): a replica leaves an expired key to its master."""
         v = self.data.get(key)
         if v is not None:
             if self.expires:
@@ -48,8 +49,11 @@ class Database:
                         and not self.server.loading   # keyIsExpired: not while loading
                         and not self.server.master_executing):   # nor for a replica's master
                     srv = self.server
-                    if srv.is_replica or (srv.pause_type and srv.pause_active()):
-                        # a replica waits for the master's DEL; while clients are paused
+                    if (srv.is_replica and not (
+                            write and not srv.config.values["replica-read-only"])) or (
+                            srv.pause_type and srv.pause_active()):
+                        # a replica waits for the master's DEL (but a write on a writable
+                        # replica deletes it: LOOKUP_WRITE); while clients are paused
                         # (CLIENT PAUSE, FAILOVER) the dataset stays put (expireIfNeeded)
                         return None
                     self.expire_key(key)
@@ -79,7 +83,7 @@ class Database:
     def lookup_read(self, key, touch=True):
         """lookup() counting keyspace hits and misses, as lookupKeyRead does
         (touch=False: LOOKUP_NOTOUCH)."""
-        v = self.lookup(key) if touch else self.peek(key)
+        v = self.lookup(key, False) if touch else self.peek(key)
         if v is None:
             srv = self.server
             srv.stat_keyspace_misses += 1
@@ -185,6 +189,9 @@ class Database:
 
     def set_expire(self, key, when_ms):
         self.expires[key] = when_ms
+        srv = self.server
+        if srv.is_replica and not srv.master_executing:
+            srv.repl.remember_replica_key(self, key)   # a writable replica's own TTL
 
     def persist(self, key):
         return self.expires.pop(key, None) is not None
@@ -212,7 +219,9 @@ class Database:
         self.expires.pop(key, None)
         self.lru.pop(key, None)
         srv.stat_expired_keys += 1
+        srv.expiring_key = True     # signalModifiedKey(NULL, ...): no client changed it
         self.touch(key)
+        srv.expiring_key = False
         srv.notify(srv.NOTIFY_EXPIRED, b"expired", key, self.id)
         srv.propagate(self.id, [b"UNLINK" if srv.lazyfree_expire else b"DEL", key])
 
@@ -229,6 +238,12 @@ class Database:
         self.expires = {}
         self.lru = {}
         return n
+
+    def replaced_data(self):
+        """The RDB loader installed a whole new self.data (cluster db 0 re-indexes)."""
+
+    def keys_added(self, keys):
+        """Bulk paths put new keys into self.data directly (cluster db 0 indexes them)."""
 
     def key_is_expired(self, key):
         """keyIsExpired: key has a TTL in the past (it may still be in the dict)."""

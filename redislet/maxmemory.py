@@ -167,7 +167,8 @@ class MaxMemory:
         if self.enforced:
             if self.check not in checks:
                 # processCommand evicts before MISCONF / READONLY / LOADING / BUSY checks
-                checks.insert(0, self.check)
+                # (and after the cluster redirection, the inline check of cluster mode)
+                checks.insert(srv.inline_checks, self.check)
             if srv.loop is not None and self.used() > self.maxmemory:
                 self.start_proc()          # updateMaxmemory -> startEvictionTimeProc
         elif self.check in checks:

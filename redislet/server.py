@@ -58,6 +58,7 @@ class RedisServer:
         self.config = config
         v = config.values
         self.dbs = [Database(self, i) for i in range(v["databases"])]
+        self.client_class = Client   # what the listeners create (cluster mode: ClusterClient)
         self.clients = {}            # id -> Client
         self.next_client_id = 1
         self.loop = None
@@ -102,6 +103,10 @@ class RedisServer:
         self.cron_hooks = []         # callables(server) run on every cron tick
         self.shutdown_hooks = []     # callables(server, save, force) -> error text or None
         self.state_checks = []       # callables(client, cmd, argv) -> rejection text or None
+        self.inline_checks = 0       # leading state_checks the dispatch runs itself (cluster)
+        if v.get("cluster-enabled"):
+            from .cluster.redirect import install as cluster_keyspace_install
+            cluster_keyspace_install(self)   # db 0 indexed by slot, redirections
         self.reset_stats()
         self.apply_config()
         self._subscribe_config()
@@ -205,8 +210,10 @@ class RedisServer:
         return None
 
     def update_checks(self):
-        # ACL restrictions are per client (Client.update_checks, acl.restricted)
-        self.checks = bool(self.state_checks) or self.pause_type != 0
+        # ACL restrictions are per client (Client.update_checks, acl.restricted); the
+        # first `inline_checks` state checks are done by the clients' own dispatch (the
+        # cluster redirection of redislet/cluster/redirect.py)
+        self.checks = len(self.state_checks) > self.inline_checks or self.pause_type != 0
 
     # -- client pause (pauseClients / unpauseClients) --------------------------------
     def pause_clients(self, end_ms, ptype, purpose="client"):
@@ -300,8 +307,19 @@ class RedisServer:
             batch.insert(0, (batch[0][0], [b"MULTI"]))
             batch.append((batch[-1][0], [b"EXEC"]))
         for dbid, argv in batch:
+            only = getattr(argv, "prop_kind", None)     # redis.set_repl(): "aof" / "repl"
             for target in self.propagate_targets:
-                target(dbid, argv)
+                if only is None or self.prop_target_kind(target) == only:
+                    target(dbid, argv)
+
+    def prop_target_kind(self, target):
+        """'aof' for the AOF's feed, 'repl' for the others (the replication stream)."""
+        kind = getattr(target, "prop_kind", None)
+        if kind is None:
+            aof = getattr(self, "aof", None)
+            kind = "aof" if aof is not None and getattr(target, "__self__", None) is aof \
+                else "repl"
+        return kind
 
     def notify(self, type_flag, event, key, dbid):
         """notifyKeyspaceEvent: published by the pub/sub module when enabled."""
@@ -371,8 +389,14 @@ class RedisServer:
     # -- clients ----------------------------------------------------------------------
     def client_connected(self, c):
         v = self.config.values
-        if len(self.clients) >= v["maxclients"]:
-            self._reject_connection(c, b"-ERR max number of clients reached\r\n")
+        cl = getattr(self, "cluster", None)
+        if cl is None:
+            if len(self.clients) >= v["maxclients"]:
+                self._reject_connection(c, b"-ERR max number of clients reached\r\n")
+                return
+        elif len(self.clients) + cl.connections_count() >= v["maxclients"]:
+            self._reject_connection(c, b"-ERR max number of clients + cluster connections "
+                                    b"reached\r\n")
             return
         if (v["protected-mode"] and not c.unix and self.acl_default_nopass()
                 and not _is_loopback(c.addr)):
@@ -474,7 +498,9 @@ class RedisServer:
             return
         t = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(t))
-        self.log_raw("%d:M %s.%03d %s %s\n" % (os.getpid(), stamp, int(t * 1000) % 1000,
+        # the role letter of serverLogRaw: S on a replica, M on a master
+        self.log_raw("%d:%s %s.%03d %s %s\n" % (os.getpid(), "S" if self.is_replica else "M",
+                                                stamp, int(t * 1000) % 1000,
                                                 _LOG_MARKS[min(LOG_LEVELS[level], 3)], msg))
 
     def log_raw(self, text):
@@ -504,8 +530,8 @@ class RedisServer:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-            srv = await loop.create_unix_server(lambda: Client(self, unix=True), path,
-                                                backlog=v["tcp-backlog"],
+            srv = await loop.create_unix_server(lambda: self.client_class(self, unix=True),
+                                                path, backlog=v["tcp-backlog"],
                                                 start_serving=self.serving)
             if v["unixsocketperm"]:
                 os.chmod(path, v["unixsocketperm"])
@@ -552,7 +578,7 @@ class RedisServer:
 
     async def _serve(self, socks):
         for s in socks:
-            srv = await self.loop.create_server(lambda: Client(self), sock=s,
+            srv = await self.loop.create_server(lambda: self.client_class(self), sock=s,
                                                 start_serving=self.serving,
                                                 backlog=self.config.values["tcp-backlog"])
             self.tcp_listeners.append(srv)
@@ -568,9 +594,10 @@ class RedisServer:
         self._rebind(port, self.config.values["bind"])
 
     def _bind_changed(self, binds):
-        self._rebind(self.config.values["port"], binds)
+        self._rebind(self.config.values["port"], binds,
+                     "Failed to bind to specified addresses.")     # applyBind
 
-    def _rebind(self, port, binds):
+    def _rebind(self, port, binds, errmsg="Unable to listen on this port. Check server logs."):
         """changeListenPort / changeBindAddr. Setting the current port and addresses again
         keeps the listeners; addresses that overlap the old ones are bound after closing
         the old listeners, which are restored if the new ones cannot be bound."""
@@ -598,7 +625,7 @@ class RedisServer:
                     self.loop.create_task(self._serve(osocks))
                 except OSError as e2:
                     self.log("warning", str(e2))
-                raise ConfigError("Unable to listen on this port. Check server logs.") from None
+                raise ConfigError(errmsg) from None
         self.listeners = [s for s in self.listeners if s not in old]
         for s in old:
             s.close()
@@ -652,7 +679,11 @@ class RedisServer:
             hook(self)
         if self.shutdown_asap:
             self.shutdown_asap = False
-            self.shutdown(save=None)
+            err = self.shutdown(save=None)
+            if err:        # (False: waiting for lagging replicas)
+                self.log("warning", err)
+                self.log("warning", "Errors trying to shut down the server. Check the logs "
+                         "for more information.")
 
     active_expire_enabled = True
     master_executing = False     # a replica runs its master's stream (keys never expire then)
@@ -676,6 +707,9 @@ class RedisServer:
         """SHUTDOWN / SIGTERM: run the shutdown hooks (saving, when persistence exists),
         close listeners and clients, and stop the loop. Returns an error text or None."""
         self.log("warning", "User requested shutdown...")
+        wait = getattr(self, "shutdown_wait", None)    # lagging replicas (replication)
+        if wait is not None and wait(save, force, now):
+            return False     # shutting down once the replicas caught up (or timed out)
         for hook in self.shutdown_hooks:
             err = hook(self, save, force)
             if err is not None and not force:
@@ -706,7 +740,7 @@ class RedisServer:
 
         def on_signal(signame):
             self.log("warning", "Received %s scheduling shutdown..." % signame)
-            self.shutdown(save=None)
+            self.shutdown_asap = True      # serverCron runs it (SHUTDOWN ABORT may cancel)
 
         for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
             try:

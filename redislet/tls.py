@@ -157,13 +157,12 @@ class _TLSListeners:
         self.servers = []
 
     async def serve(self, socks, ctx):
-        from .client import Client
         srv = self.srv
         for s in socks:
             # the TLS handshake runs before connection_made: a client that never
             # completes it is dropped after the timeout
             server = await srv.loop.create_server(
-                lambda: Client(srv), sock=s, ssl=ctx, ssl_handshake_timeout=10,
+                lambda: srv.client_class(srv), sock=s, ssl=ctx, ssl_handshake_timeout=10,
                 backlog=srv.config.values["tcp-backlog"], start_serving=srv.serving)
             self.servers.append(server)
             srv.listeners.append(server)

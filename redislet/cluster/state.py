@@ -453,6 +453,13 @@ class ClusterState(NodesConf, Bus, Failover):
         n.add_slave(me)
         self.srv.repl.set_master(n.ip, n.port)
         self.reset_manual_failover()
+        # A new master means a new election the next time. Redis 7.0 keeps the last
+        # election's state here, so a replica that won an election moments ago and
+        # was demoted could "win" again at once with its stale votes and old epoch,
+        # leaving the cluster down (fixed the same way in valkey-io/valkey#1711).
+        self.failover_auth_time = 0
+        self.failover_auth_count = 0
+        self.failover_auth_sent = False
 
     def replica_offset(self):
         """replicationGetSlaveOffset."""

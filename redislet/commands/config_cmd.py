@@ -50,7 +50,7 @@ def config_set(c, argv):
             argv[i + 1] = REDACTED
     pairs = [(orig[i], orig[i + 1]) for i in range(2, len(orig), 2)]
     try:
-        srv.config.config_set(pairs, is_local=is_local(c), loading=srv.loading)
+        srv.config.config_set(pairs, is_local=is_local(c), loading=srv.loading or getattr(srv, "async_loading", False))
     except ConfigError as e:
         raise CommandError(str(e)) from None
     return OK

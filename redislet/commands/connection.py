@@ -37,6 +37,8 @@ def select(c, argv):
     dbid = parse_ll(argv[1])
     if dbid is None or not -(1 << 31) <= dbid < (1 << 31):
         raise CommandError(NOT_INTEGER)
+    if dbid and c.server.cluster is not None:
+        raise CommandError("ERR SELECT is not allowed in cluster mode")
     if not 0 <= dbid < len(c.server.dbs):
         raise CommandError(INVALID_DB)
     c.select(dbid)
@@ -136,7 +138,7 @@ def hello(c, argv):
         (bulk(b"version"), bulk(REDIS_VERSION.encode())),
         (bulk(b"proto"), integer(c.resp)),
         (bulk(b"id"), integer(c.id)),
-        (bulk(b"mode"), bulk(b"standalone")),
+        (bulk(b"mode"), bulk(b"standalone" if c.server.cluster is None else b"cluster")),
         (bulk(b"role"), bulk(b"replica" if c.server.is_replica else b"master")),
         (bulk(b"modules"), b"*0\r\n"),
     ])

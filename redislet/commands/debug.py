@@ -688,6 +688,10 @@ def _htstats_key(c, argv):
         keys = v.dict
     elif enc == "hashtable":
         keys = v
+        if isinstance(v, (set, frozenset)):
+            # a set's dict: table sizes and rehashing followed from here on
+            from .. import dictmodel
+            return c.r.verbatim(dictmodel.model_for(v).stats().encode())
     else:
         raise CommandError("ERR The value stored at the specified key is not represented "
                            "using an hash table")

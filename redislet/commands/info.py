@@ -10,7 +10,6 @@ replace fields without touching this file:
 appended). A provider may also return a completely new list (e.g. replication).
 """
 import os
-import platform
 import resource
 import sys
 import time
@@ -105,7 +104,8 @@ def _uname():
 _UNAME = _uname()
 _GCC = "0.0.0"
 try:
-    _m = platform.python_compiler()
+    # platform.python_compiler(), without importing platform at start-up
+    _m = sys.version.rpartition("[")[2].rstrip("]") if "[" in sys.version else ""
     if _m.startswith("GCC "):
         _GCC = _m.split()[1]
 except Exception:  # noqa: BLE001 - informational only

@@ -341,6 +341,10 @@ def migrate(c, argv):
             out.append(b"*2\r\n$6\r\nSELECT\r\n" + _bulk(b"%d" % dbid))
         now = srv.time_ms()
         mkeys = []
+        # a cluster node's target serves the keys of a slot it is importing only when
+        # asked (RESTORE-ASKING sets the ASKING flag for the one command)
+        restore = (b"$14\r\nRESTORE-ASKING\r\n" if srv.cluster is not None
+                   else b"$7\r\nRESTORE\r\n")
         for key, v in zip(keys, vals):
             ttl = 0
             exp = db.get_expire(key)
@@ -351,7 +355,7 @@ def migrate(c, argv):
                 if ttl < 1:
                     ttl = 1
             mkeys.append(key)
-            out.append((b"*5\r\n" if replace else b"*4\r\n") + b"$7\r\nRESTORE\r\n"
+            out.append((b"*5\r\n" if replace else b"*4\r\n") + restore
                        + _bulk(key) + _bulk(b"%d" % ttl) + _bulk(rdb.dump_payload(v, cfg))
                        + (b"$7\r\nREPLACE\r\n" if replace else b""))
 

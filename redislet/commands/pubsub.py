@@ -55,6 +55,8 @@ def _subscribe(c, channel, shard):
         clients = table.get(channel)
         if clients is None:
             table[channel] = {c: None}
+            if shard and c.server.cluster is not None:
+                slot_to_channel(c.server, channel, True)
         else:
             clients[c] = None
     n = len(mine) if shard else len(c.channels) + len(c.patterns)
@@ -72,6 +74,8 @@ def _unsubscribe(c, channel, shard, notify=True):
             clients.pop(c, None)
             if not clients:
                 del table[channel]
+                if shard and c.server.cluster is not None:
+                    slot_to_channel(c.server, channel, False)
     if not notify:
         return None
     n = len(mine) if shard else len(c.channels) + len(c.patterns)
@@ -122,6 +126,25 @@ def unsubscribe_all(c, notify=False):
         out.append(_unsubscribe(c, ch, True, notify))
     _sync(c)
     return out
+
+
+def slot_to_channel(srv, channel, add):
+    """slotToChannelAdd / slotToChannelDel (cluster mode): the per-slot shard channels."""
+    from ..cluster.keyindex import channel_added, channel_removed
+    (channel_added if add else channel_removed)(srv, channel)
+
+
+def shard_unsubscribe_all_clients(srv, channel):
+    """pubsubShardUnsubscribeAllClients: every subscriber of a shard channel leaves it,
+    each told with an sunsubscribe push (the cluster dropped the channel's slot)."""
+    clients = srv.pubsub_shard.pop(channel, None)
+    for c in tuple(clients or ()):
+        c.shard_channels.pop(channel, None)
+        c.write(_HDR3[c.resp] + _B_SUNSUBSCRIBE + bulk(channel)
+                + integer(len(c.shard_channels)))
+        _sync(c)
+    if srv.cluster is not None:
+        slot_to_channel(srv, channel, False)
 
 
 def publish(srv, channel, message, shard=False):
@@ -233,7 +256,11 @@ def punsubscribe(c, argv):
 def publish_cmd(c, argv):
     srv = c.server
     n = publish(srv, argv[1], argv[2])
-    srv.propagate(c.db.id, argv)   # forceCommandPropagation(PROPAGATE_REPL)
+    cl = srv.cluster
+    if cl is None:
+        srv.propagate(c.db.id, argv)   # forceCommandPropagation(PROPAGATE_REPL)
+    else:   # pubsubPublishMessageAndPropagateToCluster: the bus, not the replication stream
+        cl.propagate_publish(argv[1], argv[2], False)
     return integer(n)
 
 
@@ -241,7 +268,11 @@ def publish_cmd(c, argv):
 def spublish_cmd(c, argv):
     srv = c.server
     n = publish(srv, argv[1], argv[2], shard=True)
-    srv.propagate(c.db.id, argv)
+    cl = srv.cluster
+    if cl is None:
+        srv.propagate(c.db.id, argv)
+    else:
+        cl.propagate_publish(argv[1], argv[2], True)
     return integer(n)
 
 

@@ -55,6 +55,8 @@ def shutdown(c, argv):
     if srv.loading:
         mode = False
     err = srv.shutdown(save=mode, now=now, force=force)
+    if err is False:         # waiting for lagging replicas: blocked until the end
+        return srv.repl.block_on_shutdown(c)
     if err is None:
         return None          # the server is going away: no reply, the connection closes
     srv.log("warning", err)

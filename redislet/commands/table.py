@@ -48,7 +48,7 @@ class Command:
                  "no_multi", "stale", "loading", "pubsub", "admin", "noscript", "blocking",
                  "may_replicate", "allow_busy", "skip_monitor", "skip_slowlog", "fast",
                  "calls", "usec", "rejected_calls", "failed_calls", "protected", "lat", "lat_big",
-                 "needs_check")
+                 "needs_check", "cluster_kind")
 
     def __init__(self, fullname, spec, handler=None, getkeys=None):
         self.fullname = fullname
@@ -62,6 +62,7 @@ class Command:
         # the dispatcher's fast path skips Client.check: containers (subcommand lookup) and
         # protected commands (enable-*-command) must not
         self.needs_check = self.protected
+        self.cluster_kind = 3   # how a cluster node finds its keys (cluster/redirect.py)
         self.key_specs = spec.get("key_specs", [])
         self.tips = spec.get("tips", [])
         self.subcommands = None
