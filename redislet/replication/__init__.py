@@ -7,7 +7,15 @@ from .core import Replication
 from .replica import full_sync_hooks  # noqa: F401 - AOF restarts after a full sync
 
 
+_late = []
+
+
 def _init(srv):
+    if not _late:
+        # after the persistence module's own provider (rdb_bgsave_in_progress)
+        from ..commands import info
+        info.providers["persistence"].append(_info_persistence)
+        _late.append(True)
     Replication(srv)
     # RDB files carry the replication ID/offset so a restarted replica can PSYNC
     srv.rdb_save_info = srv.repl.save_info
@@ -19,9 +27,42 @@ def _info_replication(srv, pairs):
 
 
 def _info_memory(srv, pairs):
+    """object.c getMemoryOverheadData: replicas and the backlog share one buffer; what is
+    past repl-backlog-size counts as the replicas' memory."""
     from ..commands.info import set_fields
-    b = srv.repl.backlog
-    return set_fields(pairs, {"mem_replication_backlog": b.histlen if b is not None else 0})
+    repl = srv.repl
+    total = repl.replication_buffer_mem()
+    size = srv.config.values["repl-backlog-size"]
+    if repl.replicas and total > size:
+        backlog, replicas = size, total - size
+    else:
+        backlog, replicas = total, 0
+    return set_fields(pairs, {"mem_replication_backlog": backlog,
+                              "mem_total_replication_buffers": total,
+                              "mem_clients_slaves": replicas})
+
+
+def _info_persistence(srv, pairs):
+    from ..commands.info import set_fields
+    fields = {"async_loading": int(bool(srv.async_loading))}
+    if srv.repl.child is not None:       # the RDB child for replicas is an RDB child
+        fields["rdb_bgsave_in_progress"] = 1
+    return set_fields(pairs, fields)
+
+
+def _info_server(srv, pairs):
+    deadline = srv.repl.shutdown_deadline
+    if deadline is None:
+        return pairs
+    import time
+    from ..commands.info import set_fields
+    return set_fields(pairs, {"shutdown_in_milliseconds":
+                              max(0, int((deadline - time.time()) * 1000))})
+
+
+def _info_stats(srv, pairs):
+    from ..commands.info import set_fields
+    return set_fields(pairs, {"slave_expires_tracked_keys": len(srv.repl.replica_keys)})
 
 
 def _resetstat(srv):
@@ -39,6 +80,8 @@ def _register():
     from ..commands import info, config_cmd
     info.providers["replication"].append(_info_replication)
     info.providers["memory"].append(_info_memory)
+    info.providers["stats"].append(_info_stats)
+    info.providers["server"].append(_info_server)
     config_cmd.resetstat_hooks.append(_resetstat)
 
 

@@ -20,10 +20,14 @@ class Backlog:
     def histlen(self):
         return len(self.buf)
 
-    def append(self, data):
+    def append(self, data, floor=None):
+        """Add stream bytes; trim to `size`, but keep the bytes from offset `floor` on
+        (a replica waiting for its RDB still needs them)."""
         buf = self.buf
         buf += data
         excess = len(buf) - self.size
+        if floor is not None and floor - self.offset < excess:
+            excess = floor - self.offset
         if excess > 0:
             del buf[:excess]
             self.offset += excess

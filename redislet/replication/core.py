@@ -1,6 +1,7 @@
 """The replication state of a server (srv.repl): both roles, the processCommand checks
 (READONLY, MASTERDOWN, NOREPLICAS), the cron, INFO replication and ROLE."""
 import os
+import random
 import signal
 import time
 
@@ -12,6 +13,7 @@ from .replica import (ReplicaRole, NONE, CONNECT, CONNECTING, TRANSFER, CONNECTE
 READONLY = "READONLY You can't write against a read only replica."
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+LOADING = "LOADING Redis is loading the dataset in memory"
 
 
 class Replication(MasterRole, ReplicaRole, FailoverRole):
@@ -39,8 +41,13 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         self.getack_scheduled = False
         self.good_replicas = 0
         self.no_replicas_since = time.time()
-        self.cron_loops = 0
-        self.last_cron = 0.0
+        # replicationCron runs on serverCron's 1000 ms boundaries counted from start-up;
+        # its first run (loop 0, 1 ms after start, before any replica can attach) is
+        # the first cron tick's replica part (loop0), so the PINGs of
+        # repl-ping-replica-period fall on those boundaries
+        self.cron_loops = 1
+        self.last_cron = time.time()
+        self.loop0 = True
         self.propagate_fn = self.propagate
         # replica side
         self.masterhost = None
@@ -63,7 +70,15 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         self.rawbuf = None
         self.reader = None
         self.last_aux = {}
+        self.replica_keys = {}         # slaveKeysWithExpire: key -> set of db ids
+        self.diskless_loading = 0      # 1: loading, 2: async loading (repl-diskless-load)
+        srv.async_loading = False
         self.check_fn = self.state_check
+        self.shutdown_deadline = None   # shutdown_mstime: waiting for lagging replicas
+        self.shutdown_args = None
+        self.shutdown_clients = []
+        srv.shutdown_wait = self.shutdown_wait
+        srv.abort_shutdown = self.abort_shutdown
         srv.disconnect_hooks.append(self.client_gone)
         srv.cron_hooks.append(self.cron)
         srv.shutdown_hooks.append(self.shutdown)
@@ -96,7 +111,8 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         srv = self.srv
         v = srv.config.values
         need = (self.masterhost is not None and (
-            v["replica-read-only"] or not v["replica-serve-stale-data"])) or (
+            v["replica-read-only"] or not v["replica-serve-stale-data"]
+            or self.diskless_loading)) or (
             self.masterhost is None and v["min-replicas-to-write"] > 0
             and v["min-replicas-max-lag"] > 0)
         checks = srv.state_checks
@@ -127,6 +143,11 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         if (self.state != CONNECTED and not v["replica-serve-stale-data"]
                 and (not cmd.stale or (flags is not None and flags["deny_stale"]))):
             return MASTERDOWN
+        if self.diskless_loading == 1:
+            if not cmd.loading or (flags is not None and flags["deny_loading"]):
+                return LOADING
+        elif self.diskless_loading == 2 and "no_async_loading" in cmd.flags:
+            return LOADING
         return None
 
     # -- persistence integration ----------------------------------------------------------------
@@ -168,12 +189,116 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
             srv.master_repl_offset += off
             self.create_backlog()
             self.no_replicas_since = time.time()
+            # rdbLoad with RDBFLAGS_FEED_REPL: the keys that expired while the master was
+            # down are deleted, and the DELs go to the backlog for the replicas' PSYNC
+            expired = getattr(srv, "rdb_last_load_expired_keys", None) or ()
+            name = b"UNLINK" if srv.config.values["lazyfree-lazy-expire"] else b"DEL"
+            self.flush_scheduled = True     # (flushed below: the loop may not run yet)
+            for dbid, key in expired:
+                self.propagate(dbid, [name, key])
+            srv.rdb_last_load_expired_keys = None
+            self.flush_out()
         return True
+
+    # -- shutdown with lagging replicas (prepareForShutdown / finishShutdown) -------------
+    def ready_to_shutdown(self):
+        """isReadyToShutdown: every replica acknowledged the whole stream."""
+        self.flush_out()
+        off = self.srv.master_repl_offset
+        return all(r.replinfo.ack_off == off for r in self.replicas)
+
+    def shutdown_wait(self, save, force, now):
+        """True: the shutdown waits (writes paused) for replicas to catch up, at most
+        shutdown-timeout seconds; the cron finishes it. False: it goes on now (after
+        finishShutdown's log of the replicas)."""
+        srv = self.srv
+        if self.shutdown_deadline is not None and not now:
+            return True
+        timeout = srv.config.values["shutdown-timeout"]
+        if now or timeout == 0 or self.ready_to_shutdown():
+            self.log_replicas_at_shutdown()
+            return False
+        self.shutdown_deadline = time.time() + timeout
+        self.shutdown_args = (save, force)
+        if not (srv.pause_type and srv.pause_active()):
+            self.feed_command([b"REPLCONF", b"GETACK", b"*"])    # sendGetackToReplicas
+        srv.pause_clients(1 << 62, 1, purpose="shutdown")
+        self.log("notice", "Waiting for replicas before shutting down.")
+        return True
+
+    def block_on_shutdown(self, c):
+        from ..blocking import block
+        reply = block(c, [], 0, None, None)
+        if reply is not None:
+            return reply
+        self.shutdown_clients.append(c)
+        return None
+
+    def shutdown_check(self):
+        """serverCron: finish the shutdown when the replicas caught up or time is up."""
+        if time.time() < self.shutdown_deadline and not self.ready_to_shutdown():
+            return
+        save, force = self.shutdown_args
+        srv = self.srv
+        err = srv.shutdown(save=save, now=True, force=force)
+        if err is None:
+            return
+        srv.log("warning", err)
+        srv.log("warning", "Errors trying to shut down the server. Check the logs for more "
+                "information.")
+        self.cancel_shutdown()
+
+    def cancel_shutdown(self):
+        from ..blocking import unblock
+        self.shutdown_deadline = None
+        self.shutdown_args = None
+        clients, self.shutdown_clients = self.shutdown_clients, []
+        for c in clients:
+            if not c.closed and c.blocked is not None:
+                unblock(c, b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n")
+        self.srv.unpause_clients("shutdown")
+
+    def abort_shutdown(self):
+        """abortShutdown: SHUTDOWN ABORT while waiting for replicas, or before the cron
+        took a signal's shutdown request."""
+        srv = self.srv
+        if self.shutdown_deadline is not None:
+            self.cancel_shutdown()
+        elif srv.shutdown_asap:
+            srv.shutdown_asap = False
+        else:
+            return False
+        self.log("notice", "Shutdown manually aborted.")
+        return True
+
+    def log_replicas_at_shutdown(self):
+        """finishShutdown: a warning per lagging replica, then how many are in sync."""
+        self.flush_out()
+        off = self.srv.master_repl_offset
+        lagging = 0
+        now = int(time.time())
+        for r in self.replicas:
+            ri = r.replinfo
+            if ri.ack_off != off:
+                lagging += 1
+                lag = now - ri.ack_time if ri.state == ONLINE else 0
+                self.log("warning", "Lagging replica %s reported offset %d behind master, "
+                         "lag=%d, state=%s." % (self.replica_name(r), off - ri.ack_off, lag,
+                                                STATE_NAMES.get(ri.state, "")))
+        if self.replicas:
+            self.log("notice", "%d of %d replicas are in sync when shutting down."
+                     % (len(self.replicas) - lagging, len(self.replicas)))
 
     def shutdown(self, srv, save, force):
         """Stop the RDB child and drop temporary files (the server is going away)."""
         child, self.child = self.child, None
         if child is not None:
+            for fd in (child.data_fd, child.status_fd):
+                if fd is not None:
+                    try:
+                        self.srv.loop.remove_reader(fd)
+                    except Exception:  # noqa: BLE001 - a closed loop or fd
+                        pass
             try:
                 os.kill(child.pid, signal.SIGKILL)
                 os.waitpid(child.pid, 0)
@@ -196,21 +321,84 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         elif "M" in flags:
             self.master_gone(c)
 
+    # -- keys with a TTL set on a writable replica (expire.c) ----------------------------------
+    def remember_replica_key(self, db, key):
+        """rememberSlaveKeyWithExpire: the master will never DEL this key, so the replica
+        expires it itself (expire_replica_keys)."""
+        if self.masterhost is None or self.srv.config.values["replica-read-only"]:
+            return
+        ids = self.replica_keys.get(key)
+        if ids is None:
+            self.replica_keys[key] = {db.id}
+        else:
+            ids.add(db.id)
+
+    def expire_replica_keys(self):
+        """expireSlaveKeys: from the cron, a bounded pass over the remembered keys."""
+        srv = self.srv
+        keys = self.replica_keys
+        now = srv.time_ms()
+        start = time.monotonic()
+        noexpire = cycles = 0
+        order = list(keys)
+        random.shuffle(order)          # dictGetRandomKey
+        for key in order:
+            left = set()
+            for dbid in keys[key]:
+                if dbid >= len(srv.dbs):
+                    continue
+                db = srv.dbs[dbid]
+                when = db.expires.get(key)
+                if when is None:
+                    continue
+                if when < now:
+                    db.expire_key(key)
+                else:
+                    noexpire += 1
+                    left.add(dbid)
+            if left:
+                keys[key] = left
+            else:
+                del keys[key]
+            cycles += 1
+            if noexpire > 3 or (cycles % 64 == 0 and time.monotonic() - start > 0.001):
+                break
+
     # -- cron ---------------------------------------------------------------------------------
     def cron(self, srv):
         now = time.time()
+        if self.replica_keys and self.masterhost is not None:
+            self.expire_replica_keys()      # databasesCron, on a replica
         if self.child is None and self.replicas and self.should_start_child():
             self.start_child()
+        if self.shutdown_deadline is not None:
+            self.shutdown_check()
+        if self.loop0:
+            self.loop0 = False
+            self.replica_cron()         # connect to the master configured at start-up
         # replicationCron runs every second, every 100 ms while a failover is on
-        if now - self.last_cron < (0.095 if self.failover_state else 1.0):
+        period = 0.1 if self.failover_state else 1.0
+        elapsed = now - self.last_cron
+        if elapsed < period - 0.005:
             return
-        self.last_cron = now
+        # keep to the boundaries (a late tick does not shift the next ones)
+        self.last_cron = self.last_cron + period if elapsed < 2 * period else now
         self.update_failover_status()    # replicationCron checks the failover first
         self.replica_cron()
         self.master_cron()
         self.cron_loops += 1
 
     # -- introspection ------------------------------------------------------------------------
+    def link_up(self):
+        """Connected, and the link is not already failing: an error on the socket closes
+        the transport at once but reports connection_lost only on a later loop pass,
+        after requests read in the same pass (Redis handles the master's read first)."""
+        if self.state != CONNECTED:
+            return False
+        link = self.link
+        tr = link.transport if link is not None else None
+        return tr is None or not tr.is_closing()
+
     def handshake_state(self):
         return RECEIVE_PING_REPLY <= self.state <= RECEIVE_PSYNC_REPLY
 
@@ -244,7 +432,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
             out += [
                 ("master_host", self.masterhost),
                 ("master_port", self.masterport),
-                ("master_link_status", "up" if self.state == CONNECTED else "down"),
+                ("master_link_status", "up" if self.link_up() else "down"),
                 ("master_last_io_seconds_ago",
                  int(time.monotonic() - self.master.last_interaction)
                  if self.master is not None else -1),

@@ -5,9 +5,11 @@ resynchronization from the backlog, REPLCONF ACK bookkeeping and WAIT.
 A replica is a Client of this server: its `replinfo` (ReplicaInfo) holds the state
 Redis keeps in the client struct (replstate, capabilities, ack offset...). The stream is
 written straight to the replica's transport; while a replica waits for its RDB, the
-stream is kept in its `pending` list (Redis: the replica's output buffer).
+stream from its `pending_from` offset on is kept in the backlog, which grows past
+repl-backlog-size for it (Redis's shared replication buffer).
 """
 import os
+import signal
 import tempfile
 import time
 
@@ -65,8 +67,8 @@ def select_command(dbid):
 class ReplicaInfo:
     """Replication state of a client (a replica, or a client preparing to become one)."""
     __slots__ = ("state", "capa_eof", "capa_psync2", "port", "addr", "ack_off", "ack_time",
-                 "initial_offset", "pre_psync", "rdb_only", "stream_on_ack", "pending",
-                 "pending_size", "file", "since", "streaming", "filter_functions")
+                 "initial_offset", "pre_psync", "rdb_only", "stream_on_ack", "pending_from",
+                 "file", "since", "streaming", "filter_functions", "stall_since")
 
     def __init__(self):
         self.state = 0
@@ -80,12 +82,15 @@ class ReplicaInfo:
         self.pre_psync = False
         self.rdb_only = False
         self.stream_on_ack = False
-        self.pending = None          # stream bytes held until the replica is online
-        self.pending_size = 0
+        # the first stream byte (offset) this replica still needs while it waits for its
+        # RDB: the stream from there on stays in the backlog (Redis's shared replication
+        # buffer) until the replica is online
+        self.pending_from = None
         self.file = None
         self.since = time.time()     # last interaction while waiting for the RDB
         self.streaming = False       # online and receiving the stream directly
         self.filter_functions = None
+        self.stall_since = None      # diskless RDB: since when its socket takes nothing
 
 
 def replinfo(c):
@@ -193,15 +198,45 @@ class MasterRole:
         data = q[0] if len(q) == 1 else b"".join(q)
         q.clear()
         if self.backlog is not None:
-            self.backlog.append(data)
+            self.backlog.append(data, self.backlog_floor())
         for r in list(self.replicas):
             ri = r.replinfo
             if ri.streaming:
                 self.write_replica(r, data)
-            elif ri.pending is not None:
-                ri.pending.append(data)
-                ri.pending_size += len(data)
+            elif ri.pending_from is not None:
                 self.check_limits(r)
+
+    def backlog_floor(self):
+        """The first stream byte a replica waiting for its RDB still needs: the backlog
+        keeps it even past repl-backlog-size (the shared buffer's block references)."""
+        floor = None
+        for r in self.replicas:
+            f = r.replinfo.pending_from
+            if f is not None and (floor is None or f < floor):
+                floor = f
+        return floor
+
+    def trim_backlog(self):
+        if self.backlog is not None:
+            self.backlog.append(b"", self.backlog_floor())
+
+    def pending_size(self, ri):
+        f = ri.pending_from
+        return self.srv.master_repl_offset - f + 1 if f is not None else 0
+
+    def replication_buffer_mem(self):
+        """server.repl_buffer_mem: the backlog plus what replicas have not consumed (they
+        share one buffer, so the longest unconsumed tail counts)."""
+        self.flush_out()
+        b = self.backlog
+        total = b.histlen if b is not None else 0
+        for r in self.replicas:
+            ri = r.replinfo
+            if ri.streaming:
+                total = max(total, _transport_size(r))
+            elif ri.pending_from is not None:
+                total = max(total, self.pending_size(ri))
+        return total
 
     def write_replica(self, r, data):
         if r.closed or r.transport is None:
@@ -211,20 +246,38 @@ class MasterRole:
         self.check_limits(r)
 
     def check_limits(self, r):
+        """checkClientOutputBufferLimits for a replica: a hard limit below
+        repl-backlog-size counts as repl-backlog-size (the replica shares the backlog)."""
         srv = self.srv
-        hard, soft, _secs = srv.config.values["client-output-buffer-limit"]["replica"]
-        if hard or soft:
-            srv.check_output_limits(r)
+        v = srv.config.values
+        hard, soft, secs = v["client-output-buffer-limit"]["replica"]
+        if not (hard or soft) or r.closed:
+            return
+        size = r.output_size()
+        if hard and size >= max(hard, v["repl-backlog-size"]):
+            srv._obuf_kill(r, "replica", size)
+            return
+        if soft and size >= soft:
+            now = time.monotonic()
+            since = getattr(r, "soft_limit_since", None)
+            if since is None:
+                r.soft_limit_since = now
+            elif now - since >= secs:
+                srv._obuf_kill(r, "replica", size)
+        else:
+            r.soft_limit_since = None
 
     def start_streaming(self, r):
         """The replica got its RDB: send what was held for it, then stream directly."""
         self.flush_out()
         ri = r.replinfo
         ri.stream_on_ack = False
-        pending, ri.pending, ri.pending_size = ri.pending, None, 0
+        start, ri.pending_from = ri.pending_from, None
         ri.streaming = True
-        if pending:
-            self.write_replica(r, b"".join(pending))
+        b = self.backlog
+        if start is not None and b is not None and start <= self.srv.master_repl_offset:
+            self.write_replica(r, b.read_from(max(start, b.offset)))
+        self.trim_backlog()
 
     # -- SYNC / PSYNC ---------------------------------------------------------------------
     def sync_command(self, c, argv):
@@ -290,11 +343,7 @@ class MasterRole:
             if other is not None and (ri.capa_eof or not other.replinfo.capa_eof) and \
                     ri.filter_functions == other.replinfo.filter_functions:
                 self.flush_out()
-                if not ri.rdb_only:
-                    ri.pending = list(other.replinfo.pending or ())
-                    ri.pending_size = other.replinfo.pending_size
-                else:
-                    ri.pending = []
+                ri.pending_from = None
                 self.setup_full_resync(c, other.replinfo.initial_offset)
                 self.log("notice", "Waiting for end of BGSAVE for SYNC")
             else:
@@ -320,7 +369,7 @@ class MasterRole:
         ri.ack_time = int(time.time())
         self.flush_out()
         self.replicas.append(c)
-        c.output_size = lambda: _transport_size(c) + ri.pending_size
+        c.output_size = lambda: _transport_size(c) + self.pending_size(ri)
 
     def replica_name(self, c):
         """replicationGetSlaveName: ip:port as announced, or the client's address."""
@@ -378,8 +427,8 @@ class MasterRole:
         ri = c.replinfo
         ri.initial_offset = offset
         ri.state = WAIT_BGSAVE_END
-        if ri.pending is None:
-            ri.pending = []
+        if ri.pending_from is None and not ri.rdb_only:
+            ri.pending_from = offset + 1
         self.seldb = -1
         if not ri.pre_psync:
             self.write_replica(c, b"+FULLRESYNC %s %d\r\n" % (self.srv.replid.encode(), offset))
@@ -460,9 +509,7 @@ class MasterRole:
         srv.stat_total_forks = getattr(srv, "stat_total_forks", 0) + 1
         offset = srv.master_repl_offset
         for r in waiting:
-            ri = r.replinfo
-            ri.pending = []
-            ri.pending_size = 0
+            r.replinfo.pending_from = None
             self.setup_full_resync(r, offset)
         if socket:
             child.targets = waiting
@@ -522,17 +569,34 @@ class MasterRole:
             child.reading = True
             self.srv.loop.add_reader(child.data_fd, self.on_pipe_data)
 
+    def pipe_targets_alive(self, child):
+        """The replicas the diskless child still feeds; when the last one is gone the
+        child is killed (rdbPipeReadHandler): it holds copies of their sockets, so the
+        replicas would never see their links close."""
+        live = [r for r in child.targets if not r.closed and r in self.replicas]
+        child.targets = live
+        if not live and not getattr(child, "killed", False):
+            child.killed = True
+            self.log("warning", "Diskless rdb transfer, last replica dropped, killing fork "
+                     "child.")
+            try:
+                os.kill(child.pid, signal.SIGUSR1)
+            except OSError:
+                pass
+        return live
+
     def on_pipe_data(self):
         """rdbPipeReadHandler: forward the child's RDB to the target replicas."""
         child = self.child
+        if child is None or child.data_fd is None:
+            return
         try:
             data = os.read(child.data_fd, 1 << 18)
         except BlockingIOError:
             return
         except OSError:
             data = b""
-        live = [r for r in child.targets if not r.closed and r in self.replicas]
-        child.targets = live
+        live = self.pipe_targets_alive(child)
         if data:
             for r in live:
                 self.write_replica(r, data)
@@ -542,6 +606,9 @@ class MasterRole:
                 self.srv.loop.call_later(0.005, self._pipe_backoff)
             return
         # EOF: the child wrote everything
+        if live:
+            self.log("notice", "Diskless rdb transfer, done reading from pipe, %d replicas "
+                     "still up." % len(live))
         self.srv.loop.remove_reader(child.data_fd)
         os.close(child.data_fd)
         child.data_fd = None
@@ -554,7 +621,17 @@ class MasterRole:
         if child is None or child.data_fd is None:
             return
         live = [r for r in child.targets if not r.closed and r in self.replicas]
-        if live and any(_transport_size(r) > TRANSPORT_HIGH // 2 for r in live):
+        stalled = False
+        now = time.time()
+        for r in live:
+            ri = r.replinfo
+            if _transport_size(r) > TRANSPORT_HIGH // 2:
+                stalled = True
+                if ri.stall_since is None:
+                    ri.stall_since = now     # repl_last_partial_write
+            else:
+                ri.stall_since = None
+        if stalled:
             self.srv.loop.call_later(0.005, self._pipe_backoff)
             return
         self.start_pipe_reader()
@@ -676,6 +753,11 @@ class MasterRole:
             self.log("notice", "Connection with replica %s lost." % self.replica_name(c))
         if not self.replicas:
             self.no_replicas_since = time.time()
+        child = self.child
+        if child is not None and child.socket and child.data_fd is not None \
+                and c in child.targets:
+            self.pipe_targets_alive(child)
+        self.trim_backlog()
         self.refresh_good()
 
     def disconnect_replicas(self):
@@ -802,10 +884,17 @@ class MasterRole:
                 r.transport.write(b"\n")
         now = int(time.time())
         timeout = v["repl-timeout"]
+        socket_child = self.child is not None and self.child.socket
         for r in list(self.replicas):
             ri = r.replinfo
             if ri.state == ONLINE and not ri.pre_psync and now - ri.ack_time > timeout:
                 self.log("warning", "Disconnecting timedout replica (streaming sync): %s"
+                         % self.replica_name(r))
+                r.kill()
+            elif (ri.state == WAIT_BGSAVE_END and socket_child and ri.stall_since is not None
+                    and now - int(ri.stall_since) > timeout):
+                # only diskless replicas: they hold the child back
+                self.log("warning", "Disconnecting timedout replica (full sync): %s"
                          % self.replica_name(r))
                 r.kill()
         ttl = v["repl-backlog-ttl"]

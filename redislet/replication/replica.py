@@ -68,11 +68,31 @@ class LinkProtocol(asyncio.Protocol):
         self.repl.link_data(self, data)
 
     def connection_lost(self, exc):
-        self.lost = True
-        self.repl.link_lost(self, exc)
+        if not self.lost:
+            self.lost = True
+            self.repl.link_lost(self, exc)
 
     def eof_received(self):
+        # the master closed the link: handled now, as Redis does on its read event
+        # (connection_lost would only come on a later loop iteration)
+        self.lost = True
+        self.repl.link_lost(self, None)
         return False
+
+
+class MasterClient(Client):
+    """The client of the master's stream: errors it would be answered are logged
+    (afterErrorReply for a CLIENT_TYPE_MASTER client)."""
+
+    def call(self, cmd, argv):
+        reply = Client.call(self, cmd, argv)
+        if reply is not None and reply[:1] == b"-":
+            self.server.repl.master_error(reply, cmd)
+        return reply
+
+    def reject(self, cmd, msg):
+        Client.reject(self, cmd, msg)
+        self.server.repl.master_error(msg.encode("utf-8", "surrogateescape"), cmd)
 
 
 class CachedMaster:
@@ -151,7 +171,7 @@ class ReplicaRole:
     # -- the master client ----------------------------------------------------------------
     def new_master_client(self, link):
         srv = self.srv
-        c = Client(srv)
+        c = MasterClient(srv)
         c.flags_extra = "M"
         c.reply_mode = 1
         c.user = "(superuser)"
@@ -283,6 +303,8 @@ class ReplicaRole:
 
     def abort_transfer(self):
         self.undo_connect()
+        if self.diskless_loading:
+            self.stop_diskless_load(False)
         f = self.transfer_file
         if f is not None:
             self.transfer_file = None
@@ -321,6 +343,10 @@ class ReplicaRole:
         if self.state == CONNECTED and self.master is not None:
             self.log("notice", "Connection with master lost.")
             self.drop_master(cache=True)
+            return
+        if self.state == TRANSFER and self.diskless_loading:
+            self.diskless_short_read()
+            self.cancel_handshake()      # cancelReplicationHandshake(1): reconnect at once
             return
         if self.state == TRANSFER:
             self.log("warning", "I/O error trying to sync with MASTER: connection lost")
@@ -548,22 +574,26 @@ class ReplicaRole:
                          % line.decode("utf-8", "replace"))
                 self.cancel_handshake()
                 return
+            diskless = self.use_diskless_load()
+            where = "to parser" if diskless else "to disk"
             if line[1:5] == b"EOF:" and len(line) >= 45:
                 self.usemark = True
                 self.eofmark = line[5:45]
                 self.transfer_size = 0
                 self.log("notice", "MASTER <-> REPLICA sync: receiving streamed RDB from "
-                         "master with EOF to disk")
+                         "master with EOF %s" % where)
             else:
                 try:
                     self.transfer_size = int(line[1:])
                 except ValueError:
                     self.transfer_size = 0
                 self.log("notice", "MASTER <-> REPLICA sync: receiving %d bytes from master "
-                         "to disk" % self.transfer_size)
+                         "%s" % (self.transfer_size, where))
             self.open_transfer_file()
             if self.transfer_file is None:
                 return
+            if diskless:
+                self.start_diskless_load()
         buf = self.buf
         if not buf and not (not self.usemark and self.transfer_read == self.transfer_size):
             return
@@ -587,6 +617,61 @@ class ReplicaRole:
                 return
         self.finish_transfer()
 
+    # -- diskless load (repl-diskless-load) ---------------------------------------------------
+    # Redis parses the RDB straight from the socket, serving events between chunks: the
+    # server is "loading" (commands without the loading flag get -LOADING) or, with swapdb
+    # and the same replication ID, "async loading" (the old dataset keeps being served).
+    # Here the payload is still collected in a temporary file and loaded when complete;
+    # what clients see during the transfer, and the logs, are Redis's.
+    def use_diskless_load(self):
+        """useDisklessLoad."""
+        mode = self.srv.config.values["repl-diskless-load"]
+        return mode == "swapdb" or (mode == "on-empty-db"
+                                    and not any(db.data for db in self.srv.dbs))
+
+    def start_diskless_load(self):
+        srv = self.srv
+        swapdb = srv.config.values["repl-diskless-load"] == "swapdb"
+        if not swapdb:
+            self.attach_to_new_master()
+            self.log("notice", "MASTER <-> REPLICA sync: Flushing old data")
+            for db in srv.dbs:
+                db.touch_all_watched(None)
+                db.clear()
+        self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
+        self.diskless_loading = 2 if swapdb and srv.replid == self.master_replid else 1
+        if self.diskless_loading == 2:
+            srv.async_loading = True
+        else:
+            srv.loading = True
+        self.update_checks()
+
+    def stop_diskless_load(self, ok):
+        """stopLoading; a failed load leaves the old dataset (swapdb) or an empty one."""
+        srv = self.srv
+        mode, self.diskless_loading = self.diskless_loading, 0
+        if not mode:
+            return
+        srv.loading = False
+        srv.async_loading = False
+        self.update_checks()
+        if ok:
+            return
+        if srv.config.values["repl-diskless-load"] == "swapdb":
+            self.log("notice", "MASTER <-> REPLICA sync: Discarding temporary DB in background")
+        else:
+            for db in srv.dbs:
+                db.clear()
+
+    def diskless_short_read(self):
+        """The link broke while the RDB was being parsed (rdbLoadRio's short read)."""
+        self.log("warning", "Short read or OOM loading DB. Unrecoverable error, aborting now.")
+        self.log("warning", "Internal error in RDB reading offset %d, function at rdb.c:3240 "
+                 "-> Unexpected EOF reading RDB file. Failure loading rdb format from socket, "
+                 "assuming connection error, resuming operation." % self.transfer_read)
+        self.log("warning", "Failed trying to load the MASTER synchronization DB from "
+                 "socket: Connection reset by peer")
+
     def open_transfer_file(self):
         path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
         try:
@@ -602,6 +687,9 @@ class ReplicaRole:
         srv = self.srv
         f, self.transfer_file = self.transfer_file, None
         tmp = self.transfer_path
+        if self.diskless_loading:
+            self.finish_diskless_load(f, tmp)
+            return
         try:
             f.flush()
             os.fsync(f.fileno())
@@ -619,7 +707,44 @@ class ReplicaRole:
             db.touch_all_watched(None)
         self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
         ok = self.load_rdb_file(target)
-        if srv.config.values.get("rdb-del-sync-files") and _persistence_off(srv):
+        self.sync_loaded(ok, target)
+
+    def finish_diskless_load(self, f, tmp):
+        """The diskless payload is complete: load it (swapdb: in place of the dataset that
+        was served meanwhile), then go on as after a disk load."""
+        srv = self.srv
+        try:
+            f.close()
+        except OSError:
+            pass
+        swapdb = srv.config.values["repl-diskless-load"] == "swapdb"
+        if swapdb:
+            for db in srv.dbs:
+                db.touch_all_watched(None)
+        ok = self.load_rdb_file(tmp, keep=swapdb)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if not ok:
+            self.log("warning", "Failed trying to load the MASTER synchronization DB from "
+                     "socket: Invalid argument")
+            self.stop_diskless_load(False)
+            self.cancel_handshake()
+            return
+        if swapdb:
+            self.attach_to_new_master()
+            self.log("notice", "MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            self.log("notice", "MASTER <-> REPLICA sync: Discarding old DB in background")
+        srv.dirty += 1
+        self.stop_diskless_load(True)
+        self.sync_loaded(True, None)
+
+    def sync_loaded(self, ok, target):
+        """The rest of readSyncBulkPayload once the RDB is loaded (or failed to)."""
+        srv = self.srv
+        if target is not None and srv.config.values.get("rdb-del-sync-files") \
+                and _persistence_off(srv):
             self.log("notice", "Removing the RDB file obtained from the master. This replica "
                      "has persistence disabled")
             try:
@@ -634,6 +759,7 @@ class ReplicaRole:
             dbid = int(aux.get("repl-stream-db", b"-1"))
         except ValueError:
             dbid = -1
+        self.replica_keys.clear()      # emptyData: flushSlaveKeysWithExpireList
         c = self.new_master_client(self.link)
         c.reploff = c.read_reploff = self.master_initial_offset
         c.replid = self.master_replid
@@ -657,7 +783,7 @@ class ReplicaRole:
             self.srv.stat_net_repl_input_bytes -= len(data)
             self.stream_data(data)
 
-    def load_rdb_file(self, path):
+    def load_rdb_file(self, path, keep=False):
         srv = self.srv
         self.last_aux = rdbaux.read_aux(path)
         try:
@@ -679,8 +805,9 @@ class ReplicaRole:
         except Exception as e:  # noqa: BLE001 - RDBError and I/O errors alike
             self.log("warning", "Failed trying to load the MASTER synchronization DB from "
                      "disk: %s" % e)
-            for db in srv.dbs:
-                db.clear()
+            if not keep:
+                for db in srv.dbs:
+                    db.clear()
             return False
         finally:
             srv.loading = False
@@ -768,10 +895,18 @@ class ReplicaRole:
         commands = COMMANDS
         multi_start = -1
         done = len(cmds)
+        sized, sized_off = 0, base      # cmds[:sized] end at stream offset sized_off
         srv.master_executing = True
         try:
             for i, argv in enumerate(cmds):
-                cmd = commands.get(argv[0].lower())
+                name = argv[0].lower()
+                if name == b"replconf" and c.multi is None:
+                    # commandProcessed moves reploff after each command: REPLCONF GETACK
+                    # acknowledges the stream processed before it
+                    sized_off += canonical_size(cmds[sized:i])
+                    sized = i
+                    c.reploff = sized_off
+                cmd = commands.get(name)
                 # the master's commands skip processCommand's checks (they must be
                 # obeyed); MULTI queueing, pauses and odd commands take process()
                 if (cmd is None or cmd.subcommands is not None or c.multi is not None
@@ -821,6 +956,34 @@ class ReplicaRole:
             del raw[:applied]
             if not raw:
                 self.rawbuf = None
+
+    def master_error(self, err, cmd):
+        """afterErrorReply: this replica would answer its master with an error."""
+        srv = self.srv
+        if err.endswith(b"\r\n"):
+            err = err[:-2]
+        # addReplyError's texts are logged without "-ERR ", shared error objects with "-"
+        if err.startswith(b"-ERR ") or err.startswith(b"ERR "):
+            err = err.split(b" ", 1)[1]
+        elif err[:1] != b"-":
+            err = b"-" + err
+        err = err[:4096].decode("utf-8", "replace")
+        name = cmd.fullname if cmd is not None else "<unknown>"
+        self.log("warning", "== CRITICAL == This replica is sending an error to its master: "
+                 "'%s' after processing the command '%s'" % (err, name))
+        self.flush_out()
+        b = self.backlog
+        if b is not None and b.histlen > 0:
+            from ..util import repr_bytes
+            self.log("warning", "Latest backlog is: '%s'"
+                     % repr_bytes(bytes(b.buf[-256:])).decode("ascii"))
+        srv.stat_unexpected_error_replies += 1
+        v = srv.config.values
+        if v["replica-read-only"] and v["propagation-error-behavior"] in (
+                "panic", "panic-on-replicas"):
+            from ..commands.debug import _panic     # serverPanic
+            _panic(self.master, "This replica panicked sending an error to its master after "
+                   "processing the command '%s'" % name, "networking.c:555")
 
     def send_ack(self):
         """replicationSendAck."""
