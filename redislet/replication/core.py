@@ -397,7 +397,11 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
             return False
         link = self.link
         tr = link.transport if link is not None else None
-        return tr is None or not tr.is_closing()
+        if tr is None:
+            return True
+        if tr.is_closing():
+            return False
+        return True
 
     def handshake_state(self):
         return RECEIVE_PING_REPLY <= self.state <= RECEIVE_PSYNC_REPLY

@@ -745,6 +745,8 @@ class MasterRole:
         if c not in self.replicas:
             return
         self.replicas.remove(c)
+        if c.closed:
+            _shutdown_now(c)
         ri = c.replinfo
         if ri.file is not None:
             ri.file[0].close()
@@ -916,6 +918,36 @@ def _transport_size(c):
         return tr.get_write_buffer_size()
     except Exception:  # noqa: BLE001 - a closing transport
         return 0
+
+
+def _shutdown_now(c):
+    """A replica dropped by this server (CLIENT KILL, limits, timeouts): end the TCP
+    connection at once, as Redis's close() does. The event loop closes an aborted
+    transport's socket only at the end of the loop pass, after the replies of that pass
+    went out (a client could learn of the kill before the replica does)."""
+    tr = c.transport
+    if tr is None:
+        return
+    try:
+        sock = tr.get_extra_info("socket")
+        fd = sock.fileno() if sock is not None else -1
+    except Exception:  # noqa: BLE001 - a transport without socket
+        return
+    if fd < 0:
+        return
+    try:
+        import socket as _socket
+        s = _socket.socket(fileno=os.dup(fd))
+        try:
+            # the very connection (a closed descriptor may have been reused already)
+            peer = s.getpeername()
+            host, _, port = c.addr.rpartition(":")
+            if (host.strip("[]"), port) == (str(peer[0]), str(peer[1])):
+                s.shutdown(_socket.SHUT_RDWR)
+        finally:
+            s.close()
+    except OSError:
+        pass
 
 
 def _read_status(fd):
