@@ -21,7 +21,12 @@ Examples:
 
 
 def main(argv=None):
+    argv0 = sys.argv[0] if argv is None else ""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .sentinel import is_sentinel_mode
+    if is_sentinel_mode(argv0, argv):       # --sentinel: redislet/sentinel
+        from .sentinel import main as sentinel_main
+        return sentinel_main(argv)
     if argv and argv[0] in ("-v", "--version"):
         print("Redis server v=%s sha=00000000:0 malloc=libc bits=64 build=redislet-%s"
               % (REDIS_VERSION, __version__))

@@ -420,6 +420,9 @@ def _save_get(cfg):
 
 
 def _save_rewrite(cfg, st, name):
+    if cfg.sentinel_rewrite is not None:     # sentinel mode does not rewrite save
+        st.mark(name)
+        return
     params = cfg.values["save"]
     if not params:
         st.rewrite_line(name, b'save ""', True)
@@ -1113,6 +1116,11 @@ class Config:
         self.command_names = None       # set of lower-case command names: validates rename-command
         self.user_validator = None      # callable(list[str]) raising ConfigError(full message)
         self.acl_rewrite_lines = None   # callable() -> list of "user ..." lines for REWRITE
+        # sentinel mode (redislet/sentinel): queue(argv, (linenum, line)) for "sentinel ..."
+        # lines, and rewrite(state) adding the sentinel state to CONFIG REWRITE
+        self.sentinel_queue = None
+        self.sentinel_rewrite = None
+        self._linenum = (0, b"")
         self._hooks = {}
         self._reading_config_file = False
         self._save_loaded = False
@@ -1244,7 +1252,10 @@ class Config:
             self.module_configs[_dec(name)] = " ".join(_dec(a) for a in argv[1:])
         elif name == b"sentinel":
             if argc != 1:
-                raise ConfigError("sentinel directive while not in sentinel mode")
+                if self.sentinel_queue is None:
+                    raise ConfigError("sentinel directive while not in sentinel mode")
+                # sentinel mode (redislet/sentinel): applied after the whole config is read
+                self.sentinel_queue(argv[1:], self._linenum)
         else:
             raise ConfigError("Bad directive or wrong number of arguments")
 
@@ -1330,6 +1341,7 @@ class Config:
                     raise ConfigError("Unbalanced quotes in configuration line")
                 if not argv:
                     continue
+                self._linenum = (i + 1, line)
                 self._directive(argv)
             except ConfigError as e:
                 self._reading_config_file = False
@@ -1552,6 +1564,8 @@ class Config:
                 st.rewrite_line("user", _enc(line), True)
             st.mark("user")
         st.mark("loadmodule")
+        if self.sentinel_rewrite is not None:
+            self.sentinel_rewrite(st)
         st.remove_orphaned()
         try:
             self._overwrite_file(path, st.content())
@@ -1630,6 +1644,8 @@ class Config:
             st.lines.append(line)
             found = lookup(argv[0])
             option = found[0].name if found else _dec(argv[0].lower())
+            if option == "sentinel" and len(argv) > 1 and self.sentinel_rewrite is not None:
+                option = "sentinel " + _dec(argv[1])     # one option per sentinel keyword
             st.option_to_line.setdefault(option, []).append(linenum)
         return st
 
