@@ -251,7 +251,11 @@ class ReplicaRole:
     def master_gone(self, c):
         """Disconnect hook: the master client was killed (CLIENT KILL TYPE master)."""
         if c is self.master and self.link is not None and not self.link.lost:
-            self.link.transport.abort()
+            link = self.link
+            link.transport.abort()
+            # freeClient(master) caches the master at once: the link is down from now
+            # (repl_down_since), even if a DEBUG SLEEP in the same EXEC delays the loop
+            self.link_lost(link, None)
 
     # -- connecting -----------------------------------------------------------------------
     def connect_with_master(self):
