@@ -142,7 +142,8 @@ class Database:
             self.server.notify(16384, b"new", key, self.id)
 
     def set(self, key, value, keepttl=False):
-        """Create or overwrite key (setKey): drops its expiry unless keepttl."""
+        """Create or overwrite key (setKey): drops its expiry unless keepttl.
+        (ClusterDatabase.set in cluster/keyindex.py repeats this body: keep them in step.)"""
         data = self.data
         old = data.get(key)
         data[key] = value

@@ -17,11 +17,21 @@ subscribers (the slots_to_channels rax; iterated in byte order as the rax is).
 from itertools import islice
 
 from ..db import Database, SIGNAL_ON_DELETE
+from .redirect import _SLOT_CACHE, LAST_SLOT
 from .slots import key_hash_slot, SLOTS
 
 __all__ = ["ClusterDatabase", "count_keys_in_slot", "keys_in_slot", "del_keys_in_slot",
            "remove_channels_in_slot", "count_channels_in_slot", "channels_in_slot",
            "channel_added", "channel_removed", "redirect_blocked_clients"]
+
+
+def slot_of(key):
+    """key_hash_slot, taking the slot the redirection check computed for this key if any."""
+    last = LAST_SLOT[0]
+    if last[0] is key:
+        return last[1]
+    s = _SLOT_CACHE.get(key)
+    return key_hash_slot(key) if s is None else s
 
 
 class ClusterDatabase(Database):
@@ -34,7 +44,7 @@ class ClusterDatabase(Database):
 
     # -- the index ------------------------------------------------------------------------
     def _index_add(self, key):
-        s = key_hash_slot(key)
+        s = slot_of(key)
         d = self.slot_keys[s]
         if d is None:
             self.slot_keys[s] = {key: None}
@@ -79,7 +89,13 @@ class ClusterDatabase(Database):
         data[key] = value
         srv = self.server
         if old is None:
-            s = key_hash_slot(key)
+            last = LAST_SLOT[0]        # (the redirection check has just computed it)
+            if last[0] is key:
+                s = last[1]
+            else:
+                s = _SLOT_CACHE.get(key)
+                if s is None:
+                    s = key_hash_slot(key)
             d = self.slot_keys[s]
             if d is None:
                 self.slot_keys[s] = {key: None}

@@ -228,13 +228,16 @@ def set_command_kinds():
         cmd.cluster_kind = command_kind(cmd)
 
 
-# -- the slots of recent keys ------------------------------------------------------------------
+# -- the slots of recent keys -----------------------------------------------------------------
 # CRC16 per command is the largest part of the redirection check in Python; a dict lookup is
-# cheaper (and the key's hash it computes is reused by the keyspace lookup that follows). Only
-# short keys are kept, and the cache is emptied when full.
+# cheaper (and the key's hash it computes is reused by the keyspace lookup that follows), so
+# the slots of hot keys are remembered. Only short keys are kept, the cache is emptied when
+# full, and ClusterClient.run adds at most one key per read (a workload of ever new keys
+# would pay for inserts it never uses).
 _SLOT_CACHE = {}
-SLOT_CACHE_SIZE = 1 << 16
-SLOT_CACHE_KEYLEN = 128
+SLOT_CACHE_SIZE = 1 << 14
+SLOT_CACHE_KEYLEN = 64
+LAST_SLOT = [(None, 0)]      # [(the key whose slot ClusterClient.run computed last, slot)]
 
 
 def cached_slot(key):
@@ -254,42 +257,17 @@ def must_obey(c):
     return "M" in c.flags_extra or getattr(c, "must_obey", False)
 
 
+_SCRIPT_CMDS = frozenset(("eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"))
+
+
 def command_writes(srv, c, cmd, argv):
     """getCommandFlags(c) & CMD_WRITE: a script with a shebang / a function declares its
     own flags (write unless no-writes)."""
-    name = cmd.fullname
-    if name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
-        from ..scripting import engine as E
-        from ..scripting.eval import extract_shebang_flags
-        body = argv[1] if len(argv) > 1 else b""
-        st = getattr(srv, "scripting", None)
-        evalsha = name.startswith("evalsha")
-        if evalsha:
-            if len(body) != 40:
-                return cmd.is_write
-            script = st.scripts.get(body.lower()) if st is not None else None
-            if script is None:
-                return cmd.is_write
-            flags = script.flags
-        else:
-            script = st.scripts.get(E.sha1hex(body)) if st is not None else None
-            if script is not None:
-                flags = script.flags
-            else:
-                flags, _end, err = extract_shebang_flags(body)
-                if err is not None:
-                    return cmd.is_write
-        if flags & E.FLAG_EVAL_COMPAT:
-            return cmd.is_write
-        return not flags & E.FLAG_NO_WRITES
-    if name in ("fcall", "fcall_ro"):
-        from ..scripting import engine as E
-        st = getattr(srv, "functions", None)
-        f = st.libs.functions.get(argv[1].lower()) if st is not None and len(argv) > 1 \
-            else None
-        if f is None:
-            return cmd.is_write
-        return not f.flags & E.FLAG_NO_WRITES
+    if cmd.fullname in _SCRIPT_CMDS:
+        from ..scripting.eval import script_command_write
+        w = script_command_write(srv, cmd.fullname, argv)
+        if w is not None:
+            return w
     return cmd.is_write
 
 
@@ -433,7 +411,7 @@ def cluster_check(c, cmd, argv):
 cluster_check._cluster_check = True
 
 
-# -- blocked clients ---------------------------------------------------------------------------
+# -- blocked clients --------------------------------------------------------------------------
 def redirect_blocked_client(srv, c):
     """clusterRedirectBlockedClientIfNeeded: unblock c with a redirection when the slot
     of its keys is no longer served here (or the cluster is down). True if done."""
@@ -483,7 +461,7 @@ def redirect_blocked_clients(srv):
     return n
 
 
-# -- scripts (scriptVerifyClusterState) ---------------------------------------------------------
+# -- scripts (scriptVerifyClusterState) -------------------------------------------------------
 def script_cluster_check(ctx, fc, cmd, argv):
     """A command called by a script: the error text, or None. fc is the script client."""
     caller = ctx.caller
@@ -508,7 +486,7 @@ def script_cluster_check(ctx, fc, cmd, argv):
     return None
 
 
-# -- the cluster-mode client -------------------------------------------------------------------
+# -- the cluster-mode client ------------------------------------------------------------------
 class ClusterClient(Client):
     """A client of a cluster node. Its dispatcher is Client's with the redirection check
     inline: a command whose keys all hash to a slot this node owns (no migration, no import,
@@ -522,6 +500,8 @@ class ClusterClient(Client):
         perf = _perf_ns
         cache = _SLOT_CACHE
         slot_get = cache.get
+        last = LAST_SLOT
+        room = True
         crc = crc_hqx
         out_append = self.out.append
         cl = srv.cluster
@@ -548,9 +528,11 @@ class ClusterClient(Client):
                 elif kind == 1:      # one key, argv[1]: its slot served here, stable
                     key = argv[1]
                     s = slot_get(key)
-                    if s is None:    # (cached_slot, inline)
+                    if s is None:
                         s = key_hash_slot(key) if 123 in key else crc(key, 0) & 16383
-                        if len(key) <= SLOT_CACHE_KEYLEN:
+                        last[0] = (key, s)   # (a new key's index entry needs it next)
+                        if room and len(key) <= SLOT_CACHE_KEYLEN:
+                            room = False     # one new entry per read: cheap when keys vary
                             if len(cache) >= SLOT_CACHE_SIZE:
                                 cache.clear()
                             cache[key] = s
@@ -658,7 +640,7 @@ class ClusterClient(Client):
         Client.reject(self, cmd, msg)
 
 
-# -- set-up -------------------------------------------------------------------------------------
+# -- set-up -----------------------------------------------------------------------------------
 def _reset_client(c):
     """RESET clears CLIENT_ASKING and CLIENT_READONLY."""
     c.asking = False

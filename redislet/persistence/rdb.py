@@ -1634,7 +1634,9 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
         raise RDBError("Can't handle RDB format version %d" % ver, 5)
     res.rdb_version = ver
     if expire is None:
-        expire = not srv.is_replica
+        # iAmMaster(): a cluster replica knows its role from nodes.conf before it loads
+        cl = getattr(srv, "cluster", None)
+        expire = not srv.is_replica and (cl is None or cl.myself.is_master())
     r = Reader(data, 9)
     ndb = len(srv.dbs)
     if flush:
