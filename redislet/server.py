@@ -651,8 +651,10 @@ class RedisServer:
         hz = max(1, min(500, v["hz"]))
         # active expiry: at most 25% of a cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC)
         # (not while clients are paused, as activeExpireCycle)
+        cl = self.cluster
         if self.active_expire_enabled and not self.is_replica and not (
-                self.pause_type and self.pause_active()):
+                self.pause_type and self.pause_active()) and (
+                cl is None or cl.myself.is_master()):   # iAmMaster()
             deadline = now + 0.25 / hz
             for db in self.dbs:
                 if db.expires:
@@ -686,6 +688,7 @@ class RedisServer:
                          "for more information.")
 
     active_expire_enabled = True
+    cluster = None               # the ClusterState in cluster mode (redislet/cluster/)
     master_executing = False     # a replica runs its master's stream (keys never expire then)
     master_repl_offset = 0       # replication offset (the replication module keeps it)
     cron_paused = False          # DEBUG PAUSE-CRON
