@@ -726,7 +726,8 @@ class RedisServer:
                 os.unlink(unixsock)
             except OSError:
                 pass
-        self.log("warning", "Redis is now ready to exit, bye bye...")
+        self.log("warning", "%s is now ready to exit, bye bye..."
+                 % ("Sentinel" if getattr(self, "sentinel_mode", False) else "Redis"))
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
         return None
