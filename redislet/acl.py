@@ -679,24 +679,9 @@ def _sort_keys(argv):
 
 
 def _migrate_keys(argv):
-    first, num = 3, 1
+    from .commands.migrate import migrate_key_range
+    first, num = migrate_key_range(argv)
     n = len(argv)
-    if n > 6:
-        i = 6
-        while i < n:
-            a = argv[i].lower()
-            if a == b"keys":
-                if argv[3]:
-                    num = 0
-                else:
-                    first = i + 1
-                    num = n - first
-                break
-            if a == b"auth":
-                i += 1
-            elif a == b"auth2":
-                i += 2
-            i += 1
     return [(first + k, _RW) for k in range(num) if first + k < n]
 
 

@@ -100,25 +100,9 @@ def _sort_keys(argv):
 
 
 def _migrate_keys(argv):
-    """migrateGetKeys: argv[3], or the keys after KEYS (none if argv[3] is not empty)."""
-    argc = len(argv)
-    first, num = 3, 1
-    if argc > 6:
-        i = 6
-        while i < argc:
-            a = argv[i].lower()
-            if a == b"keys":
-                if argv[3]:
-                    num = 0
-                else:
-                    first = i + 1
-                    num = argc - first
-                break
-            if a == b"auth":
-                i += 1
-            elif a == b"auth2":
-                i += 2
-            i += 1
+    """migrateGetKeys."""
+    from ..commands.migrate import migrate_key_range
+    first, num = migrate_key_range(argv)
     return list(range(first, first + num))
 
 

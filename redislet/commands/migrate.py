@@ -228,17 +228,10 @@ def _bulk(b):
     return b"$%d\r\n%s\r\n" % (len(b), b)
 
 
-def _getkeys(argv):
-    """getKeysFromCommandWithSpecs for MIGRATE: the key specs (argv[3]) unless the
-    INCOMPLETE KEYS spec matches, then migrateGetKeys."""
+def migrate_key_range(argv):
+    """migrateGetKeys: (first, num) of the keys: argv[3], or the keys after KEYS (none
+    when argv[3] is not empty). ACL and cluster redirection use it too."""
     n = len(argv)
-    found = False
-    for i in range(n - 2, 1, -1):
-        if argv[i].lower() == b"keys":
-            found = True
-            break
-    if not found:
-        return [(3, _KEY_FLAGS)] if n > 3 else None
     first, num = 3, 1
     if n > 6:
         i = 6
@@ -256,6 +249,21 @@ def _getkeys(argv):
             elif a == b"auth2":
                 i += 2
             i += 1
+    return first, num
+
+
+def _getkeys(argv):
+    """getKeysFromCommandWithSpecs for MIGRATE: the key specs (argv[3]) unless the
+    INCOMPLETE KEYS spec matches, then migrateGetKeys."""
+    n = len(argv)
+    found = False
+    for i in range(n - 2, 1, -1):
+        if argv[i].lower() == b"keys":
+            found = True
+            break
+    if not found:
+        return [(3, _KEY_FLAGS)] if n > 3 else None
+    first, num = migrate_key_range(argv)
     if num == 0:
         return None
     return [(first + k, _KEY_FLAGS) for k in range(num)]
