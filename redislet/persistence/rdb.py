@@ -1652,6 +1652,11 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
     functions = []
     pending_lru = []
     key_delay = cfg.get("key-load-delay", 0)
+    # processEventsWhileBlocked: an asynchronous load (a replica's full sync) hands the
+    # event loop back every loading-process-events-interval-bytes
+    yield_fn = getattr(srv, "loading_yield", None)
+    yield_every = cfg.get("loading-process-events-interval-bytes", 2097152) or 2097152
+    next_yield = yield_every
     ctx = _Ctx(sanitize_deep(srv))
     reader_string = r.string
     end = r.end
@@ -1759,6 +1764,9 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
                 lru_idle = lfu_freq = -1
             if key_delay:
                 _delay(key_delay)
+            if yield_fn is not None and r.pos >= next_yield:
+                next_yield = r.pos + yield_every
+                yield_fn()
         if ver >= 5:
             stored = r.read(8)
             if cfg.get("rdbchecksum", True) and not getattr(srv, "skip_checksum_validation",

@@ -112,7 +112,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         v = srv.config.values
         need = (self.masterhost is not None and (
             v["replica-read-only"] or not v["replica-serve-stale-data"]
-            or self.diskless_loading)) or (
+            or self.diskless_loading or self.loader is not None)) or (
             self.masterhost is None and v["min-replicas-to-write"] > 0
             and v["min-replicas-max-lag"] > 0)
         checks = srv.state_checks
@@ -143,7 +143,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         if (self.state != CONNECTED and not v["replica-serve-stale-data"]
                 and (not cmd.stale or (flags is not None and flags["deny_stale"]))):
             return MASTERDOWN
-        if self.diskless_loading == 1:
+        if self.diskless_loading == 1 or self.loader is not None:
             if not cmd.loading or (flags is not None and flags["deny_loading"]):
                 return LOADING
         elif self.diskless_loading == 2 and "no_async_loading" in cmd.flags:

@@ -102,6 +102,7 @@ class CachedMaster:
 
 class ReplicaRole:
     CONNECTED = CONNECTED
+    loader = None       # the greenlet loading a synced RDB (load_in_background)
 
     # -- REPLICAOF ------------------------------------------------------------------------
     def set_master(self, host, port):
@@ -391,6 +392,8 @@ class ReplicaRole:
 
     def advance(self):
         """syncWithMaster / readSyncBulkPayload, driven by the bytes received."""
+        if self.loader is not None:
+            return                         # the stream waits for the RDB load to finish
         while self.link is not None:
             st = self.state
             if st == TRANSFER:
@@ -710,8 +713,37 @@ class ReplicaRole:
         for db in srv.dbs:
             db.touch_all_watched(None)
         self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
-        ok = self.load_rdb_file(target)
-        self.sync_loaded(ok, target)
+        self.load_in_background(target, lambda ok: self.sync_loaded(ok, target))
+
+    def load_in_background(self, path, done):
+        """Load the synced RDB in a greenlet that gives the event loop back every
+        loading-process-events-interval-bytes, as Redis processes events while loading:
+        clients get LOADING, INFO says loading:1, the cluster bus keeps talking. The
+        master's stream arriving meanwhile waits in self.buf."""
+        from greenlet import greenlet
+        srv = self.srv
+        link = self.link
+        g = greenlet(self.load_rdb_file)
+        self.loader = g                    # commands get LOADING meanwhile (state_check)
+        self.update_checks()
+        srv.loading_yield = lambda: g.parent.switch()
+
+        def step():
+            try:
+                ok = g.switch(path)
+            except BaseException:
+                ok = False
+            if not g.dead:
+                srv.loop.call_soon(step)
+                return
+            self.loader = None
+            srv.loading_yield = None
+            self.update_checks()
+            if self.link is not link:      # the link broke while loading
+                ok = False
+            done(bool(ok))
+
+        step()
 
     def finish_diskless_load(self, f, tmp):
         """The diskless payload is complete: load it (swapdb: in place of the dataset that
