@@ -176,7 +176,10 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         if not rid or len(rid) != 40 or off == -1 or db == -1:
             return False
         srv = self.srv
-        if self.masterhost is not None:
+        cl = srv.cluster
+        # a replica, or a cluster node whose nodes.conf says it is one (the cluster cron
+        # connects it to its master later)
+        if self.masterhost is not None or (cl is not None and cl.myself.is_slave()):
             srv.replid = rid
             srv.master_repl_offset = off
             self.cached_master = None
