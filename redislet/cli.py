@@ -27,6 +27,17 @@ def main(argv=None):
     if is_sentinel_mode(argv0, argv):       # --sentinel: redislet/sentinel
         from .sentinel import main as sentinel_main
         return sentinel_main(argv)
+    loaded = load_config(argv)
+    if isinstance(loaded, int):
+        return loaded
+    cfg, conf = loaded
+    return run(cfg, conf)
+
+
+def load_config(argv, prepare=None, role="C"):
+    """redis-server's command line: -v/-h, an optional config file, --options, and '-' for
+    more config on stdin. prepare(cfg) runs before anything is read (sentinel defaults).
+    Returns (cfg, config file) or, when there is nothing to run, the exit status."""
     if argv and argv[0] in ("-v", "--version"):
         print("Redis server v=%s sha=00000000:0 malloc=libc bits=64 build=redislet-%s"
               % (REDIS_VERSION, __version__))
@@ -39,6 +50,8 @@ def main(argv=None):
         conf = argv.pop(0)
     from .config import Config, FatalConfigError
     cfg = Config()
+    if prepare is not None:
+        prepare(cfg)
     from .acl import config_hooks
     config_hooks(cfg)           # `user` directives are validated while loading
     try:
@@ -51,16 +64,21 @@ def main(argv=None):
     except FatalConfigError as e:
         if getattr(e, "log", False):
             # redis-server logs these ("Fatal error, can't open config file ...") on stdout
-            import time
-            t = time.time()
-            sys.stdout.write("%d:C %s.%03d # %s\n" % (
-                os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
-                int(t * 1000) % 1000, e))
-            sys.stdout.flush()
+            early_log(str(e), role)
         else:
             sys.stderr.write(str(e))
         return 1
-    return run(cfg, conf)
+    return cfg, conf
+
+
+def early_log(msg, role="C"):
+    """serverLog before the server exists (role C; X for a sentinel), on stdout."""
+    import time
+    t = time.time()
+    sys.stdout.write("%d:%s %s.%03d # %s\n" % (
+        os.getpid(), role, time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
+        int(t * 1000) % 1000, msg))
+    sys.stdout.flush()
 
 
 def run(cfg, conf_path=None):

@@ -89,18 +89,7 @@ class ClusterDatabase(Database):
         data[key] = value
         srv = self.server
         if old is None:
-            last = LAST_SLOT[0]        # (the redirection check has just computed it)
-            if last[0] is key:
-                s = last[1]
-            else:
-                s = _SLOT_CACHE.get(key)
-                if s is None:
-                    s = key_hash_slot(key)
-            d = self.slot_keys[s]
-            if d is None:
-                self.slot_keys[s] = {key: None}
-            else:
-                d[key] = None
+            self._index_add(key)
             self.lru[key] = srv.lru_new
         elif not srv.lfu_mode:   # dbOverwrite keeps the LFU counter
             self.lru[key] = srv.lru_new

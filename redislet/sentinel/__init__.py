@@ -30,43 +30,23 @@ def console_main():
 def main(argv):
     """argv: redis-server's arguments (config file first, then options); returns the exit
     status."""
-    from ..cli import USAGE
-    argv = list(argv)
-    if argv and argv[0] in ("-v", "--version"):
-        print("Redis server v=%s sha=00000000:0 malloc=libc bits=64 build=redislet-%s"
-              % (REDIS_VERSION, __version__))
-        return 0
-    if argv and argv[0] in ("-h", "--help"):
-        sys.stdout.write(USAGE)
-        return 0
-    conf = None
-    if argv and not argv[0].startswith("-"):
-        conf = argv.pop(0)
-    from ..config import Config, FatalConfigError
-    from ..acl import config_hooks
+    from ..cli import load_config
     from .core import Sentinel
-    cfg = Config()
-    # initSentinelConfig: sentinel defaults before the config file is read
-    cfg.values["port"] = REDIS_SENTINEL_PORT
-    cfg.values["protected-mode"] = False
-    config_hooks(cfg)
     sentinel = Sentinel(None)
-    cfg.sentinel_queue = lambda args, where: sentinel.queue_config(
-        [a.decode("utf-8", "surrogateescape") for a in args], where[0],
-        where[1].decode("utf-8", "surrogateescape"))
-    cfg.sentinel_rewrite = sentinel.rewrite_config
-    try:
-        if argv and argv[-1] == "-":
-            argv.pop()
-            cfg.load(conf, argv, extra_text=sys.stdin.read())
-        else:
-            cfg.load(conf, argv)
-    except FatalConfigError as e:
-        if getattr(e, "log", False):
-            _early_log(str(e))
-        else:
-            sys.stderr.write(str(e))
-        return 1
+
+    def prepare(cfg):
+        # initSentinelConfig: sentinel defaults before the config file is read
+        cfg.values["port"] = REDIS_SENTINEL_PORT
+        cfg.values["protected-mode"] = False
+        cfg.sentinel_queue = lambda args, where: sentinel.queue_config(
+            [a.decode("utf-8", "surrogateescape") for a in args], where[0],
+            where[1].decode("utf-8", "surrogateescape"))
+        cfg.sentinel_rewrite = sentinel.rewrite_config
+
+    loaded = load_config(list(argv), prepare, role="X")
+    if isinstance(loaded, int):
+        return loaded
+    cfg, _conf = loaded
     err = sentinel.load_config_queue()
     if err is not None:
         linenum, line, msg = err
@@ -87,13 +67,8 @@ def main(argv):
 
 
 def _early_log(msg):
-    import time
-    t = time.time()
-    sys.stdout.write("%d:X %s.%03d # %s\n" % (
-        os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
-        int(t * 1000) % 1000, msg))
-    sys.stdout.flush()
-
+    from ..cli import early_log
+    early_log(msg, "X")
 
 def run(cfg, sentinel):
     from ..server import RedisServer, LOG_LEVELS
