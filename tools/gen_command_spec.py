@@ -57,13 +57,15 @@ def conv_keyspec(ks):
     return d
 
 
-def main(src):
+def build_spec(src, sentinel=False):
+    """The command descriptions of a Redis source tree in redis_spec.json's format: the
+    server's commands, or (sentinel=True) only the ONLY_SENTINEL ones."""
     spec = {}
     for path in sorted(glob.glob(os.path.join(src, "src", "commands", "*.json"))):
         with open(path) as f:
             (name, v), = json.load(f).items()
         flags = [x.lower() for x in v.get("command_flags", [])]
-        if "only_sentinel" in flags:
+        if ("only_sentinel" in flags) != sentinel:
             continue
         container = v.get("container")
         full = (container.lower() + "|" + name.lower()) if container else name.lower()
@@ -90,10 +92,19 @@ def main(src):
         if v.get("arguments"):
             e["arguments"] = conv_args(v["arguments"])
         spec[full] = e
-    out = os.path.join(os.path.dirname(__file__), "..", "redislet", "commands", "redis_spec.json")
+    return spec
+
+
+def write_spec(spec, out):
     with open(out, "w") as f:
         json.dump(spec, f, separators=(",", ":"), sort_keys=True)
     print(f"{len(spec)} commands -> {out}")
+
+
+def main(src):
+    spec = build_spec(src)
+    write_spec(spec, os.path.join(os.path.dirname(__file__), "..", "redislet", "commands",
+                                  "redis_spec.json"))
 
 
 if __name__ == "__main__":
