@@ -767,6 +767,20 @@ def _corrupt(msg, pos, line):
     return RDBError(msg, pos, line)
 
 
+def _pairs_value(el, hsh, cfg):
+    """A hash or zset from a decoded ziplist/listpack of field/value (member/score) pairs;
+    None when empty (the key is skipped)."""
+    if not el:
+        return None
+    if hsh:
+        return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
+    items = []
+    for i in range(0, len(el), 2):
+        m = el[i]
+        items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
+    return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+
+
 def _hash_from(pairs_flat, cfg, ht):
     """A Hash of field, value, field, value... (already checked for duplicates)."""
     from ..commands.hashes import Hash
@@ -899,15 +913,7 @@ def load_object(r, t, cfg, ctx=None):
                              "listpack with dup elements dump", buf)
             raise CorruptAccepted("%s with corrupt entries (shallow check passed)" % what,
                                   pos, crash)
-        if not el:
-            return None
-        if hsh:
-            return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
-        items = []
-        for i in range(0, len(el), 2):
-            m = el[i]
-            items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
-        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+        return _pairs_value(el, hsh, cfg)
     if t == T_HASH_ZIPLIST or t == T_ZSET_ZIPLIST:
         pos = r.pos
         buf = r.string()
@@ -921,15 +927,7 @@ def load_object(r, t, cfg, ctx=None):
             ok = False
         if not ok:
             raise _corrupt("%s integrity check failed." % what, pos, line)
-        if not el:
-            return None
-        if hsh:
-            return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
-        items = []
-        for i in range(0, len(el), 2):
-            m = el[i]
-            items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
-        return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+        return _pairs_value(el, hsh, cfg)
     if t == T_HASH_ZIPMAP:
         pos = r.pos
         buf = r.string()
