@@ -235,9 +235,9 @@ class NodesConf:
                     parts.append("[%d-<-%s]" % (j, self.importing_slots_from[j].name))
         return " ".join(parts)
 
-    def slot_ranges_by_owner(self):
-        """clusterGenNodesSlotsInfo: node -> its slot ranges from the slot map."""
-        out = {}
+    def slot_map_runs(self):
+        """(owner, start, end) for each run of slots with one owner, in slot order
+        (unassigned runs left out)."""
         n = None
         start = 0
         slots = self.slots
@@ -245,9 +245,15 @@ class NodesConf:
             cur = slots[i] if i < 16384 else None
             if cur is not n:
                 if n is not None:
-                    out.setdefault(n, []).append((start, i - 1))
+                    yield n, start, i - 1
                 n = cur
                 start = i
+
+    def slot_ranges_by_owner(self):
+        """clusterGenNodesSlotsInfo: node -> its slot ranges from the slot map."""
+        out = {}
+        for n, start, end in self.slot_map_runs():
+            out.setdefault(n, []).append((start, end))
         return out
 
     def nodes_description(self, filter_flags=0, use_pport=False):

@@ -218,19 +218,10 @@ def _replica_available(cl, node):
 def cluster_slots(c, argv):
     cl = _cluster(c)
     out = []
-    n = None
-    start = 0
-    slots = cl.slots
-    for i in range(16385):
-        cur = slots[i] if i < 16384 else None
-        if cur is not n:
-            if n is not None:
-                reps = [s for s in n.slaves if _replica_available(cl, s)]
-                out.append(b"*%d\r\n" % (3 + len(reps)) + integer(start) + integer(i - 1)
-                           + _node_reply(c, cl, n)
-                           + b"".join(_node_reply(c, cl, s) for s in reps))
-            n = cur
-            start = i
+    for n, start, end in cl.slot_map_runs():
+        reps = [s for s in n.slaves if _replica_available(cl, s)]
+        out.append(b"*%d\r\n" % (3 + len(reps)) + integer(start) + integer(end)
+                   + _node_reply(c, cl, n) + b"".join(_node_reply(c, cl, s) for s in reps))
     return b"*%d\r\n" % len(out) + b"".join(out)
 
 
