@@ -234,6 +234,13 @@ def _serialized_length(v):
         return 1
 
 
+def _addr(v):
+    if type(v) is bytes:
+        from .strings import object_address   # INCR's in-place changes keep the address
+        return object_address(v)
+    return id(v)
+
+
 @_sub(b"object", 3)
 def _object(c, argv):
     db = c.db
@@ -260,7 +267,7 @@ def _object(c, argv):
                      int(srv.config.values.get("list-compress-depth", 0) != 0),
                      _serialized_length(v)))
     return b"+Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d " \
-           b"lru_seconds_idle:%d%s\r\n" % (id(v), enc.encode(), _serialized_length(v), lru,
+           b"lru_seconds_idle:%d%s\r\n" % (_addr(v), enc.encode(), _serialized_length(v), lru,
                                           idle, extra.encode())
 
 

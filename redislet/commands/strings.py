@@ -76,15 +76,53 @@ ENCODING_FUNCS[bytes] = string_encoding
 _keys.refcount_funcs[bytes] = string_refcount
 
 
+# -- DEBUG OBJECT addresses ----------------------------------------------------------------
+# A string's "at:" address is id() of its bytes, except that INCR/DECR change an unshared
+# int-encoded value in place (incrDecrCommand keeps the robj, so its address stays). Only
+# once DEBUG OBJECT has been used (ADDR_TRACKING) does INCR remember, in _ADDR, id(new
+# value) -> (new value, anchor): the anchor is the bytes object whose id is the address, kept
+# alive so that no other object gets its id. The counters' hot path pays nothing otherwise.
+_ADDR = {}
+ADDR_TRACKING = False
+
+
+def _anchor(v):
+    e = _ADDR.get(id(v)) if _ADDR else None
+    return e[1] if e is not None and e[0] is v else v
+
+
+def object_address(v):
+    """The address DEBUG OBJECT shows for a stored value (enables the tracking)."""
+    global ADDR_TRACKING
+    ADDR_TRACKING = True
+    return id(_anchor(v))
+
+
+def _incr_in_place(srv, old, new, new_bytes):
+    """incrDecrCommand's in-place case: the old object is not shared, int-encoded, and the
+    new value is not a shared integer."""
+    if ((new < 0 or new >= SHARED_INTEGERS or not _shared_integers_allowed(srv))
+            and string_encoding(old) == b"int" and string_refcount(srv, old) == 1):
+        _ADDR[id(new_bytes)] = (new_bytes, _anchor(old))
+
+
+def _purge_marks(marks, purged):
+    n = len(marks)
+    if n > 256 and n > 2 * purged[0]:
+        getrc = sys.getrefcount
+        for k, e in list(marks.items()):
+            if getrc(e[0]) <= 2:   # only the tuple and getrefcount's argument
+                del marks[k]
+        purged[0] = len(marks)
+
+
+_addr_purged = [0]
+
+
 def _purge_encodings(srv):
     """Forget marks of values no longer stored anywhere (only our dict refers to them)."""
-    n = len(_ENC)
-    if n > 256 and n > 2 * _enc_purged[0]:
-        getrc = sys.getrefcount
-        for k, e in list(_ENC.items()):
-            if getrc(e[0]) <= 2:   # only the tuple and getrefcount's argument
-                del _ENC[k]
-        _enc_purged[0] = len(_ENC)
+    _purge_marks(_ENC, _enc_purged)
+    _purge_marks(_ADDR, _addr_purged)
 
 
 hooks.server_init.append(lambda srv: srv.cron_hooks.append(_purge_encodings))
@@ -504,7 +542,9 @@ def _incrby(c, key, incr):
         new = old + incr
         if new > LLONG_MAX or new < LLONG_MIN:
             return _OVERFLOW_REPLY
-        db.data[key] = b"%d" % new
+        nv = db.data[key] = b"%d" % new
+        if ADDR_TRACKING:
+            _incr_in_place(srv, v, new, nv)
         if srv.lfu_mode:
             lfu_touch(db, key)
         else:
