@@ -113,6 +113,8 @@ def run(cfg, conf_path=None):
     srv.log("warning", "Server initialized")
     for hook in startup_hooks:
         hook(srv)
+    from .oom import set_oom_score_adj
+    set_oom_score_adj(srv)
     loop.run_until_complete(srv.begin_serving())
     srv.log("notice", "Ready to accept connections")
     _watch_parent(srv, loop)

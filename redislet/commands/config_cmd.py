@@ -1,4 +1,5 @@
 """CONFIG GET / SET / RESETSTAT / REWRITE / HELP (config.c), over redislet.config."""
+from .. import oom  # noqa: F401 - registers the oom-score-adj apply (updateOOMScoreAdj)
 from .table import command
 from .help import help_reply
 from ..config import ConfigError, lookup as config_lookup, SENSITIVE

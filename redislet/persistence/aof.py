@@ -36,6 +36,7 @@ import time
 
 from .. import hooks
 from ..errors import CommandError
+from ..oom import in_fork_child
 from ..util import repr_bytes
 
 AOF_OFF, AOF_ON, AOF_WAIT_REWRITE = 0, 1, 2
@@ -822,6 +823,7 @@ class Aof:
             code = 1
             try:
                 _child_setup()
+                in_fork_child(self.srv)
                 tmp = self.tmp_rewrite_path(os.getpid())
                 if self.rewrite_to_file(tmp):
                     self.log("notice", "Successfully created the temporary AOF base file %s"

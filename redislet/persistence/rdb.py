@@ -1909,6 +1909,8 @@ def fork_save(srv, path, on_done, aux_extra=None):
                 signal.signal(signal.SIGUSR1, lambda *a: os._exit(255))
             except Exception:
                 pass
+            from ..oom import in_fork_child
+            in_fork_child(srv)
             save(srv, path, aux_extra)
             code = 0
         except BaseException as e:

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from ..errors import CommandError, NOT_INTEGER
+from ..oom import in_fork_child
 from ..resp.encode import integer
 from .backlog import Backlog
 
@@ -536,6 +537,7 @@ class MasterRole:
         if pid == 0:   # the child
             code = 1
             try:
+                in_fork_child(srv)
                 os.close(status_r)
                 if data_r is not None:
                     os.close(data_r)

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - the Python parser reads the stream the
     _Reader = None
 
 from ..client import Client
+from ..oom import set_oom_score_adj
 from ..commands.table import COMMANDS
 from ..resp.parser import RequestParser, canonical_size
 from . import rdbaux
@@ -117,6 +118,7 @@ class ReplicaRole:
         self.masterport = port
         srv.config.values["replicaof"] = (host, port)
         srv.is_replica = True
+        set_oom_score_adj(srv)
         self.update_target()
         self.cancel_handshake(reconnect=False)
         if was_master:
@@ -145,6 +147,7 @@ class ReplicaRole:
         self.no_replicas_since = time.time()
         self.down_since = 0
         srv.is_replica = False
+        set_oom_score_adj(srv)
         self.update_target()
         self.update_checks()
 

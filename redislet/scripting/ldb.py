@@ -22,6 +22,7 @@ import socket
 import struct
 import time
 
+from ..oom import in_fork_child
 from ..util import parse_ll
 
 LDB_BREAKPOINTS_MAX = 64
@@ -256,6 +257,7 @@ class Ldb:
                         % os.strerror(e.errno).encode())
             if pid == 0:
                 self._child_setup()
+                in_fork_child(srv)
                 srv.log("warning", "Redis forked for debugging eval")
             else:
                 self.children.append(pid)
