@@ -54,6 +54,11 @@ def load_config(argv, prepare=None, role="C"):
         prepare(cfg)
     from .acl import config_hooks
     config_hooks(cfg)           # `user` directives are validated while loading
+    if role == "C":             # rename-command checks its names against the table
+        from .commands import load_all
+        from .commands.table import COMMANDS
+        load_all()
+        cfg.command_names = list(COMMANDS)
     try:
         if argv and argv[-1] == "-":
             argv.pop()

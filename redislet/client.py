@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections import deque
 
-from .commands.table import DISPATCH, LAT_SMALL
+from .commands.table import LAT_SMALL
 from .errors import CommandError, NOAUTH
 from .resp.encode import RESP2, RESP3, QUEUED, error
 from .resp.parser import RequestParser
@@ -166,7 +166,7 @@ class Client(asyncio.Protocol):
         process() and _after_call(). One clock reading per command: a command's time
         runs from the end of the one before it, so it includes its own lookup."""
         srv = self.server
-        dispatch = DISPATCH
+        dispatch = srv.dispatch
         perf = _perf_ns
         out_append = self.out.append
         t0 = perf()
@@ -238,9 +238,9 @@ class Client(asyncio.Protocol):
     def process(self, argv):
         """processCommand: look up, check, then execute or queue one command."""
         srv = self.server
-        cmd = DISPATCH.get(argv[0])
+        cmd = srv.dispatch.get(argv[0])
         if cmd is None:
-            cmd = DISPATCH.get(argv[0].lower())
+            cmd = srv.dispatch.get(argv[0].lower())
         if cmd is None or cmd.needs_check or self.checks or srv.checks:
             cmd = self.check(argv, cmd)
             if cmd is None:

@@ -3,7 +3,8 @@
     with redislet.Server() as srv:          # port=0 picks a free port
         r = redis.Redis(port=srv.port)
 
-Keyword arguments are config directives with '_' for '-' (e.g. save="", databases=4).
+Keyword arguments are config directives with '_' for '-' (e.g. save="", databases=4); a
+list or tuple gives a directive of several arguments (rename_command=("flushdb", "")).
 """
 import asyncio
 import threading
@@ -27,7 +28,8 @@ class Server:
         for k, v in config.items():
             if isinstance(v, bool):
                 v = "yes" if v else "no"
-            self._config[k.replace("_", "-")] = str(v)
+            self._config[k.replace("_", "-")] = (
+                [str(x) for x in v] if isinstance(v, (list, tuple)) else str(v))
         self.port = None
         self.server = None
         self._thread = None
@@ -54,14 +56,16 @@ class Server:
     def start(self):
         cfg = Config()
         from .acl import config_hooks
+        from .commands import load_all
+        from .commands.table import COMMANDS
         config_hooks(cfg)
+        load_all()
+        cfg.command_names = list(COMMANDS)     # validates rename-command
         args = []
         for k, v in self._config.items():
-            args += ["--" + k, v]
+            args += ["--" + k, *v] if isinstance(v, list) else ["--" + k, v]
         cfg.load(None, args)
         from .server import RedisServer
-        from .commands import load_all
-        load_all()
         self.server = RedisServer(cfg)
         self._thread = threading.Thread(target=self._run, name="redislet", daemon=True)
         self._thread.start()

@@ -12,9 +12,14 @@ import time
 from collections import deque
 
 from .client import Client
-from .commands.table import all_commands
+from .commands.table import COMMANDS, DISPATCH, all_commands, renamed_tables
 from .db import Database
 from .util import repr_bytes
+
+
+def _encname(name):
+    return name.encode("utf-8", "surrogateescape")
+
 
 LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
 _LOG_MARKS = ".-*#"
@@ -57,6 +62,11 @@ class RedisServer:
     def __init__(self, config):
         self.config = config
         v = config.values
+        # the command table of this server (rename-command makes its own copies)
+        self.commands, self.dispatch = COMMANDS, DISPATCH
+        if config.renamed_commands:
+            self.commands, self.dispatch = renamed_tables(
+                [(_encname(o), _encname(n)) for o, n in config.renamed_commands])
         self.dbs = [Database(self, i) for i in range(v["databases"])]
         self.client_class = Client   # what the listeners create (cluster mode: ClusterClient)
         self.clients = {}            # id -> Client

@@ -20,7 +20,7 @@ inline by ClusterClient.run, so srv.checks leaves that first check out
 from binascii import crc_hqx
 
 from ..client import Client, _perf_ns
-from ..commands.table import DISPATCH, LAT_SMALL, all_commands
+from ..commands.table import LAT_SMALL, all_commands
 from ..errors import CommandError
 from ..resp.encode import error
 from .slots import key_hash_slot
@@ -480,7 +480,7 @@ class ClusterClient(Client):
     def run(self, cmds):
         """Client.run plus the inline slot check (keep the two in step)."""
         srv = self.server
-        dispatch = DISPATCH
+        dispatch = srv.dispatch
         perf = _perf_ns
         cache = _SLOT_CACHE
         slot_get = cache.get
@@ -597,9 +597,9 @@ class ClusterClient(Client):
         """processCommand with every check (Client.check always runs: the redirection
         is one of its state checks), then resetClient's ASKING rule."""
         srv = self.server
-        cmd = DISPATCH.get(argv[0])
+        cmd = srv.dispatch.get(argv[0])
         if cmd is None:
-            cmd = DISPATCH.get(argv[0].lower())
+            cmd = srv.dispatch.get(argv[0].lower())
         ran = self.check(argv, cmd)
         if ran is not None:
             self.last_cmd = ran

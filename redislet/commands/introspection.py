@@ -6,12 +6,12 @@ from ..glob import compile_glob
 from ..resp.encode import bulk, integer, array
 
 
-def lookup_by_name(name):
-    """lookupCommandBySds: 'get' or 'config|get'."""
+def lookup_by_name(name, table=COMMANDS):
+    """lookupCommandBySds: 'get' or 'config|get' (table: the server's commands)."""
     parts = name.lower().split(b"|")
     if len(parts) > 2:
         return None
-    cmd = COMMANDS.get(parts[0])
+    cmd = table.get(parts[0])
     if cmd is None:
         return None
     if len(parts) == 2:
@@ -23,13 +23,13 @@ def lookup_by_name(name):
 
 @command("command")
 def command_(c, argv):
-    cmds = list(COMMANDS.values())
+    cmds = list(c.server.commands.values())
     return b"*%d\r\n" % len(cmds) + b"".join(x.info_reply(c.r) for x in cmds)
 
 
 @command("command|count")
 def command_count(c, argv):
-    return integer(len(COMMANDS))
+    return integer(len(c.server.commands))
 
 
 @command("command|info")
@@ -38,7 +38,7 @@ def command_info(c, argv):
         return command_(c, argv)
     out = [b"*%d\r\n" % (len(argv) - 2)]
     for name in argv[2:]:
-        cmd = lookup_by_name(name)
+        cmd = lookup_by_name(name, c.server.commands)
         out.append(c.r.null if cmd is None else cmd.info_reply(c.r))
     return b"".join(out)
 
@@ -46,9 +46,10 @@ def command_info(c, argv):
 @command("command|docs")
 def command_docs(c, argv):
     if len(argv) == 2:
-        cmds = list(COMMANDS.values())
+        cmds = list(c.server.commands.values())
     else:
-        cmds = [x for x in (lookup_by_name(n) for n in argv[2:]) if x is not None]
+        cmds = [x for x in (lookup_by_name(n, c.server.commands) for n in argv[2:])
+                if x is not None]
     return c.r.map([(bulk(x.fullname.encode()), x.docs_reply(c.r)) for x in cmds])
 
 
@@ -79,7 +80,7 @@ def command_list(c, argv):
 
 
 def _getkeys(c, argv, with_flags):
-    cmd = lookup_cmd_argv(argv[2:])
+    cmd = lookup_cmd_argv(argv[2:], c.server.commands)
     if cmd is None:
         raise CommandError("ERR Invalid command specified")
     if not cmd.key_specs and cmd.getkeys is None:
@@ -137,8 +138,8 @@ def _bitfield_key_flags(argv):
 _VARIABLE_FLAGS = {"set": _set_key_flags, "bitfield": _bitfield_key_flags}
 
 
-def lookup_cmd_argv(argv):
-    cmd = COMMANDS.get(argv[0].lower())
+def lookup_cmd_argv(argv, table=COMMANDS):
+    cmd = table.get(argv[0].lower())
     if cmd is not None and cmd.subcommands is not None:
         if len(argv) < 2:
             return cmd

@@ -450,7 +450,7 @@ def latency_histogram(c, argv):
     else:
         cmds = []
         for name in argv[2:]:
-            cmd = lookup_by_name(name)
+            cmd = lookup_by_name(name, c.server.commands)
             if cmd is None:
                 continue
             if cmd.calls_timed():

@@ -366,6 +366,22 @@ def register(fullname, handler, getkeys=None, spec=None):
     return cmd
 
 
+def renamed_tables(renames):
+    """rename-command for one server: copies of COMMANDS and DISPATCH (Redis's
+    server.commands) without each old name and, unless the new name is empty, with the
+    command under its new name. The shared tables (server.orig_commands: ACL, other servers
+    of the process) stay as they are; the Command keeps its fullname, as in Redis."""
+    commands = dict(COMMANDS)
+    for old, new in renames:
+        cmd = commands.pop(old.lower(), None)
+        if cmd is not None and new:
+            commands[new.lower()] = cmd
+    dispatch = {}
+    for name, cmd in commands.items():
+        dispatch[name] = dispatch[name.upper()] = cmd
+    return commands, dispatch
+
+
 def command(fullname, getkeys=None):
     """Decorator: bind handler(c, argv) -> reply bytes to the spec entry `fullname`."""
     def deco(fn):

@@ -1231,8 +1231,8 @@ class Aof:
 
     def _replay(self, filename, path, data, base):
         from ..client import Client
-        from ..commands.table import COMMANDS
         srv = self.srv
+        commands = srv.commands     # lookupCommand: this server's table (rename-command)
         fake = Client(srv)
         fake.id = -1                    # CLIENT_ID_AOF
         fake.must_obey = True
@@ -1294,7 +1294,7 @@ class Aof:
                 i += 2
             if kind is not None:
                 break
-            cmd = COMMANDS.get(argv[0].lower())
+            cmd = commands.get(argv[0].lower())
             if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
                 cmd = cmd.subcommands.get(argv[1].lower())
             if cmd is None or cmd.handler is None:

@@ -468,7 +468,7 @@ class LuaEngine:
         argv = self._argv(args)
         if argv is None:
             self._raise(b"ERR Lua redis lib command arguments must be strings or integers")
-        cmd = COMMANDS.get(argv[0].lower())
+        cmd = self.srv.commands.get(argv[0].lower())
         if cmd is not None and cmd.subcommands is not None and len(argv) >= 2:
             cmd = cmd.subcommands.get(argv[1].lower())
         if cmd is None:
@@ -615,7 +615,7 @@ class LuaEngine:
                 argv.append(b"%.17g" % a)
             else:
                 return 2, b"ERR Lua redis lib command arguments must be strings or integers"
-        cmd = COMMANDS.get(argv[0].lower())
+        cmd = self.srv.commands.get(argv[0].lower())
         if cmd is not None and cmd.subcommands is not None and len(argv) >= 2:
             cmd = cmd.subcommands.get(argv[1].lower())
         if cmd is None:
