@@ -6,6 +6,7 @@ import random
 import socket
 import time
 
+from ..anet import best_effort_bind_connect
 from . import proto
 from .node import (ClusterNode, MASTER, SLAVE, PFAIL, FAIL, MYSELF, HANDSHAKE, NOADDR,
                    MEET, MIGRATE_TO, NOFAILOVER, mstime, valid_name)
@@ -151,7 +152,8 @@ class Bus:
 
         async def go():
             try:
-                await loop.create_connection(lambda: link, node.ip, node.cport)
+                await best_effort_bind_connect(loop, lambda: link, node.ip, node.cport,
+                                               self.srv.config.values["bind-source-addr"])
             except (OSError, ValueError) as e:
                 if not link.freed:
                     self.log("verbose", "Connection with Node %s at %s:%d failed: %s"

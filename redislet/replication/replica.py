@@ -17,6 +17,7 @@ try:
 except ImportError:  # pragma: no cover - the Python parser reads the stream then
     _Reader = None
 
+from ..anet import best_effort_bind_connect
 from ..client import Client
 from ..oom import set_oom_score_adj
 from ..commands.table import COMMANDS
@@ -276,7 +277,8 @@ class ReplicaRole:
 
         async def go():
             try:
-                await srv.loop.create_connection(lambda: link, host, port)
+                await best_effort_bind_connect(srv.loop, lambda: link, host, port,
+                                               srv.config.values["bind-source-addr"])
             except (OSError, ValueError) as e:
                 if self.link is link:
                     self.log("warning", "Error condition on socket for SYNC: %s"
