@@ -56,11 +56,6 @@ _BULK = [b"$%d\r\n" % i for i in range(1024)]
 # commands that Redis propagates to replicas only (forceCommandPropagation(PROPAGATE_REPL))
 _REPL_ONLY = frozenset((b"publish", b"spublish"))
 
-# callables(srv) -> iterable of library source codes (bytes): the FUNCTION LOAD commands a
-# commands-only base starts with (rewriteFunctions); the scripting module registers one
-function_sources = []
-
-
 class FatalAofError(Exception):
     """Start-up must stop (exit status 1); the log already says why."""
 
@@ -896,7 +891,9 @@ class Aof:
 
         if v["aof-timestamp-enabled"]:
             write(b"#TS:%d\r\n" % int(time.time()))
-        for fn in function_sources:
+        # rewriteFunctions: the libraries the RDB would carry (rdb.FUNCTION_SAVERS)
+        from .rdb import FUNCTION_SAVERS
+        for fn in FUNCTION_SAVERS:
             for code in fn(srv) or ():
                 emit([b"FUNCTION", b"LOAD", code])
         for db in srv.dbs:
@@ -1336,8 +1333,6 @@ class Aof:
             self.log("warning", "Bad file format reading the append only file %s: make a backup "
                      "of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
                      % filename)
-            self.log("warning", "The first bad command starts at offset %d of %s"
-                     % (base + err_at, filename))
             return AOF_FAILED
         # unexpected end of file
         if truncated_ok:

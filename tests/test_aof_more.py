@@ -1,0 +1,93 @@
+"""AOF details compared with a real redis-server: a commands-only rewrite starts with the
+FUNCTION LOAD of every library (rewriteFunctions) and DEBUG LOADAOF brings them back; a
+format error is the last thing logged before the server exits."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REDIS_SERVER, ROOT, Raw, free_port, start_real_redis, start_redislet
+
+LIB = b"#!lua name=test\nredis.register_function('test', function() return 1 end)"
+
+
+def _wait_rewrite(c):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        info = c.cmd("INFO", "persistence")
+        if (b"aof_rewrite_in_progress:0" in info and b"aof_rewrite_scheduled:0" in info):
+            return
+        time.sleep(0.05)
+    raise AssertionError("rewrite did not finish")
+
+
+def _rewrite_functions(srv, d):
+    c = Raw(srv.port)
+    try:
+        # appendonly stays off (as in unit/aofrw by then): FUNCTION FLUSH is not logged and
+        # DEBUG LOADAOF reads the rewritten base alone
+        c.cmd("CONFIG", "SET", "aof-use-rdb-preamble", "no")
+        assert c.cmd("FUNCTION", "LOAD", LIB) == b"$4\r\ntest\r\n"
+        c.cmd("SET", "k", "v")
+        assert c.cmd("BGREWRITEAOF").startswith(b"+Background append only file rewriting")
+        _wait_rewrite(c)
+        bases = [n for n in os.listdir(os.path.join(d, "appendonlydir"))
+                 if ".base." in n]
+        assert len(bases) == 1
+        with open(os.path.join(d, "appendonlydir", bases[0]), "rb") as f:
+            base = f.read()
+        out = [base]
+        out.append(c.cmd("FUNCTION", "FLUSH"))
+        out.append(c.cmd("DEBUG", "LOADAOF"))
+        out.append(c.cmd("FCALL", "test", "0"))
+        out.append(c.cmd("FUNCTION", "LIST"))
+        out.append(c.cmd("GET", "k"))
+        return out
+    finally:
+        c.close()
+
+
+def test_rewrite_writes_function_load_like_redis(tmp_path):
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "real").mkdir()
+    ours = start_redislet(tmp_path / "ours")
+    try:
+        mine = _rewrite_functions(ours, str(tmp_path / "ours"))
+    finally:
+        ours.stop()
+    assert mine[0].startswith(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n"
+                              % (len(LIB), LIB))
+    assert mine[1:4] == [b"+OK\r\n", b"+OK\r\n", b":1\r\n"]
+    real = start_real_redis(tmp_path / "real")
+    try:
+        theirs = _rewrite_functions(real, str(tmp_path / "real"))
+    finally:
+        real.stop()
+    assert mine == theirs
+
+
+def _bad_format_log(argv, d):
+    os.makedirs(os.path.join(d, "appendonlydir"))
+    with open(os.path.join(d, "appendonlydir", "appendonly.aof.1.incr.aof"), "wb") as f:
+        f.write(b"*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$5\r\nhello\r\n!!!"
+                b"*3\r\n$3\r\nset\r\n$3\r\nfoo\r\n$5\r\nhello\r\n")
+    with open(os.path.join(d, "appendonlydir", "appendonly.aof.manifest"), "w") as f:
+        f.write("file appendonly.aof.1.incr.aof seq 1 type i\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run(argv + ["--port", str(free_port()), "--appendonly", "yes",
+                               "--aof-load-truncated", "yes", "--dir", d],
+                       capture_output=True, timeout=60, env=env)
+    return p.returncode, p.stdout.decode().rstrip("\n").split("\n")[-1]
+
+
+def test_bad_format_is_the_last_log_line(tmp_path):
+    rc, last = _bad_format_log([sys.executable, "-m", "redislet"], str(tmp_path / "ours"))
+    assert rc == 1
+    assert last.split(" # ", 1)[1] == (
+        "Bad file format reading the append only file appendonly.aof.1.incr.aof: make a "
+        "backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+    if REDIS_SERVER is not None:
+        rrc, rlast = _bad_format_log([REDIS_SERVER], str(tmp_path / "real"))
+        assert (rrc, rlast.split(" # ", 1)[1]) == (rc, last.split(" # ", 1)[1])
