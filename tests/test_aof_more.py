@@ -91,3 +91,41 @@ def test_bad_format_is_the_last_log_line(tmp_path):
     if REDIS_SERVER is not None:
         rrc, rlast = _bad_format_log([REDIS_SERVER], str(tmp_path / "real"))
         assert (rrc, rlast.split(" # ", 1)[1]) == (rc, last.split(" # ", 1)[1])
+
+
+def _loadaof_scenario(srv):
+    c = Raw(srv.port)
+    try:
+        c.cmd("CONFIG", "SET", "appendonly", "yes")
+        _wait_rewrite(c)
+        c.cmd("SET", "k1", "v1")
+        c.cmd("CONFIG", "SET", "appendonly", "no")
+        c.cmd("FUNCTION", "LOAD", LIB)            # not in the AOF
+        c.cmd("SET", "k2", "v2")                  # not in the AOF
+        c.cmd("CONFIG", "SET", "rdb-key-save-delay", "10000000")
+        out = [c.cmd("BGSAVE")]
+        out.append(c.cmd("DEBUG", "LOADAOF"))
+        # emptyData: functions dropped, keys reloaded; the BGSAVE child is not killed
+        info = c.cmd("INFO", "persistence")
+        out.append(b"rdb_bgsave_in_progress:1" in info)
+        out.append(c.cmd("FUNCTION", "LIST"))
+        out.append(c.cmd("MGET", "k1", "k2"))
+        c.cmd("CONFIG", "SET", "rdb-key-save-delay", "0")
+        return out
+    finally:
+        c.close()
+
+
+def test_debug_loadaof_empties_like_emptydata(tmp_path):
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "real").mkdir()
+    results = []
+    for start, d in ((start_redislet, "ours"), (start_real_redis, "real")):
+        srv = start(tmp_path / d)
+        try:
+            results.append(_loadaof_scenario(srv))
+        finally:
+            srv.stop()
+    assert results[0] == [b"+Background saving started\r\n", b"+OK\r\n", True, b"*0\r\n",
+                          b"*2\r\n$2\r\nv1\r\n$-1\r\n"]
+    assert results[0] == results[1]

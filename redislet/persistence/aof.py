@@ -1435,15 +1435,19 @@ def _load_rdb_preamble(srv, f):
 
 
 def _empty_data(srv):
-    """emptyData(-1): every database emptied (DEBUG LOADAOF)."""
+    """emptyData(-1, EMPTYDB_NO_FLAGS) (DEBUG LOADAOF): every database emptied, watched
+    keys touched and tracking clients invalidated (signalFlushedDb), the function libraries
+    dropped. Unlike FLUSHALL it neither kills a BGSAVE child nor saves (keys.flush_hooks)."""
     for db in srv.dbs:
         db.clear()
-    try:
-        from ..commands import keys
-        for hook in keys.flush_hooks:
-            hook(srv, -1)
-    except ImportError:
-        pass
+    from ..scan import drop_cache
+    drop_cache()
+    tracking = getattr(srv, "tracking", None)
+    if tracking is not None:
+        tracking.flushed(srv, -1)
+    from .rdb import FUNCTION_CLEARERS
+    for clear in FUNCTION_CLEARERS:
+        clear(srv)
 
 
 def rewrite_object(key, value):
