@@ -121,7 +121,8 @@ def replconf(c, argv):
                 if f.lower() != b"functions":
                     raise CommandError("ERR Unsupported rdb-filter-only option: %s"
                                        % f.decode("utf-8", "replace"))
-            replinfo(c).filter_functions = bool(filters)
+            # slave_req: no filter (rdb-filter-only "") is the same as never asking
+            replinfo(c).filter_functions = True if filters else None
         else:
             raise CommandError("ERR Unrecognized REPLCONF option: %s"
                                % argv[j].decode("utf-8", "replace"))

@@ -418,10 +418,12 @@ class _Out:
         self.written += len(data)
 
 
-def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None):
+def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude_data=False):
     """Write a complete RDB v10 stream of srv's dataset (and function libraries) to f.
     aux_extra: (name, value) pairs written among the AUX fields (replication: repl-id,
-    repl-offset, repl-stream-db). Returns the number of keys written."""
+    repl-offset, repl-stream-db). exclude_data: the function libraries only (a replica's
+    REPLCONF rdb-filter-only functions: SLAVE_REQ_RDB_EXCLUDE_DATA). Returns the number of
+    keys written."""
     cfg = srv.config.values
     compress = cfg.get("rdbcompression", True)
     out = _Out(f, cfg.get("rdbchecksum", True))
@@ -451,7 +453,7 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None):
     save_lfu = "lfu" in policy
     nkeys = 0
     L1 = _LEN1
-    for db in srv.dbs:
+    for db in () if exclude_data else srv.dbs:
         data = db.data
         if not data:
             continue

@@ -976,8 +976,6 @@ def _writable_dir():
 
 def _write(write_rdb, srv, f, aux, filter_functions):
     """rdb.write_rdb with the replication AUX fields (the signature takes a dict of
-    name -> value; bytes keys and values work too)."""
-    try:
-        write_rdb(srv, f, aux_extra=aux)
-    except TypeError:
-        write_rdb(srv, f)
+    name -> value; bytes keys and values work too); a functions-only replica (rdb-filter-only
+    functions) gets no data (rdbSaveRio's SLAVE_REQ_RDB_EXCLUDE_DATA)."""
+    write_rdb(srv, f, aux_extra=aux, exclude_data=bool(filter_functions))
