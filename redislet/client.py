@@ -12,6 +12,7 @@ from .commands.table import LAT_SMALL
 from .errors import CommandError, NOAUTH
 from .resp.encode import RESP2, RESP3, QUEUED, error
 from .resp.parser import RequestParser
+from .clientmem import fields as mem_fields, sds_alloc
 
 _perf_ns = time.perf_counter_ns
 _monotonic = time.monotonic
@@ -42,6 +43,21 @@ class Client(asyncio.Protocol):
     asking = False               # cluster: CLIENT_ASKING (reset after the next command)
     readonly_mode = False        # cluster: CLIENT_READONLY (READONLY / READWRITE)
     cluster_slot = -1            # cluster: c->slot, the slot of this command's keys (scripts)
+    # memory model (clientmem.py): reply buffer size and the peak of one write cycle in
+    # it, the query buffer's big allocation, the last accounted memory and bucket
+    rbs = 16384
+    buf_peak = 16384
+    buf_peak_reset = 0
+    qb_big = 0
+    qb_peak = 0
+    qb_freed_at = 0.0
+    last_mem = 0
+    mem_type = 0
+    mem_bucket = None
+    mem_live = False             # update the memory accounting after this read
+    wpaused = False              # the transport holds unsent output (pause_writing)
+    obuf_soft_since = 0          # obuf_soft_limit_reached_time
+    multi_mem_cache = None
 
     def __init__(self, server, unix=False):
         self.server = server
@@ -91,13 +107,17 @@ class Client(asyncio.Protocol):
         self.prop_override = None    # argv lists to propagate instead of the command itself
         self.in_exec = False
         self.flags_extra = ""
-        self.qbuf_peak = 0           # largest query buffer since the last resize check
-        self.qbuf_size = 0           # the query buffer size as last resized
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport):
         srv = self.server
         self.transport = transport
+        try:
+            # pause_writing as soon as the socket does not take everything: unsent
+            # output is client memory (clientmem.py)
+            transport.set_write_buffer_limits(high=0)
+        except (AttributeError, NotImplementedError, ValueError):
+            pass
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
@@ -110,6 +130,16 @@ class Client(asyncio.Protocol):
             self.addr = _fmt_addr(peer)
             self.laddr = _fmt_addr(local)
         srv.client_connected(self)
+        if srv.cmem.buckets is not None:
+            self.mem_live = True        # client eviction: accounted after every read
+
+    def pause_writing(self):
+        self.wpaused = True
+
+    def resume_writing(self):
+        self.wpaused = False
+        if not self.closed and self.id:
+            self.server.cmem.changed(self)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -123,15 +153,21 @@ class Client(asyncio.Protocol):
             return
         parser = self.parser
         cmds = parser.feed_fast(data)
-        if parser.buf or parser.partlen:   # a partial command waits in the query buffer
+        if parser.buf or parser.partlen or parser.argv is not None:
+            # a partial command waits in the query buffer
             qlen = parser.pending_bytes()
-            if qlen > self.qbuf_peak:
-                self.qbuf_peak = qlen
+            if qlen > self.qb_peak:
+                self.qb_peak = qlen
             if qlen > srv.query_buffer_limit:
                 srv.log_verbose("Closing client that reached max query buffer length")
                 srv.stat_client_qbuf_limit_disconnections += 1
                 self.close()
                 return
+            if parser.parts is not None:
+                # a big argument: Redis makes room for all of it at once
+                if parser.bulklen + 2 > self.qb_big:
+                    self.qb_big = sds_alloc(parser.bulklen + 2)
+            self.mem_live = True
         if self.blocked is not None or self.paused or self.pending:
             self.pending.extend(cmds)
             if parser.error is not None and self.blocked is None and not self.paused:
@@ -142,6 +178,8 @@ class Client(asyncio.Protocol):
         if parser.error is not None:
             self.protocol_error()
         self.flush()
+        if self.mem_live and not self.closed:
+            srv.cmem.changed(self)      # updateClientMemUsageAndBucket + evictClients
 
     def protocol_error(self):
         if self.pending or self.blocked is not None or self.paused:
@@ -471,10 +509,19 @@ class Client(asyncio.Protocol):
             out.clear()
             tr = self.transport
             if tr is not None and not self.closed:
+                n = len(data)
+                if n > self.buf_peak or self.wpaused:
+                    # past Redis's reply buffer (its peak) or behind unsent output: the
+                    # reply list grows, and the output limits apply before any write
+                    if n > self.buf_peak:
+                        self.buf_peak = n if n < self.rbs else self.rbs
+                    if srv.obuf_limits_on and srv.cmem.check_append(self, n):
+                        return
                 tr.write(data)
-                srv.stat_net_output_bytes += len(data)
-                if srv.obuf_limits_on and (self.subscribed or srv.obuf_normal_on
-                                           or self.obuf_class is not None):
+                srv.stat_net_output_bytes += n
+                if self.wpaused:
+                    srv.cmem.changed(self)
+                if self.obuf_class is not None:
                     srv.check_output_limits(self)
         if self.closing and not self.closed:
             self.close()
@@ -535,41 +582,16 @@ class Client(asyncio.Protocol):
         buffer and argv memory are reported as Redis sees them during execution)."""
         now = _monotonic()
         cmd = self.last_cmd.fullname if self.last_cmd is not None else "NULL"
-        qbuf = self.parser.pending_bytes()
-        argv_mem = 0
-        if argv is not None:
-            argv_mem = sum(map(len, argv))
-            qbuf += (len(argv) * 5 + argv_mem + len(str(len(argv)))
-                     + sum(len(str(len(a))) for a in argv) + 3)
-            rbs = rbp = 16384
-        else:
-            rbs, rbp = 1024, 0
-            b = self.blocked
-            if b is not None and b.argv is not None:
-                argv_mem = sum(map(len, b.argv))
-        multi_mem = 0
-        if self.multi is not None:
-            for _c, a in self.multi:
-                multi_mem += sum(map(len, a)) + 8 * len(a)
-        omem = self.output_size()
-        # the query buffer (clientsCronResizeQueryBuffer): a 16k read buffer that grows
-        # for big arguments, shrinks to the recent peak and is freed after 2s idle
-        if argv is None and not qbuf and now - self.last_interaction > 2:
-            size = 0
-        else:
-            size = max(20474, self.qbuf_size, self.qbuf_peak, qbuf)
-        qbuf_free = size - qbuf
-        tot = 22272 + qbuf + omem + argv_mem + multi_mem + (rbs - 1024)
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
                 "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d "
-                "rbs=%d rbp=%d obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s "
-                "redir=%d resp=%d" % (
+                "rbs=%d rbp=%d obl=%d oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s "
+                "redir=%d resp=%d" % ((
                     self.id, self.addr, self.laddr, self.fd, self.name or "",
                     int(now - self.ctime), int(now - self.last_interaction), self.flags(),
                     self.db.id, len(self.channels), len(self.patterns),
-                    len(self.shard_channels), -1 if self.multi is None else len(self.multi),
-                    qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp, omem, tot, cmd,
-                    self.user, getattr(self, "tracking_redirect", -1), self.resp))
+                    len(self.shard_channels), -1 if self.multi is None else len(self.multi))
+                    + mem_fields(self, argv)
+                    + (cmd, self.user, getattr(self, "tracking_redirect", -1), self.resp)))
 
 
 _FLAG_ORDER = "OSMPxbtRBdcuAUre"

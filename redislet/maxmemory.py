@@ -19,9 +19,11 @@ reused), so evicting "until RSS < maxmemory" would evict everything. The measure
   client's db whenever a command created keys (dicts iterate in insertion order, so that
   is O(1)), the keys the eviction pool samples, and a few random keys per cron tick.
   Dbs with few keys are averaged exactly.
-- client buffers (query + output of normal clients) are summed by the cron and again when
-  a check finds memory over the limit (at most every 5 ms). Redis counts them too; replica
-  output buffers and the AOF buffer are left out, so mem_not_counted_for_evict stays 0.
+- client buffers: the memory of the normal, pub/sub and master clients as clientmem.py
+  models getClientMemoryUsage (query buffer, argv, reply buffer and list, multi state...),
+  kept up to date by the client cron and by the reads/writes that change a client's
+  buffers. Redis counts them too; replica output buffers and the AOF buffer are left out,
+  so mem_not_counted_for_evict stays 0.
 Cheap to check (a few len() per db), it goes down by exactly one avg_item per evicted or
 deleted key (no evict-everything spiral), and tracks the dataset for homogeneous loads.
 Limits: a skewed dataset (one huge container among small strings) is estimated from
@@ -120,8 +122,6 @@ class MaxMemory:
         self.avg = [0.0] * n          # running average footprint of one key, per db
         self.seen = [0] * n           # db size when its newest key was last sampled
         self.seeded = [0] * n         # db size when the average was last (re)computed
-        self.clients_mem = 0
-        self.clients_at = 0.0
         self.pool = []                # [idle, dbid, key] ascending: the eviction pool
         self.snaps = {}               # (dbid, allkeys) -> [dict, key list, evicted since]
         self.next_db = 0
@@ -235,9 +235,7 @@ class MaxMemory:
 
     def used(self):
         """The used-memory measure (INFO used_memory)."""
-        if not self.enforced and time.monotonic() - self.clients_at > 1.0:
-            self.clients_memory()
-        total = STARTUP + self.clients_mem
+        total = STARTUP + self.srv.cmem.clients_memory()
         avg = self.avg
         for db in self.active if self.enforced else self.srv.dbs:
             n = len(db.data)
@@ -253,19 +251,7 @@ class MaxMemory:
             srv.stat_peak_memory = total
         return total
 
-    def clients_memory(self):
-        """Query and output buffers of normal clients (replicas' are not counted)."""
-        from .commands.info import _is_replica_client
-        self.clients_at = time.monotonic()
-        self.clients_mem = sum(c.output_size() + c.parser.pending_bytes()
-                               for c in self.srv.clients.values()
-                               if not _is_replica_client(c))
-
     def cron(self, srv):
-        if self.enforced:
-            # (a sum over every client: with thousands of idle connections, not every tick
-            # when nothing is enforced; used() refreshes it for INFO then)
-            self.clients_memory()
         self.active = [db for db in srv.dbs if db.data]
         for db in self.active:
             data = db.data
@@ -328,12 +314,6 @@ class MaxMemory:
             return self._exceeded(EVICT_OK) if self.exceeded_since else EVICT_OK
         if not self.safe():
             return EVICT_OK
-        if time.monotonic() - self.clients_at > 0.005:
-            # over the limit: client buffers may have changed since the cron summed them
-            self.clients_memory()
-            used = self.used()
-            if used <= self.maxmemory:
-                return self._exceeded(EVICT_OK)
         if self.policy == "noeviction":
             return self._exceeded(EVICT_FAIL)
         srv = self.srv

@@ -9,6 +9,7 @@ FAMILIES = ["connection", "introspection", "server", "client", "config_cmd", "in
 
 
 def load_all():
+    from .. import clientmem  # noqa: F401 - client memory, client eviction, clientsCron
     from .. import maxmemory  # noqa: F401 - registers the OOM check per server
     for name in FAMILIES:
         try:

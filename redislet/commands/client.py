@@ -164,6 +164,7 @@ def client_no_evict(c, argv):
         c.no_evict = False
     else:
         raise CommandError(SYNTAX)
+    c.server.cmem.update(c)       # leaves or (re)joins the eviction buckets
     return OK
 
 
@@ -415,24 +416,6 @@ def client_caching(c, argv):
     ts.caching = True
     return OK
 
-
-# -- query buffer resizing (clientsCronResizeQueryBuffer), for CLIENT LIST qbuf ----------
-def _resize_query_buffers(srv):
-    now = srv.loop.time() if srv.loop is not None else 0
-    if now - getattr(srv, "_qbuf_resize_at", 0) < 0.5:
-        return
-    srv._qbuf_resize_at = now
-    for c in srv.clients.values():
-        c.qbuf_size = c.qbuf_peak
-        c.qbuf_peak = c.parser.pending_bytes()
-
-
-def _init(srv):
-    srv.cron_hooks.append(_resize_query_buffers)
-
-
-from .. import hooks  # noqa: E402
-hooks.server_init.append(_init)
 
 from .. import tracking as _tracking  # noqa: E402
 _tracking.install()

@@ -587,8 +587,7 @@ def _replybuffer(c, argv):
         srv.reply_buffer_resizing_enabled = bool(_atoi(argv[3]))
     else:
         raise _syntax_error(argv)
-    # redislet has no per-client reply buffer to resize (CLIENT LIST rbs/rbp are modelled
-    # values), so both settings are only recorded
+    # (the client cron resizes the modelled reply buffers: clientmem.py)
     return OK
 
 
@@ -851,24 +850,10 @@ def _quicklist(c, argv):
 @_sub(b"client-eviction", 2)
 def _client_eviction(c, argv):
     srv = c.server
-    if not srv.config.values.get("maxmemory-clients"):
+    cm = srv.cmem
+    if cm.buckets is None:
         raise CommandError("ERR maxmemory-clients is disabled.")
-    # CLIENT_MEM_USAGE_BUCKETS (2^15 .. 2^33): normal and pub/sub clients that may be
-    # evicted, by the tot-mem CLIENT LIST reports for them
-    import re
-    buckets = [[0, 0] for _ in range(19)]
-    for cl in list(srv.clients.values()):
-        if getattr(cl, "no_evict", False) or getattr(cl, "replinfo", None) is not None \
-                or getattr(cl, "is_master", False):
-            continue
-        try:
-            m = re.search(r"tot-mem=(\d+)", cl.info_line())
-        except Exception:  # noqa: BLE001 - a client mid-teardown
-            continue
-        mem = int(m.group(1)) if m else 0
-        idx = min(max(mem.bit_length(), 15), 33) - 15
-        buckets[idx][0] += mem
-        buckets[idx][1] += 1
+    buckets = [[sum(cl.last_mem for cl in b), len(b)] for b in cm.buckets]
     out = []
     for j, (tot, n) in enumerate(buckets):
         line = "bucket          0" if j == 0 else "bucket %10d" % (1 << (j - 1 + 15))

@@ -415,6 +415,11 @@ def _hrandfield_count(c, key, l, withvalues):
             f = _random_field(h)
             return _pairs_reply(c, [(f, h[f])], withvalues)
         items = list(h.items())
+        if count > 1000:
+            # in batches: a reply over the output buffer limits stops the loop
+            from ..clientmem import random_reply
+            return random_reply(c, count, lambda n: _pairs_reply(
+                c, random.choices(items, k=n), withvalues))
         return _pairs_reply(c, random.choices(items, k=count), withvalues)
     if count >= size:
         # CASE 2: the whole hash, in its order

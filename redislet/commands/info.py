@@ -254,8 +254,7 @@ def _memory(srv):
     functions_vm = getattr(srv, "used_memory_vm_functions", 33792)
     scripts_eval = getattr(srv, "used_memory_scripts_eval", 0)
     functions_mem = getattr(srv, "used_memory_functions", 200)
-    clients_normal = sum(c.output_size() + c.parser.pending_bytes()
-                         for c in srv.clients.values() if not _is_replica_client(c))
+    clients_normal = srv.cmem.clients_memory()      # (clientmem.py)
     overhead = startup + clients_normal
     dataset = max(0, used - overhead)
     net = used - startup
@@ -404,8 +403,8 @@ def _stats(srv):
         ("total_writes_processed", srv.stat_total_writes_processed),
         ("io_threaded_reads_processed", 0),
         ("io_threaded_writes_processed", 0),
-        ("reply_buffer_shrinks", 0),
-        ("reply_buffer_expands", 0),
+        ("reply_buffer_shrinks", g("stat_reply_buffer_shrinks")),
+        ("reply_buffer_expands", g("stat_reply_buffer_expands")),
     ]
 
 

@@ -313,14 +313,8 @@ def overhead_data(srv):
     used = _info.used_memory(srv)
     peak = max(getattr(srv, "stat_peak_memory", used), used)
     startup = min(getattr(srv, "startup_memory", used), used)
-    clients_normal = 0
     clients_slaves = 0
-    for cl in srv.clients.values():
-        m = cl.output_size() + cl.parser.pending_bytes()
-        if getattr(cl, "is_replica", False):
-            clients_slaves += m
-        else:
-            clients_normal += m
+    clients_normal = srv.cmem.clients_memory()      # (clientmem.py)
     backlog = getattr(srv, "repl_backlog_histlen", 0) or 0
     lua = getattr(srv, "used_memory_scripts_eval", 0)
     functions = getattr(srv, "used_memory_functions", 0)

@@ -388,6 +388,12 @@ def _srandmember_count(c, argv):
     if not uniq or count == 1:
         if count == 1:
             return _array_reply([_random_member(s)])
+        if count > 1000:
+            # in batches: a reply over the output buffer limits stops the loop
+            from ..clientmem import random_reply
+            members = list(s)
+            return random_reply(c, count, lambda n: _array_reply(
+                random.choices(members, k=n)))
         return _array_reply(random.choices(list(s), k=count))
     if count >= len(s):
         return _array_reply(_ordered(s))

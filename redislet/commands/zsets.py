@@ -1018,6 +1018,11 @@ def _zrandmember_count(c, zs, l, withscores):
     at = zs.at
     if not uniq or count == 1:
         rnd = random.randrange
+        if count > 1000:
+            # in batches: a reply over the output buffer limits stops the loop
+            from ..clientmem import random_reply
+            return random_reply(c, count, lambda n: reply_items(
+                c, [at(rnd(size)) for _ in range(n)], withscores))
         items = [at(rnd(size)) for _ in range(count)]
         return reply_items(c, items, withscores)
     if count >= size:
