@@ -223,3 +223,49 @@ def get(s):
 
 def forget(s):
     _models.pop(id(s), None)
+
+
+# -- the keyspace dicts (DEBUG HTSTATS <dbid>) ----------------------------------------------
+# Their table size is the one the growth rule gives for the key count (debug._dict_stats),
+# except around a child process: while one exists, adds do not expand a table
+# (DICT_RESIZE_AVOID) unless used/size > dict_force_resize_ratio, so each db's sizes are
+# frozen when the child starts. After it ends they stay until the next write (the next add
+# expands a full table; srv.dirty moving stands for it).
+
+def _grow_size(n):
+    size = 1 << DICT_HT_INITIAL_EXP
+    while size < n:
+        size <<= 1
+    return size
+
+
+def child_changed(srv, active):
+    """updateDictResizePolicy, called when a child process starts or ends."""
+    if active:
+        srv.ht_frozen = {db.id: (_grow_size(len(db.data)) if db.data else 0,
+                                 _grow_size(len(db.expires)) if db.expires else 0)
+                         for db in srv.dbs}
+        srv.ht_thaw_dirty = None
+    else:
+        srv.ht_thaw_dirty = srv.dirty
+
+
+def keyspace_table_size(srv, db, which):
+    """The table size of db's main dict (which 0) or expires dict (1), or None when it is
+    the one the growth rule gives for its count."""
+    frozen = getattr(srv, "ht_frozen", None)
+    if not frozen:
+        return None
+    if getattr(srv, "child_type", None) is None:
+        thaw = getattr(srv, "ht_thaw_dirty", None)
+        if thaw is None or srv.dirty != thaw:
+            srv.ht_frozen = None
+            return None
+    used = len(db.data if which == 0 else db.expires)
+    size = frozen.get(db.id, (0, 0))[which]
+    if used and not size:
+        size = 1 << DICT_HT_INITIAL_EXP       # the first add always creates a table
+    # adds past used/size > dict_force_resize_ratio expanded it anyway
+    while used > (FORCE_RESIZE_RATIO + 1) * size:
+        size = _grow_size((FORCE_RESIZE_RATIO + 1) * size + 1)
+    return size

@@ -59,9 +59,22 @@ class RedisServer:
     NOTIFY_MODULE = 1 << 13
     NOTIFY_NEW = 1 << 14
 
+    @property
+    def child_type(self):
+        return self._child_type
+
+    @child_type.setter
+    def child_type(self, t):
+        if (t is None) != (self._child_type is None):
+            from .dictmodel import child_changed   # updateDictResizePolicy
+            child_changed(self, t is not None)
+        self._child_type = t
+
     def __init__(self, config):
         self.config = config
         v = config.values
+        self._child_type = None      # the child process: None, "rdb" or "aof"
+        self.child_pid = -1
         # the command table of this server (rename-command makes its own copies)
         self.commands, self.dispatch = COMMANDS, DISPATCH
         if config.renamed_commands:

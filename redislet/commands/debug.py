@@ -628,15 +628,17 @@ def _next_pow2(n):
     return size
 
 
-def _dict_stats(keys, used):
+def _dict_stats(keys, used, size=None):
     """dictGetStats (one table, never "rehashing"). Python dicts have no buckets, so the
-    table size is the one Redis's growth rule gives for this many elements and the chains
-    are those of Python's hash() (SipHash, like Redis's dict hash, and per-process seeded
-    too) over that many buckets: the same format with the closest numbers we have."""
+    table size is the one Redis's growth rule gives for this many elements (unless size is
+    given) and the chains are those of Python's hash() (SipHash, like Redis's dict hash,
+    and per-process seeded too) over that many buckets: the same format with the closest
+    numbers we have."""
     if used == 0:
         return ("Hash table 0 stats (main hash table):\n"
                 "No stats available for empty dictionaries\n")
-    size = _next_pow2(used)
+    if size is None:
+        size = _next_pow2(used)
     mask = size - 1
     chains = {}
     for k in keys:
@@ -673,8 +675,11 @@ def _htstats(c, argv):
     if dbid < 0 or dbid >= len(srv.dbs):
         raise CommandError("ERR Out of range database")
     db = srv.dbs[dbid]
-    text = ("[Dictionary HT]\n" + _dict_stats(db.data, len(db.data))
-            + "[Expires HT]\n" + _dict_stats(db.expires, len(db.expires)))
+    from ..dictmodel import keyspace_table_size    # sizes held while a child exists
+    text = ("[Dictionary HT]\n"
+            + _dict_stats(db.data, len(db.data), keyspace_table_size(srv, db, 0))
+            + "[Expires HT]\n"
+            + _dict_stats(db.expires, len(db.expires), keyspace_table_size(srv, db, 1)))
     return c.r.verbatim(text.encode())
 
 
