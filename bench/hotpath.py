@@ -64,7 +64,12 @@ TESTS = {
     # redis-benchmark's zadd: every score 0, so ties are ordered by member
     "zadd0": lambda i: enc("ZADD", "myzset0", "0", "element:%012d" % _rnd(i)),
     "xadd": lambda i: enc("XADD", "mystream", "*", "myfield", "myvalue"),
+    # evalsha_bench.py's script (loaded by SCRIPT LOAD before the run)
+    "evalsha": lambda i: enc("EVALSHA", EVALSHA_SHA, "1", "key"),
+    "publish": lambda i: enc("PUBLISH", "chan", "hello"),
 }
+EVALSHA_SCRIPT = "return redis.call('INCR', KEYS[1])"
+EVALSHA_SHA = __import__("hashlib").sha1(EVALSHA_SCRIPT.encode()).hexdigest()
 
 
 def main():
@@ -73,6 +78,9 @@ def main():
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--tests", default=",".join(TESTS))
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="feed the same commands R times (for callgrind: the difference of "
+                         "R=2 and R=1 is the request path alone; see bench/README.md)")
     args = ap.parse_args()
     load_all()
     cfg = Config()
@@ -81,6 +89,10 @@ def main():
     srv.loop = asyncio.new_event_loop()
     c = Client(srv)
     c.connection_made(FakeTransport())
+    c.data_received(enc("SCRIPT", "LOAD", EVALSHA_SCRIPT))
+    sub = Client(srv)                 # one subscriber for the publish test
+    sub.connection_made(FakeTransport())
+    sub.data_received(enc("SUBSCRIBE", "chan"))
     for name in args.tests.split(","):
         gen = TESTS[name]
         batches = []
@@ -93,13 +105,15 @@ def main():
             pr = cProfile.Profile()
             pr.enable()
         t = time.perf_counter()
-        for data in batches:
-            feed(data)
+        for _ in range(args.repeat):
+            for data in batches:
+                feed(data)
         dt = time.perf_counter() - t
         if args.profile:
             pr.disable()
             pstats.Stats(pr).sort_stats("tottime").print_stats(12)
-        print("%-6s %6.2f us/cmd  %8.0f cmd/s" % (name, dt / args.n * 1e6, args.n / dt))
+        n = args.n * args.repeat
+        print("%-6s %6.2f us/cmd  %8.0f cmd/s" % (name, dt / n * 1e6, n / dt))
 
 
 if __name__ == "__main__":
