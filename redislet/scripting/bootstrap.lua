@@ -191,9 +191,21 @@ local function add_log_api(R)
     R.REDIS_VERSION = py.version
 end
 
+-- redis.call/pcall: lupa cannot pass more than about 7995 arguments to a Python callable
+-- (the C stack limit of a call, LUAI_MAXCSTACK 8000), which Redis's own C function accepts;
+-- so a call with many arguments hands them over as one table (few arguments: as they are).
+-- Scripts are compiled without tail calls of them (untail.py): the script's frame stays.
+local py_call, py_pcall, py_callt, py_pcallt = py.call, py.pcall, py.callt, py.pcallt
+local MANY_ARGS = 1000
 local R = {}
-R.call = py.call
-R.pcall = py.pcall
+R.call = function(...)
+    if select("#", ...) < MANY_ARGS then return py_call(...) end
+    return py_callt({...}, select("#", ...))
+end
+R.pcall = function(...)
+    if select("#", ...) < MANY_ARGS then return py_pcall(...) end
+    return py_pcallt({...}, select("#", ...))
+end
 add_log_api(R)
 R.setresp = py.setresp
 R.sha1hex = py.sha1hex
@@ -585,9 +597,14 @@ else
 end
 
 -- compile: (function) or (nil, message)
+local sdump = G0.string.dump
 api.compile = function(code, chunkname)
     local f, e = loadstring(code, chunkname)
-    if f then setfenv(f, P) end
+    if f then
+        local patched = py.untail(sdump(f))
+        if patched then f = loadstring(patched, chunkname) end
+        setfenv(f, P)
+    end
     return f, e
 end
 

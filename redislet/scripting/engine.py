@@ -36,6 +36,7 @@ except ImportError:                        # pragma: no cover
 
 from .. import REDIS_VERSION
 from ..commands.table import COMMANDS
+from .untail import patch as untail_patch
 
 _BOOTSTRAP_PATH = os.path.join(os.path.dirname(__file__), "bootstrap.lua")
 with open(_BOOTSTRAP_PATH, "rb") as _f:
@@ -281,6 +282,9 @@ class LuaEngine:
         py = L.table_from({
             b"call": self._lcall,
             b"pcall": self._lpcall,
+            b"callt": self._lcallt,
+            b"pcallt": self._lpcallt,
+            b"untail": untail_patch,
             b"unwrap": _unwrap,
             b"random": self._random,
             b"randomseed": self._randomseed,
@@ -596,6 +600,13 @@ class LuaEngine:
         if t == 4:
             raise LuaRaise(self._mk_err2(v, False))
         return self._mk_err2(v, t == 3)
+
+    def _lcallt(self, t, n):
+        """redis.call with many arguments: they come as a table (bootstrap.lua)."""
+        return self._lcall(*[t[i] for i in range(1, n + 1)])
+
+    def _lpcallt(self, t, n):
+        return self._lpcall(*[t[i] for i in range(1, n + 1)])
 
     def _call(self, args):
         ctx = self.ctx
