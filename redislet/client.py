@@ -43,10 +43,8 @@ class Client(asyncio.Protocol):
     asking = False               # cluster: CLIENT_ASKING (reset after the next command)
     readonly_mode = False        # cluster: CLIENT_READONLY (READONLY / READWRITE)
     cluster_slot = -1            # cluster: c->slot, the slot of this command's keys (scripts)
-    # memory model (clientmem.py): reply buffer size and the peak of one write cycle in
-    # it, the query buffer's big allocation, the last accounted memory and bucket
-    rbs = 16384
-    buf_peak = 16384
+    # memory model (clientmem.py; the ones the request path reads are set in __init__):
+    # the query buffer's big allocation, the last accounted memory and bucket
     buf_peak_reset = 0
     qb_big = 0
     qb_peak = 0
@@ -54,8 +52,6 @@ class Client(asyncio.Protocol):
     last_mem = 0
     mem_type = 0
     mem_bucket = None
-    mem_live = False             # update the memory accounting after this read
-    wpaused = False              # the transport holds unsent output (pause_writing)
     obuf_soft_since = 0          # obuf_soft_limit_reached_time
     multi_mem_cache = None
 
@@ -107,6 +103,10 @@ class Client(asyncio.Protocol):
         self.prop_override = None    # argv lists to propagate instead of the command itself
         self.in_exec = False
         self.flags_extra = ""
+        self.rbs = 16384             # Redis's reply buffer size (clientmem.py)
+        self.buf_peak = 16384        # ... and the peak of one write cycle in it
+        self.wpaused = False         # the transport holds unsent output (pause_writing)
+        self.mem_live = False        # update the memory accounting after this read
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport):
