@@ -60,14 +60,8 @@ def bench(port, sha, n, c, pipeline):
     return float(m[-1]) if m else 0.0
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=100000)
-    ap.add_argument("-c", type=int, default=50)
-    ap.add_argument("-P", type=int, default=1)
-    args = ap.parse_args()
-    if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
-        sys.exit("redis-server and redis-benchmark are needed (apt-get install redis-server)")
+def measure(n=100000, c=50, pipeline=1):
+    """Requests/s of EVALSHA on fresh Redis and redislet servers: {"redis": .., "redislet": ..}."""
     tmp = tempfile.mkdtemp()
     procs = []
     try:
@@ -85,13 +79,9 @@ def main():
         for name, port in (("redis", rport), ("redislet", lport)):
             reply = command(port, b"SCRIPT", b"LOAD", SCRIPT)
             sha = reply.split(b"\r\n")[1].decode()
-            bench(port, sha, min(args.n, 5000), args.c, args.P)     # warm up
-            results[name] = bench(port, sha, args.n, args.c, args.P)
-        ratio = results["redislet"] / results["redis"] if results["redis"] else 0.0
-        print("EVALSHA (%s) -n %d -c %d -P %d" % (SCRIPT.decode(), args.n, args.c, args.P))
-        print("  redis     %10.0f requests/s" % results["redis"])
-        print("  redislet  %10.0f requests/s" % results["redislet"])
-        print("  ratio     %10.3f" % ratio)
+            bench(port, sha, min(n, 5000), c, pipeline)     # warm up
+            results[name] = bench(port, sha, n, c, pipeline)
+        return results
     finally:
         for p in procs:
             p.terminate()
@@ -100,6 +90,22 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=100000)
+    ap.add_argument("-c", type=int, default=50)
+    ap.add_argument("-P", type=int, default=1)
+    args = ap.parse_args()
+    if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
+        sys.exit("redis-server and redis-benchmark are needed (apt-get install redis-server)")
+    results = measure(args.n, args.c, args.P)
+    ratio = results["redislet"] / results["redis"] if results["redis"] else 0.0
+    print("EVALSHA (%s) -n %d -c %d -P %d" % (SCRIPT.decode(), args.n, args.c, args.P))
+    print("  redis     %10.0f requests/s" % results["redis"])
+    print("  redislet  %10.0f requests/s" % results["redislet"])
+    print("  ratio     %10.3f" % ratio)
 
 
 if __name__ == "__main__":

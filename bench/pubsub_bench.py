@@ -167,6 +167,38 @@ def run_case(port, nsubs, n, pipeline, payload):
             "deliver_rate": n * nsubs / t_all}
 
 
+def measure(subs=(1,), n=20000, pipeline=50, size=16, rounds=1, verbose=True):
+    """{(kind, nsubs): best run_case result} for kind in redis, redislet."""
+    payload = b"x" * size
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="pubsub-bench-") as tmp:
+        for kind in ("redis", "redislet"):
+            port = free_port()
+            proc, log = start_server(kind, port, tmp)
+            try:
+                for ns in subs:
+                    best = None
+                    for _ in range(rounds):
+                        res = run_case(port, ns, n, pipeline, payload)
+                        if best is None or res["total_s"] < best["total_s"]:
+                            best = res
+                    results[kind, ns] = best
+                    if verbose:
+                        print("%-9s subs=%-4d publishes/s %9.0f  deliveries/s %10.0f  "
+                              "(%.2fs, publisher done after %.2fs)" % (
+                                  kind, ns, best["pub_rate"], best["deliver_rate"],
+                                  best["total_s"], best["publish_s"]), file=sys.stderr)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                log.close()
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,32 +211,7 @@ def main():
     if shutil.which("redis-server") is None:
         sys.exit("redis-server is not installed (apt-get install redis-server)")
     subs = [int(x) for x in args.subs.split(",")]
-    payload = b"x" * args.size
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="pubsub-bench-") as tmp:
-        for kind in ("redis", "redislet"):
-            port = free_port()
-            proc, log = start_server(kind, port, tmp)
-            try:
-                for ns in subs:
-                    best = None
-                    for _ in range(args.rounds):
-                        res = run_case(port, ns, args.n, args.pipeline, payload)
-                        if best is None or res["total_s"] < best["total_s"]:
-                            best = res
-                    results[kind, ns] = best
-                    print("%-9s subs=%-4d publishes/s %9.0f  deliveries/s %10.0f  "
-                          "(%.2fs, publisher done after %.2fs)" % (
-                              kind, ns, best["pub_rate"], best["deliver_rate"],
-                              best["total_s"], best["publish_s"]), file=sys.stderr)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                log.close()
+    results = measure(subs, args.n, args.pipeline, args.size, args.rounds)
     print()
     print("PUBLISH to S subscribers, n=%d per case, pipeline %d, %d-byte payload" % (
         args.n, args.pipeline, args.size))
