@@ -279,12 +279,47 @@ def lp_str(s):
     return b"\xf0" + _U32.pack(n) + s + _backlen(n + 5)
 
 
+# A short string (< 64 bytes) that cannot spell an integer is the common entry: its
+# encoding byte and back-length byte come from these tables, no call per element.
+_STR6_HEAD = [bytes((0x80 | n,)) for n in range(64)]
+_STR6_TAIL = [bytes((n + 1,)) for n in range(64)]
+_NUMSTART = frozenset(b"-0123456789")
+
+
+def lp_entries(elements, parts):
+    """Append the encoded entries of elements (bytes or int) to the list parts; returns
+    how many elements there were."""
+    ap = parts.append
+    head = _STR6_HEAD
+    tail = _STR6_TAIL
+    numstart = _NUMSTART
+    count = 0
+    for e in elements:
+        count += 1
+        if type(e) is bytes:
+            n = len(e)
+            if n < 64 and (not n or e[0] not in numstart):
+                ap(head[n])
+                ap(e)
+                ap(tail[n])
+            else:
+                ap(lp_str(e))
+        else:
+            ap(lp_int(e))
+    return count
+
+
+def lp_from_parts(parts, count):
+    """The listpack holding count entries whose encodings are the list parts."""
+    body = b"".join(parts)
+    return _HDR_LP.pack(len(body) + 7, count if count < 65535 else 65535) + body + b"\xff"
+
+
 def lp_build(elements):
     """A listpack of elements (bytes or int)."""
-    parts = [lp_str(e) if type(e) is bytes else lp_int(e) for e in elements]
-    body = b"".join(parts)
-    count = len(parts)
-    return _HDR_LP.pack(len(body) + 7, count if count < 65535 else 65535) + body + b"\xff"
+    parts = []
+    count = lp_entries(elements, parts)
+    return lp_from_parts(parts, count)
 
 
 # -- ziplist -----------------------------------------------------------------------------

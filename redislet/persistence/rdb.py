@@ -23,6 +23,7 @@ of library code bytes) and `FUNCTION_LOADERS` (fn(srv, code), raising ValueError
 message on failure). Without a loader, loaded library code is kept in
 srv.rdb_function_code (a list) for whoever comes later.
 """
+import itertools
 import math
 import os
 import re
@@ -201,28 +202,41 @@ def _lp_entry_size(s):
 PACKED_THRESHOLD = 1 << 30
 
 
+def _packed_node(elements, compress):
+    return b"\x02" + enc_string(lp_build(elements), compress)     # QL_PACKED
+
+
 def _dump_list(lst, cfg, compress):
+    """A quicklist 2: listpack nodes filled up to the node limits (sizes estimated by
+    _lp_entry_size), plain nodes for elements of PACKED_THRESHOLD bytes or more."""
     maxbytes, maxcount = _ql_limit(cfg.get("list-max-listpack-size", -2))
+    items = list(lst)
+    if items and max(map(len, items)) < min(21, PACKED_THRESHOLD):
+        # every entry is estimated at 11 bytes: nodes of a fixed count, cut by slicing
+        per = max(min((maxbytes - 7) // 11, maxcount), 1)
+        nodes = [_packed_node(items[i:i + per], compress) for i in range(0, len(items), per)]
+        return enc_len(len(nodes)) + b"".join(nodes)
     nodes = []
     cur = []
     size = 7
-    for e in lst:
-        if len(e) >= PACKED_THRESHOLD:
+    for e in items:
+        n = len(e)
+        if n >= PACKED_THRESHOLD:
             if cur:
-                nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+                nodes.append(_packed_node(cur, compress))
                 cur = []
                 size = 7
             nodes.append(enc_len(QL_PLAIN) + enc_string(e, compress))
             continue
-        es = _lp_entry_size(e)
+        es = 11 if n <= 20 else n + 2 if n < 64 else n + 4 if n < 4096 else n + 10
         if cur and (size + es > maxbytes or len(cur) >= maxcount):
-            nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+            nodes.append(_packed_node(cur, compress))
             cur = []
             size = 7
         cur.append(e)
         size += es
     if cur:
-        nodes.append(enc_len(QL_PACKED) + enc_string(lp_build(cur), compress))
+        nodes.append(_packed_node(cur, compress))
     return enc_len(len(nodes)) + b"".join(nodes)
 
 
@@ -286,17 +300,29 @@ def _dump_stream(s, compress):
     return b"".join(out)
 
 
+def _str_parts(strings, parts, compress):
+    """Append rdbSaveRawString of each string to parts. A string that can be neither
+    integer-encoded (12 bytes or more, or not starting like a number) nor compressed
+    (20 bytes or less, or compression off) is written inline: length byte, bytes."""
+    ap = parts.append
+    len1 = _LEN1
+    numstart = _NUMSTART
+    for x in strings:
+        n = len(x)
+        if n < 64 and (n > 20 and not compress or 11 < n <= 20
+                       or n <= 11 and (not n or x[0] not in numstart)):
+            ap(len1[n])
+            ap(x)
+        else:
+            ap(enc_string(x, compress))
+
+
 def _dump_hash(value, cfg, compress):
+    flat = _chain(value.items())        # field, value, field, value...
     if not value.ht:
-        el = []
-        for f, v in value.items():
-            el.append(f)
-            el.append(v)
-        return b"\x10" + enc_string(lp_build(el), compress)
+        return b"\x10" + enc_string(lp_build(flat), compress)
     parts = [b"\x04", enc_len(len(value))]
-    for f, v in value.items():
-        parts.append(enc_string(f, compress))
-        parts.append(enc_string(v, compress))
+    _str_parts(flat, parts, compress)
     return b"".join(parts)
 
 
@@ -304,36 +330,55 @@ def _dump_set(value, cfg, compress):
     if not value.ht:
         return b"\x0b" + enc_string(intset_build([int(m) for m in value]), compress)
     parts = [b"\x02", enc_len(len(value))]
-    parts.extend([enc_string(m, compress) for m in value])
+    _str_parts(value, parts, compress)
     return b"".join(parts)
+
+
+_SCORE_INT_MAX = 4611686018427387904.0      # d2string prints integers up to 2^62 as %d
+
+
+def _zset_lp_elements(z):
+    """member, score, member, score... in rank order, each score as zzlInsertAt stores
+    it: d2string's text, which for an integral score (not -0) within 2^62 spells an int
+    (so it is given as that int: the listpack stores it integer-encoded either way)."""
+    el = []
+    ap = el.append
+    for score, m in _zset_decode(z.order, z.dict):
+        ap(m)
+        if (score.is_integer() and -_SCORE_INT_MAX <= score <= _SCORE_INT_MAX
+                and (score or math.copysign(1.0, score) > 0)):
+            ap(int(score))
+        else:
+            ap(_d2string(score))
+    return el
 
 
 def _dump_zset(value, cfg, compress):
     if value.listpack:
-        el = []
-        for m, score in value.items():
-            el.append(m)
-            el.append(_d2string(score))
-        return b"\x11" + enc_string(lp_build(el), compress)
+        return b"\x11" + enc_string(lp_build(_zset_lp_elements(value)), compress)
     parts = [b"\x05", enc_len(len(value))]
-    for m, score in reversed(value.items()):
-        parts.append(enc_string(m, compress))
-        parts.append(_pack_d(score))
+    ap = parts.append
+    for score, m in reversed(_zset_decode(value.order, value.dict)):
+        _str_parts((m,), parts, compress)
+        ap(_pack_d(score))
     return b"".join(parts)
 
 
 _DUMPERS = {}
 _d2string = None
+_zset_decode = None
+_chain = itertools.chain.from_iterable
 
 
 def _init_types():
-    global _d2string
+    global _d2string, _zset_decode
     from ..commands.hashes import Hash
     from ..commands.sets import RSet
-    from ..types.zset import ZSet, d2string
+    from ..types.zset import ZSet, d2string, _decode
     from ..types.rlist import RList
     from ..types.stream import Stream
     _d2string = d2string
+    _zset_decode = _decode         # (score, member) of the rank-order index keys
     _DUMPERS[bytes] = lambda v, cfg, compress: b"\x00" + enc_string(v, compress)
     _DUMPERS[RList] = lambda v, cfg, compress: b"\x12" + _dump_list(v, cfg, compress)
     _DUMPERS[Hash] = _dump_hash
