@@ -899,7 +899,8 @@ def test_corrupt_aof_stops_startup(tmp_path, garbage):
     assert status == 1
     assert ("Bad file format reading the append only file appendonly.aof.1.incr.aof: make a "
             "backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>") in log
-    assert "offset %d of appendonly.aof.1.incr.aof" % len(GOOD) in log
+    # ...as the last line, as Redis (Redis's own suite reads `tail -1` of the log)
+    assert log.rstrip("\n").split("\n")[-1].endswith("<filename.manifest>")
 
 
 def test_unknown_command_stops_startup(tmp_path):

@@ -129,3 +129,56 @@ def test_debug_loadaof_empties_like_emptydata(tmp_path):
     assert results[0] == [b"+Background saving started\r\n", b"+OK\r\n", True, b"*0\r\n",
                           b"*2\r\n$2\r\nv1\r\n$-1\r\n"]
     assert results[0] == results[1]
+
+
+SLOW_SCRIPT = ("redis.call('set', KEYS[1], 'y') "
+               "local t0 = redis.call('time') "
+               "local start = t0[1] * 1000000 + t0[2] "
+               "while true do local t = redis.call('time') "
+               "if t[1] * 1000000 + t[2] - start > 600000 then break end end "
+               "return 'ok'")
+
+
+def _slow_script_load(srv, d):
+    from conftest import encode_command
+    c = Raw(srv.port)
+    a = Raw(srv.port, timeout=30)
+    try:
+        c.cmd("CONFIG", "SET", "appendonly", "yes")
+        _wait_rewrite(c)
+        c.cmd("CONFIG", "SET", "lua-time-limit", "1")
+        aofdir = os.path.join(d, "appendonlydir")
+        incr = [n for n in os.listdir(aofdir) if ".incr." in n][0]
+        with open(os.path.join(aofdir, incr), "wb") as f:
+            f.write(encode_command(["SELECT", "9"]))
+            f.write(encode_command(["EVAL", SLOW_SCRIPT, "1", "x"]))
+        a.send(encode_command(["DEBUG", "LOADAOF"]))
+        seen = None
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            r = c.cmd("PING")
+            if r != b"+PONG\r\n":
+                seen = r
+                break
+        out = [seen, a.read_reply(), c.cmd("SELECT", "9"), c.cmd("GET", "x")]
+        with open(os.path.join(d, "server.log"), "rb") as f:
+            out.append(b"Slow script detected: still in execution after" in f.read())
+        return out
+    finally:
+        a.close()
+        c.close()
+
+
+def test_slow_script_in_aof_serves_clients_while_loading(tmp_path):
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "real").mkdir()
+    results = []
+    for start, d in ((start_redislet, "ours"), (start_real_redis, "real")):
+        srv = start(tmp_path / d, "--aof-use-rdb-preamble", "no")
+        try:
+            results.append(_slow_script_load(srv, str(tmp_path / d)))
+        finally:
+            srv.stop()
+    assert results[0] == [b"-LOADING Redis is loading the dataset in memory\r\n", b"+OK\r\n",
+                          b"+OK\r\n", b"$1\r\ny\r\n", True]
+    assert results[0] == results[1]

@@ -27,8 +27,11 @@ def bgrewriteaof(c, argv):
 def _debug_loadaof(c, argv):
     if len(argv) != 2:
         return NotImplemented
-    _aof.get(c.server).debug_loadaof()
-    return OK
+    a = _aof.get(c.server)
+    if c.transport is None or c.in_exec or getattr(c, "in_script", False):
+        a.debug_loadaof()        # a caller that needs the reply now: no events meanwhile
+        return OK
+    return OK if a.debug_loadaof_for(c) else None
 
 
 def _debug_flush_sleep(c, argv):

@@ -1244,9 +1244,15 @@ class Aof:
         valid_before_multi = base
         err_at = None
         kind = None     # None: EOF reached cleanly; "eof": unexpected end; "fmt"; "fail"
+        loops = 0
+        events = getattr(srv, "loading_yield", None)
         while True:
             if i >= n:
                 break
+            if events is not None:
+                loops += 1
+                if loops % 1024 == 0:
+                    events()        # serve the clients from time to time
             j = data.find(b"\n", i, i + 1023)
             j = min(i + 1023, n) if j < 0 else j + 1
             line = data[i:j]
@@ -1370,6 +1376,74 @@ class Aof:
                          % (time.monotonic() - start))
         self.open_on_server_start()
         self.del_history_files()
+
+    def debug_loadaof_for(self, c):
+        """DEBUG LOADAOF from client c: the load runs in a greenlet that gives the event loop
+        back every 1024 commands, every loading-process-events-interval-bytes of an RDB base
+        and while a timed-out script runs (processEventsWhileBlocked: meanwhile other
+        clients get -LOADING and the cron waits). Returns True when done at once; otherwise
+        c waits like a blocked client and gets its +OK at the end (None)."""
+        try:
+            from greenlet import greenlet, getcurrent
+        except ImportError:              # pragma: no cover
+            self.debug_loadaof()
+            return True
+        from ..blocking import Blocked
+        srv = self.srv
+        g = greenlet(self.debug_loadaof)
+
+        def events():
+            if getcurrent() is g:
+                g.parent.switch()
+        saved_yield = srv.__dict__.get("loading_yield")
+        saved_cron = srv.__dict__.get("cron_paused")
+        srv.loading_yield = events
+        srv.cron_paused = True           # time events wait, as in processEventsWhileBlocked
+        srv.state_checks.append(self._loading_check)
+        srv.update_checks()
+        blocked = []
+
+        def finish():
+            srv.state_checks.remove(self._loading_check)
+            srv.update_checks()
+            for name, v in (("loading_yield", saved_yield), ("cron_paused", saved_cron)):
+                if v is None:
+                    srv.__dict__.pop(name, None)
+                else:
+                    setattr(srv, name, v)
+            if blocked and c.blocked is blocked[0]:
+                from ..blocking import update_stats_on_unblock, queue_resume
+                c.blocked = None
+                srv.blocked_clients -= 1
+                update_stats_on_unblock(c, blocked[0], 0, False)
+                if not c.closed:
+                    if not c.reply_mode & 1:
+                        c.out.append(b"+OK\r\n")
+                    queue_resume(srv, c)
+
+        def step():
+            g.switch()
+            if not g.dead:
+                srv.loop.call_soon(step)
+                return False
+            finish()
+            return True
+
+        if step():
+            return True
+        b = Blocked(c.db, [], None, None, c.last_cmd)
+        c.blocked = b
+        srv.blocked_clients += 1
+        blocked.append(b)
+        return None
+
+    def _loading_check(self, c, cmd, argv):
+        """processCommand's LOADING rejection (commands without the loading flag)."""
+        deny = not cmd.loading
+        if not deny and cmd.name == "exec" and c.multi:
+            from ..commands.transactions import queued_flags
+            deny = queued_flags(c)["deny_loading"]
+        return "LOADING Redis is loading the dataset in memory" if deny else None
 
     def debug_loadaof(self):
         """DEBUG LOADAOF."""

@@ -522,6 +522,12 @@ class LuaEngine:
                 ctx.killed = True
                 ctx.yieldable = False
             self._last_yield = time.monotonic()
+        elif ctx.timedout:
+            # scriptInterrupt's processEventsWhileBlocked for a script of an AOF being
+            # loaded in the background (DEBUG LOADAOF): other clients get -LOADING
+            events = self.srv.__dict__.get("loading_yield")
+            if events is not None:
+                events()
         if ctx.killed:
             self.hook_switched = True
             return KILLED
