@@ -1,5 +1,5 @@
 """A model of the bucket layout of Redis's dict (dict.c) for the hash tables of set values,
-for DEBUG HTSTATS-KEY.
+for DEBUG HTSTATS-KEY (and, at the end, of the keyspace table sizes for DEBUG HTSTATS).
 
 Python sets have no buckets, table sizes or incremental rehashing, but Redis's own tests
 look at them (SRANDMEMBER over a set whose table shrank while a child process existed,
