@@ -92,17 +92,27 @@ def lp_decode(buf, check_count=True, strict_end=True):
     try:
         while True:
             b = buf[p]
-            if b == 0xFF:
-                break
+            # the two common entries first, each with its 1-byte back-length: a 7-bit
+            # uint (back-length 1) and a 6-bit string (back-length = its size); the
+            # terminator at `last` can never pass for a back-length
             if b < 0x80:
-                e = p + 1
+                if buf[p + 1] != 1:
+                    _lp_bad("listpack back-length mismatch")
                 append(b)
-            elif b < 0xC0:
+                p += 2
+                continue
+            if b < 0xC0:
                 e = p + 1 + (b & 0x3F)
                 if e > last:
                     _lp_bad("listpack entry past the end")
+                if buf[e] != e - p:
+                    _lp_bad("listpack back-length mismatch")
                 append(buf[p + 1:e])
-            elif b < 0xE0:
+                p = e + 1
+                continue
+            if b == 0xFF:
+                break
+            if b < 0xE0:
                 if p + 1 > last:
                     _lp_bad("listpack entry past the end")
                 v = ((b & 0x1F) << 8) | buf[p + 1]

@@ -21,15 +21,17 @@ def decompress(data, out_len):
     out = bytearray()
     i = 0
     n = len(data)
+    olen = 0                # len(out), kept in a local: one token costs a few steps
     while i < n:
         ctrl = data[i]
         i += 1
         if ctrl < 32:
-            ln = ctrl + 1
-            if i + ln > n:
+            e = i + ctrl + 1
+            if e > n:
                 raise LZFError("literal run past the end of the input")
-            out += data[i:i + ln]
-            i += ln
+            out += data[i:e]
+            olen += e - i
+            i = e
         else:
             ln = ctrl >> 5
             if ln == 7:
@@ -39,7 +41,6 @@ def decompress(data, out_len):
                 i += 1
             if i >= n:
                 raise LZFError("truncated back reference")
-            olen = len(out)
             ref = olen - ((ctrl & 0x1f) << 8) - data[i] - 1
             i += 1
             ln += 2
@@ -48,12 +49,13 @@ def decompress(data, out_len):
             if ref + ln <= olen:
                 out += out[ref:ref + ln]
             else:
+                # the copy overlaps what it produces: a repeated pattern
                 pat = out[ref:]
-                reps = ln // len(pat) + 1
-                out += (pat * reps)[:ln]
-        if len(out) > out_len:
+                out += (pat * (ln // len(pat) + 1))[:ln]
+            olen += ln
+        if olen > out_len:
             raise LZFError("output longer than announced")
-    if len(out) != out_len:
+    if olen != out_len:
         raise LZFError("output length mismatch")
     return bytes(out)
 

@@ -831,11 +831,8 @@ def _pairs_value(el, hsh, cfg):
 def _hash_from(pairs_flat, cfg, ht):
     """A Hash of field, value, field, value... (already checked for duplicates)."""
     from ..commands.hashes import Hash
-    h = Hash()
-    it = iter(pairs_flat)
-    for f in it:
-        v = next(it)
-        h[f if type(f) is bytes else b"%d" % f] = v if type(v) is bytes else b"%d" % v
+    strs = [x if type(x) is bytes else b"%d" % x for x in pairs_flat]
+    h = Hash(zip(strs[0::2], strs[1::2]))
     h.ht = ht
     return h
 
@@ -857,7 +854,19 @@ def _zset_score(x):
     parsable is 0)."""
     if type(x) is not bytes:
         return float(x)
+    # a plain decimal number (how d2string writes a score) means the same to float()
+    # as to strtod: float() refuses everything else it reads differently (leading or
+    # trailing junk, hex, NUL), except '_' separators and spaces, kept out here
+    if x and x[-1] in _DIGITS and x[0] in _SCORE_START and len(x) < 127 and b"_" not in x:
+        try:
+            return float(x)
+        except ValueError:
+            pass
     return strtod_prefix(x[:127])
+
+
+_DIGITS = frozenset(b"0123456789")
+_SCORE_START = frozenset(b"+-.0123456789")
 
 
 _STRTOD_PREFIX = re.compile(
