@@ -53,6 +53,8 @@ class Client(asyncio.Protocol):
     mem_type = 0
     mem_bucket = None
     obuf_soft_since = 0          # obuf_soft_limit_reached_time
+    cron_seen = -1.0             # last_interaction at the client cron's last visit
+    cron_quiet = False           # ... which changed nothing
     multi_mem_cache = None
 
     def __init__(self, server, unix=False):

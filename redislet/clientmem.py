@@ -195,7 +195,15 @@ def fields(c, argv=None):
 
 def memory(c):
     """getClientMemoryUsage."""
-    return fields(c)[9]
+    p = c.parser
+    if (c.wpaused or p.buf or p.partlen or p.argv or c.multi is not None or c.subscribed
+            or c.watched_keys or c.tracking is not None or c.blocked is not None):
+        return fields(c)[9]
+    # a quiet client (most of them): its query buffer, struct and reply buffer
+    alloc = c.qb_big
+    if alloc < QB_INITIAL and c.last_interaction > c.qb_freed_at:
+        alloc = QB_INITIAL
+    return sds_zmalloc(alloc) + CLIENT_STRUCT + c.rbs
 
 
 def omem_pending(c, n):
@@ -418,12 +426,22 @@ class ClientMemory:
                 q.extend(clients.values())
             c = q.popleft()
             it -= 1
-            if c.closed:
-                continue
+            if c.closed or (c.cron_quiet and c.cron_seen == c.last_interaction
+                            and not c.wpaused):
+                continue      # nothing changed since the last visit changed nothing
             self.resize_query_buffer(c, now)
             self.resize_output_buffer(c, now_ms)
             if not self.update(c):
                 self.update_memory(c)
+            # the next visit would change nothing (freed query buffer, reply buffer at
+            # its size with no peak): skip the client until it talks again
+            c.cron_seen = c.last_interaction
+            usable = c.rbs
+            c.cron_quiet = (not c.qb_big and c.qb_freed_at >= c.last_interaction
+                            and not c.buf_peak and c.blocked is None
+                            and not c.obuf_soft_since
+                            and (not srv.reply_buffer_resizing_enabled
+                                 or usable // 2 < REPLY_MIN))
             if limits and c.wpaused and c.obuf_class != "replica":
                 omem = output(c)[2]
                 if omem and self.over_limits(c, omem):
