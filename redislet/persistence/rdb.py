@@ -147,15 +147,39 @@ def enc_len(n):
     return b"\x81" + _pack_BE64(n & MASK64)
 
 
+_enc_i8 = struct.Struct("<Bb").pack       # (0xc0, v): the encoding byte and the value
+_enc_i16 = struct.Struct("<Bh").pack
+_enc_i32 = struct.Struct("<Bi").pack
+
+
 def enc_int_string(v):
     """The RDB integer encoding of v (int32 range) or None."""
     if -128 <= v <= 127:
-        return b"\xc0" + bytes((v & 0xFF,))
+        return _enc_i8(0xC0, v)
     if -32768 <= v <= 32767:
-        return b"\xc1" + (v & 0xFFFF).to_bytes(2, "little")
+        return _enc_i16(0xC1, v)
     if -2147483648 <= v <= 2147483647:
-        return b"\xc2" + (v & 0xFFFFFFFF).to_bytes(4, "little")
+        return _enc_i32(0xC2, v)
     return None
+
+
+def _enc_short_int(s):
+    """enc_string of a string of 1 to 11 bytes starting with a digit or '-': its integer
+    encoding when it is a canonical int32 (as_int's test, with C-speed isdigit), else
+    the raw string."""
+    if s.isdigit():
+        canonical = s[0] != 48 or len(s) == 1
+    else:
+        canonical = len(s) > 1 and s[1] != 48 and s[1:].isdigit()   # '-' then digits
+    if canonical:
+        v = int(s)
+        if -128 <= v <= 127:
+            return _enc_i8(0xC0, v)
+        if -32768 <= v <= 32767:
+            return _enc_i16(0xC1, v)
+        if -2147483648 <= v <= 2147483647:
+            return _enc_i32(0xC2, v)
+    return _LEN1[len(s)] + s
 
 
 def enc_string(s, compress=True):
@@ -300,38 +324,40 @@ def _dump_stream(s, compress):
     return b"".join(out)
 
 
-def _str_parts(strings, parts, compress):
-    """Append rdbSaveRawString of each string to parts. A string that can be neither
-    integer-encoded (12 bytes or more, or not starting like a number) nor compressed
-    (20 bytes or less, or compression off) is written inline: length byte, bytes."""
-    ap = parts.append
+def _enc_strings(strings, compress):
+    """rdbSaveRawString of each string, one bytes per string. The common cases take no
+    call: a string that can be neither integer-encoded (12 bytes or more, or not
+    starting like a number) nor compressed (20 bytes or less, or compression off) is its
+    length byte and its bytes; a short one starting like a number takes _enc_short_int."""
+    out = []
+    ap = out.append
     len1 = _LEN1
     numstart = _NUMSTART
     for x in strings:
         n = len(x)
-        if n < 64 and (n > 20 and not compress or 11 < n <= 20
-                       or n <= 11 and (not n or x[0] not in numstart)):
-            ap(len1[n])
-            ap(x)
+        if n <= 11:
+            if n and x[0] in numstart:
+                ap(_enc_short_int(x))
+            else:
+                ap(len1[n] + x)
+        elif n <= 20 or n < 64 and not compress:
+            ap(len1[n] + x)
         else:
             ap(enc_string(x, compress))
+    return out
 
 
 def _dump_hash(value, cfg, compress):
     flat = _chain(value.items())        # field, value, field, value...
     if not value.ht:
         return b"\x10" + enc_string(lp_build(flat), compress)
-    parts = [b"\x04", enc_len(len(value))]
-    _str_parts(flat, parts, compress)
-    return b"".join(parts)
+    return b"\x04" + enc_len(len(value)) + b"".join(_enc_strings(flat, compress))
 
 
 def _dump_set(value, cfg, compress):
     if not value.ht:
         return b"\x0b" + enc_string(intset_build([int(m) for m in value]), compress)
-    parts = [b"\x02", enc_len(len(value))]
-    _str_parts(value, parts, compress)
-    return b"".join(parts)
+    return b"\x02" + enc_len(len(value)) + b"".join(_enc_strings(value, compress))
 
 
 _SCORE_INT_MAX = 4611686018427387904.0      # d2string prints integers up to 2^62 as %d
@@ -356,12 +382,12 @@ def _zset_lp_elements(z):
 def _dump_zset(value, cfg, compress):
     if value.listpack:
         return b"\x11" + enc_string(lp_build(_zset_lp_elements(value)), compress)
-    parts = [b"\x05", enc_len(len(value))]
-    ap = parts.append
-    for score, m in reversed(_zset_decode(value.order, value.dict)):
-        _str_parts((m,), parts, compress)
-        ap(_pack_d(score))
-    return b"".join(parts)
+    # the skiplist is saved from its tail: member, then the score as a binary double
+    pairs = _zset_decode(value.order, value.dict)
+    pairs.reverse()
+    members = _enc_strings([m for _, m in pairs], compress)
+    scores = [_pack_d(score) for score, _ in pairs]
+    return b"\x05" + enc_len(len(value)) + b"".join(_chain(zip(members, scores)))
 
 
 _DUMPERS = {}
@@ -925,6 +951,52 @@ class _Ctx:
 _SHALLOW = _Ctx(False)
 
 
+def _read_strings(r, n):
+    """n strings at the reader's position, each as Reader.string reads it; the short raw
+    ones and the 8/16-bit integers (most members of sets, hashes and zsets) inline."""
+    d = r.data
+    end = r.end
+    p = r.pos
+    out = []
+    ap = out.append
+    for _ in range(n):
+        b = d[p] if p < end else 255
+        if b < 64:
+            e = p + 1 + b
+            if e <= end:
+                ap(d[p + 1:e])
+                p = e
+                continue
+        elif b == 0xC1:
+            if p + 3 <= end:
+                ap(b"%d" % _unpack_h(d, p + 1)[0])
+                p += 3
+                continue
+        elif b == 0xC0:
+            if p + 2 <= end:
+                v = d[p + 1]
+                ap(b"%d" % (v - 256 if v > 127 else v))
+                p += 2
+                continue
+        r.pos = p
+        ap(r.string())
+        p = r.pos
+    r.pos = p
+    return out
+
+
+def _bulk(r, n, cls, pairs=False):
+    """A set (cls of n strings) or a hash (cls of n field/value pairs) read in one go,
+    or None when a string cannot be read or repeats (the caller then reads again with
+    the checks, in Redis's order)."""
+    try:
+        flat = _read_strings(r, 2 * n if pairs else n)
+    except RDBError:
+        return None
+    v = cls(zip(flat[0::2], flat[1::2])) if pairs else cls(flat)
+    return v if len(v) == n else None
+
+
 def load_object(r, t, cfg, ctx=None):
     """rdbLoadObject: the value of type t at the reader's position, or None for an empty
     aggregate (which Redis skips when loading a file). ctx.deep: sanitize-dump-payload's
@@ -1063,18 +1135,24 @@ def load_object(r, t, cfg, ctx=None):
         n = r.length()
         if n == 0:
             return None
-        s = RSet()
-        add = s.add
-        maxe = min(cfg["set-max-intset-entries"], 1 << 30)
-        intset = n <= maxe
-        for _ in range(n):
-            m = r.string()
-            if m in s:
-                raise _corrupt("Duplicate set members detected", r.pos,
-                               L_SET_DUP_INTSET if intset else L_SET_DUP)
-            if intset and as_int(m) is None:
-                intset = False
-            add(m)
+        start = r.pos
+        s = _bulk(r, n, RSet)
+        if s is None:
+            # a repeated or unreadable member: read again one by one, to report what
+            # Redis reports first, where it does
+            r.pos = start
+            s = RSet()
+            add = s.add
+            maxe = min(cfg["set-max-intset-entries"], 1 << 30)
+            intset = n <= maxe
+            for _ in range(n):
+                m = r.string()
+                if m in s:
+                    raise _corrupt("Duplicate set members detected", r.pos,
+                                   L_SET_DUP_INTSET if intset else L_SET_DUP)
+                if intset and as_int(m) is None:
+                    intset = False
+                add(m)
         s.ht = _needs_ht(s, cfg)
         return s
     if t == T_ZSET_2 or t == T_ZSET:
@@ -1086,12 +1164,20 @@ def load_object(r, t, cfg, ctx=None):
         maxlen = 0
         total = 0
         v2 = t == T_ZSET_2
+        d = r.data
+        end = r.end
         for _ in range(n):
-            m = r.string()
-            if v2:
-                sc = r.double_bin()
+            p = r.pos
+            b = d[p] if p < end else 255
+            if v2 and b < 64 and p + 9 + b <= end:
+                # the common entry inline: a short raw member, then its binary score
+                q = p + 1 + b
+                m = d[p + 1:q]
+                sc = _unpack_d(d, q)[0]
+                r.pos = q + 8
             else:
-                sc = r.double_str()
+                m = r.string()
+                sc = r.double_bin() if v2 else r.double_str()
             if sc != sc:
                 raise _corrupt("Zset with NAN score detected", r.pos, L_ZSET_NAN)
             ln = len(m)
@@ -1114,6 +1200,13 @@ def load_object(r, t, cfg, ctx=None):
         maxv = cfg["hash-max-listpack-value"]
         ht = n > maxe
         from ..commands.hashes import Hash
+        start = r.pos
+        if ht:
+            h = _bulk(r, n, Hash, pairs=True)
+            if h is not None:
+                h.ht = True
+                return h
+            r.pos = start       # a repeated field or a bad string: the checks below
         h = Hash()
         lp_dups = False           # shallow: Redis appends repeated fields to its listpack
         lp_size = 0
