@@ -152,3 +152,22 @@ def test_redislet_and_real_write_the_same_values(tmp_path):
     ours, _ = saved_state(start_redislet, tmp_path / "a", ())
     real, _ = saved_state(start_real_redis, tmp_path / "b", ())
     assert ours == real
+
+
+def test_lzf_match_lengths_round_trip():
+    """Matches ending at every length around the compressor's 16-byte comparison and the
+    264-byte token limit, near the end of the input, overlapping their own output."""
+    import os
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, ROOT)
+    from redislet.persistence import lzf
+    base = os.urandom(300)
+    cases = [b"a" * k for k in range(0, 600, 7)]
+    for k in (3, 4, 8, 9, 15, 16, 17, 18, 19, 20, 31, 64, 263, 264, 265, 300):
+        cases.append(base[:k] + b"#" + base[:k] + b"!")      # a match of exactly k bytes
+        cases.append(base[:k] + base[:k])                    # one that ends the input
+        cases.append(b"xyz" + base[:k] * 3)
+    for d in cases:
+        comp = lzf.compress(d)
+        assert lzf.decompress(comp, len(d)) == d, len(d)

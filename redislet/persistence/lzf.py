@@ -14,6 +14,7 @@ class LZFError(ValueError):
 MAX_LIT = 32
 MAX_OFF = 1 << 13
 MAX_REF = (1 << 8) + (1 << 3)   # 264
+_from = int.from_bytes
 
 
 def decompress(data, out_len):
@@ -62,59 +63,69 @@ def decompress(data, out_len):
 
 def compress(data, max_out=None):
     """LZF-compress data; None if the result would be longer than max_out bytes (as
-    lzf_compress returning 0 when the output buffer is too small)."""
+    lzf_compress returning 0 when the output buffer is too small). Greedy like lzf's
+    fast mode: the latest earlier position of the next 3 bytes, if within 8 KiB."""
     n = len(data)
     if max_out is None:
         max_out = n + n // 16 + 64
     out = bytearray()
+    append = out.append
     htab = {}
+    get = htab.get
     lit_start = 0
     i = 0
     end = n - 2
     while i < end:
         key = data[i:i + 3]
-        ref = htab.get(key)
+        ref = get(key)
         htab[key] = i
-        if ref is not None and i - ref <= MAX_OFF:
-            maxlen = n - i
-            if maxlen > MAX_REF:
-                maxlen = MAX_REF
-            if data[ref:ref + maxlen] == data[i:i + maxlen]:
-                ln = maxlen
-            else:
-                ln = 3
-                while ln < maxlen and data[ref + ln] == data[i + ln]:
-                    ln += 1
-            # literals before the match
-            while lit_start < i:
-                k = i - lit_start
-                if k > MAX_LIT:
-                    k = MAX_LIT
-                out.append(k - 1)
-                out += data[lit_start:lit_start + k]
-                lit_start += k
-            off = i - ref - 1
-            l2 = ln - 2
-            if l2 < 7:
-                out.append((l2 << 5) | (off >> 8))
-            else:
-                out.append((7 << 5) | (off >> 8))
-                out.append(l2 - 7)
-            out.append(off & 0xff)
-            if len(out) > max_out:
-                return None
-            # index the last positions of the match (as lzf's fast mode does)
-            i += ln
-            if i < end:
-                htab[data[i - 1:i + 2]] = i - 1
-            lit_start = i
+        if ref is None or i - ref > MAX_OFF:
+            i += 1
             continue
-        i += 1
+        maxlen = n - i
+        if maxlen > MAX_REF:
+            maxlen = MAX_REF
+        # the match: 3 bytes known; the next 16 compared as big-endian ints (the first
+        # differing byte is where their xor's highest bit is), then the rest at once
+        m = maxlen - 3
+        if m > 16:
+            m = 16
+        x = _from(data[i + 3:i + 3 + m], "big") ^ _from(data[ref + 3:ref + 3 + m], "big")
+        if x:
+            ln = 3 + m - ((x.bit_length() + 7) >> 3)
+        else:
+            ln = 3 + m
+            if ln < maxlen:
+                if data[ref + ln:ref + maxlen] == data[i + ln:i + maxlen]:
+                    ln = maxlen
+                else:
+                    while data[ref + ln] == data[i + ln]:
+                        ln += 1
+        if lit_start < i:
+            while i - lit_start > MAX_LIT:
+                append(31)
+                out += data[lit_start:lit_start + MAX_LIT]
+                lit_start += MAX_LIT
+            append(i - lit_start - 1)
+            out += data[lit_start:i]
+        off = i - ref - 1
+        if ln < 9:
+            append(((ln - 2) << 5) | (off >> 8))
+        else:
+            append(0xE0 | (off >> 8))
+            append(ln - 9)
+        append(off & 0xff)
+        if len(out) > max_out:
+            return None
+        i += ln
+        if i < end:
+            htab[data[i - 1:i + 2]] = i - 1
+        lit_start = i
     while lit_start < n:
         k = n - lit_start
         if k > MAX_LIT:
             k = MAX_LIT
-        out.append(k - 1)
+        append(k - 1)
         out += data[lit_start:lit_start + k]
         lit_start += k
     if len(out) > max_out:
