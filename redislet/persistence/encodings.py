@@ -312,11 +312,25 @@ def lp_entries(elements, parts):
                 ap(head[n])
                 ap(e)
                 ap(tail[n])
+            elif n < 64:
+                ap(_lp_numeric(e))
             else:
                 ap(lp_str(e))
         else:
             ap(lp_int(e))
     return count
+
+
+def _lp_numeric(s):
+    """lp_str of a string of 1 to 63 bytes starting with a digit or '-': as_int's
+    canonical-int64 test done with C-speed isdigit."""
+    n = len(s)
+    if n <= 20 and (s.isdigit() and (s[0] != 48 or n == 1)
+                    or s[0] == 45 and n > 1 and s[1] != 48 and s[1:].isdigit()):
+        v = int(s)
+        if INT64_MIN <= v <= INT64_MAX:
+            return lp_int(v)
+    return _STR6_HEAD[n] + s + _STR6_TAIL[n]
 
 
 def lp_from_parts(parts, count):

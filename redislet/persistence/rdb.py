@@ -337,7 +337,12 @@ def _enc_strings(strings, compress):
         n = len(x)
         if n <= 11:
             if n and x[0] in numstart:
-                ap(_enc_short_int(x))
+                if n < 10 and x.isdigit() and (x[0] != 48 or n == 1):
+                    v = int(x)              # a canonical int below 10^9: an int32
+                    ap(_enc_i8(0xC0, v) if v < 128 else _enc_i16(0xC1, v) if v < 32768
+                       else _enc_i32(0xC2, v))
+                else:
+                    ap(_enc_short_int(x))
             else:
                 ap(len1[n] + x)
         elif n <= 20 or n < 64 and not compress:
