@@ -48,6 +48,8 @@ def fill(c):
     c.sadd("set:i64", 1, -(2 ** 63), 2 ** 63 - 1)
     c.sadd("set:ht", *EDGE_STRINGS)
     c.sadd("set:bigints", *range(600))
+    # a hashtable of integers of every RDB integer encoding (8, 16 and 32 bits), signed
+    c.sadd("set:int32", *[(-1) ** i * i * k for i in range(200) for k in (1, 150, 3000000)])
     # zsets: listpack (the score edges) and skiplist
     c.zadd("zset:lp", {b"m%d" % i: sc for i, sc in enumerate(EDGE_SCORES)})
     c.zadd("zset:members", {s[:60] or b"empty": i for i, s in enumerate(EDGE_STRINGS)})

@@ -958,7 +958,7 @@ _SHALLOW = _Ctx(False)
 
 def _read_strings(r, n):
     """n strings at the reader's position, each as Reader.string reads it; the short raw
-    ones and the 8/16-bit integers (most members of sets, hashes and zsets) inline."""
+    ones and the 8/16/32-bit integers (most members of sets, hashes and zsets) inline."""
     d = r.data
     end = r.end
     p = r.pos
