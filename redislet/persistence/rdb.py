@@ -977,6 +977,11 @@ def _read_strings(r, n):
                 ap(b"%d" % _unpack_h(d, p + 1)[0])
                 p += 3
                 continue
+        elif b == 0xC2:
+            if p + 5 <= end:
+                ap(b"%d" % _unpack_i(d, p + 1)[0])
+                p += 5
+                continue
         elif b == 0xC0:
             if p + 2 <= end:
                 v = d[p + 1]
