@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - optional speed-up
 _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}").search
 _HUGE_OTHER = re.compile(rb"[>%][0-9]{7}").search
 _ONLY_LISTS = {list}
+# bytes are searched for as ints: `b"~" in data` first tries the operand as an int and
+# builds (then drops) a TypeError with its message, several times slower
+_TILDE, _PIPE, _GT, _PERCENT, _PLUS, _LPAREN, _EQUALS = b"~|>%+(="
 _chain = chain.from_iterable
 _DIGITS = ([1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000).__getitem__
 # canonical headers of a small command, for the one-command fast path of feed_fast
@@ -112,8 +115,8 @@ class RequestParser:
         Anything else, or any hiredis error, sends the whole chunk to the Python parser
         (nothing ran yet), which has Redis's exact errors and limits."""
         if (data[:1] != b"*" or len(data) > self.max_bulk or _HUGE_ARRAY(data) is not None
-                or b"~" in data or b"|" in data
-                or ((b">" in data or b"%" in data) and _HUGE_OTHER(data) is not None)):
+                or _TILDE in data or _PIPE in data
+                or ((_GT in data or _PERCENT in data) and _HUGE_OTHER(data) is not None)):
             return self.feed(data)
         reader = self.reader
         if reader is None:
@@ -131,7 +134,7 @@ class RequestParser:
             if gets() != [] or not all(out) or set(map(type, out)) != _ONLY_LISTS:
                 raise ValueError
             joined = b"\x00".join(_chain(out))    # TypeError unless all elements are bytes
-            if b"+" in data or b"(" in data or b"=" in data:
+            if _PLUS in data or _LPAREN in data or _EQUALS in data:
                 nargs = sum(map(len, out))
                 if (data.count(b"\r\n") != len(out) + 2 * nargs + joined.count(b"\r\n")
                         or len(data) != canonical_size(out)):
