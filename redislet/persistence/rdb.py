@@ -1739,7 +1739,7 @@ def crash_lines(crash):
 
 class LoadResult:
     __slots__ = ("keys_loaded", "keys_expired", "empty_skipped", "consumed", "aux",
-                 "rdb_version", "expired_keys")
+                 "rdb_version", "expired_keys", "rest")
 
     def __init__(self):
         self.keys_loaded = 0
@@ -1749,6 +1749,7 @@ class LoadResult:
         self.consumed = 0
         self.aux = {}
         self.rdb_version = 0
+        self.rest = b""
 
 
 def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
@@ -1776,7 +1777,28 @@ def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
     return res
 
 
-def _parse(srv, data, expire, log, allow_dup, flush=True):
+def load_stream(srv, source, log=True):
+    """rdbLoadRio on a socket (a replica's diskless load): the RDB arrives in pieces
+    through `source` (see _parse), parsed as it comes. Replaces srv's dataset only once
+    it is complete; raises RDBError (a short read: .msg starts "Unexpected EOF")."""
+    data = b""
+    while len(data) < 9:
+        more = source.more(data)
+        if more is None:
+            raise RDBError("Unexpected EOF reading RDB file", len(data))
+        data = more
+    res = _parse(srv, data, None, log, False, True, source)
+    srv.rdb_last_load_keys_loaded = res.keys_loaded
+    srv.rdb_last_load_keys_expired = res.keys_expired
+    srv.rdb_last_load_expired_keys = res.expired_keys
+    return res
+
+
+def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
+    """source (streaming): data is only the first part of the RDB; when an entry runs past
+    its end, source.more(tail) returns tail plus the bytes that arrived since (waiting
+    for them), or None when the stream has ended, and the entry is parsed again from its
+    start. The consumed prefix is dropped (`base` counts it, `crc` covers it)."""
     cfg = srv.config.values
     res = LoadResult()
     if len(data) < 9:
@@ -1817,9 +1839,12 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
     ctx = _Ctx(sanitize_deep(srv))
     reader_string = r.string
     end = r.end
-    try:
-        while True:
-            p = r.pos
+    base = 0            # streaming: bytes of the RDB dropped before data[0]
+    crc = 0             # streaming: crc64 of those bytes
+    stored = None       # the checksum after the EOF opcode
+    while True:
+        p = start = r.pos
+        try:
             if p >= r.end:
                 raise RDBError("Unexpected EOF reading RDB file", p)
             t = data[p]
@@ -1867,6 +1892,8 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
                         _log_aux(srv, k, v)
                     continue
                 if t == OP_EOF:
+                    if ver >= 5:
+                        stored = r.read(8)
                     break
                 if t == OP_FREQ:
                     lfu_freq = r.byte()
@@ -1924,25 +1951,39 @@ def _parse(srv, data, expire, log, allow_dup, flush=True):
             if yield_fn is not None and r.pos >= next_yield:
                 next_yield = r.pos + yield_every
                 yield_fn()
-        if ver >= 5:
-            stored = r.read(8)
-            if cfg.get("rdbchecksum", True) and not getattr(srv, "skip_checksum_validation",
-                                                           False):
-                cks = int.from_bytes(stored, "little")
-                if cks == 0:
-                    if log:
-                        srv.log("warning", "RDB file was saved with checksum disabled: no "
-                                "check performed.")
-                else:
-                    expected = crc64(0, memoryview(data)[:r.pos - 8])
-                    if cks != expected:
-                        if log:
-                            srv.log("warning", "Wrong RDB checksum expected: (%x) but got "
-                                    "(%x). Aborting now." % (expected, cks))
-                        raise RDBError("RDB CRC error", r.pos - 8)
-    except (IndexError, struct.error):
-        raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
+        except (RDBError, IndexError, struct.error) as e:
+            if isinstance(e, RDBError):
+                if source is None or not e.msg.startswith("Unexpected EOF"):
+                    raise
+            elif source is None:
+                raise RDBError("Unexpected EOF reading RDB file", r.pos) from None
+            more = source.more(data[start:])
+            if more is None:
+                raise RDBError("Unexpected EOF reading RDB file", base + r.pos) from None
+            if start:
+                crc = crc64(crc, memoryview(data)[:start])
+            base += start
+            next_yield -= start
+            data = r.data = more
+            r.pos = 0
+            r.end = end = len(more)
+    if stored is not None and cfg.get("rdbchecksum", True) and not getattr(
+            srv, "skip_checksum_validation", False):
+        cks = int.from_bytes(stored, "little")
+        if cks == 0:
+            if log:
+                srv.log("warning", "RDB file was saved with checksum disabled: no "
+                        "check performed.")
+        else:
+            expected = crc64(crc, memoryview(data)[:r.pos - 8])
+            if cks != expected:
+                if log:
+                    srv.log("warning", "Wrong RDB checksum expected: (%x) but got "
+                            "(%x). Aborting now." % (expected, cks))
+                raise RDBError("RDB CRC error", base + r.pos - 8)
     res.consumed = r.pos
+    if source is not None:
+        res.rest = data[r.pos:]     # what followed the RDB (a diskless transfer's EOF mark)
     if ctx.sanitizations:
         srv.stat_dump_payload_sanitizations = (
             getattr(srv, "stat_dump_payload_sanitizations", 0) + ctx.sanitizations)
@@ -2042,6 +2083,25 @@ def load(srv, path, **kw):
 # ======================================================================================
 # BGSAVE: a forked child
 # ======================================================================================
+def reset_child_signals():
+    """A forked child: default SIGTERM/SIGINT/SIGABRT, SIGUSR1 exits (killRDBChild), and
+    no signal wakes the parent's loop through the inherited wakeup fd."""
+    import signal
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGABRT):
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+    try:
+        signal.signal(signal.SIGUSR1, lambda *a: os._exit(255))
+    except (ValueError, OSError):
+        pass
+
+
 def fork_save(srv, path, on_done, aux_extra=None):
     """Fork a child that saves the dataset to path and exits; the parent polls it from
     the cron (srv.cron_hooks) and calls on_done(ok) once it is reaped. Returns the child
@@ -2061,13 +2121,7 @@ def fork_save(srv, path, on_done, aux_extra=None):
         code = 1
         try:
             os.close(r)
-            try:
-                import signal
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGUSR1, lambda *a: os._exit(255))
-            except Exception:
-                pass
+            reset_child_signals()
             from ..oom import in_fork_child
             in_fork_child(srv)
             save(srv, path, aux_extra)

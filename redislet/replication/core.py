@@ -143,7 +143,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         if (self.state != CONNECTED and not v["replica-serve-stale-data"]
                 and (not cmd.stale or (flags is not None and flags["deny_stale"]))):
             return MASTERDOWN
-        if self.diskless_loading == 1 or self.loader is not None:
+        if self.diskless_loading == 1 or (self.loader is not None and not self.diskless_loading):
             if not cmd.loading or (flags is not None and flags["deny_loading"]):
                 return LOADING
         elif self.diskless_loading == 2 and "no_async_loading" in cmd.flags:
@@ -312,7 +312,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
                     os.unlink(child.path)
                 except OSError:
                     pass
-        if self.transfer_file is not None:
+        if self.transfer_file is not None or self.source is not None:
             self.abort_transfer()
         return None
 
@@ -372,6 +372,8 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         now = time.time()
         if self.replica_keys and self.masterhost is not None:
             self.expire_replica_keys()      # databasesCron, on a replica
+        if self.child is not None:
+            self.check_child()
         if self.child is None and self.replicas and self.should_start_child():
             self.start_child()
         if self.shutdown_deadline is not None:

@@ -365,6 +365,7 @@ class MasterRole:
         if "S" not in c.flags_extra:
             c.flags_extra += "S"
         c.reply_mode = 1               # a replica gets the stream, never replies
+        c.update_checks()              # (its commands must not touch the keyspace)
         c.obuf_class = "replica"
         ri = c.replinfo
         ri.ack_time = int(time.time())
@@ -537,6 +538,8 @@ class MasterRole:
         if pid == 0:   # the child
             code = 1
             try:
+                from ..persistence.rdb import reset_child_signals
+                reset_child_signals()
                 in_fork_child(srv)
                 os.close(status_r)
                 if data_r is not None:
@@ -616,7 +619,14 @@ class MasterRole:
         child.data_fd = None
         child.reading = False
         ok = _read_status(child.status_fd)
-        self.child_done(ok)
+        why = None
+        if not ok:
+            try:     # (its pipes are closed: it is exiting)
+                pid, status = os.waitpid(child.pid, 0)
+                why = _failure_text(status)
+            except ChildProcessError:
+                pass
+        self.child_done(ok, why)
 
     def _pipe_backoff(self):
         child = self.child
@@ -642,9 +652,49 @@ class MasterRole:
         child = self.child
         self.srv.loop.remove_reader(child.status_fd)
         ok = _read_status(child.status_fd)
-        self.child_done(ok)
+        why = None
+        if not ok:
+            try:     # (its status pipe is closed: it is exiting)
+                pid, status = os.waitpid(child.pid, 0)
+                why = _failure_text(status, False)
+            except ChildProcessError:
+                pass
+        self.child_done(ok, why)
 
-    def child_done(self, ok):
+    def check_child(self):
+        """checkChildrenDone (serverCron) for a diskless child: one that failed or was
+        killed is noticed even while its pipe is not read (a replica's socket is full);
+        one that exited fine leaves the rest of its pipe to be read."""
+        child = self.child
+        if child is None or not child.socket or child.data_fd is None:
+            return
+        try:
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0 or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            return
+        loop = self.srv.loop
+        if child.reading:
+            loop.remove_reader(child.data_fd)
+            child.reading = False
+        os.close(child.data_fd)
+        child.data_fd = None
+        self.child_done(False, _failure_text(status))
+
+    def kill_child(self):
+        """killRDBChild (FLUSHALL): SIGUSR1 the replication child; checkChildrenDone
+        (check_child, or the end of its pipe) then fails the replicas it was for."""
+        child = self.child
+        if child is None or getattr(child, "killed", False):
+            return
+        child.killed = True
+        try:
+            os.kill(child.pid, signal.SIGUSR1)
+        except OSError:
+            pass
+
+    def child_done(self, ok, why=None):
         """backgroundSaveDoneHandler + updateSlavesWaitingBgsave."""
         srv = self.srv
         child, self.child = self.child, None
@@ -657,8 +707,8 @@ class MasterRole:
             self.log("notice", "Background RDB transfer terminated with success" if child.socket
                      else "Background saving terminated with success")
         else:
-            self.log("warning", "Background transfer error" if child.socket
-                     else "Background saving error")
+            self.log("warning", why or ("Background transfer error" if child.socket
+                                        else "Background saving error"))
         opened = []
         for r in list(self.replicas):
             ri = r.replinfo
@@ -761,6 +811,12 @@ class MasterRole:
         if child is not None and child.socket and child.data_fd is not None \
                 and c in child.targets:
             self.pipe_targets_alive(child)
+        elif (child is not None and not child.socket and ri.state == WAIT_BGSAVE_END
+              and not self.srv.config.values["save"]
+              and not any(r.replinfo.state == WAIT_BGSAVE_END for r in self.replicas)):
+            # no other replica waits for this RDB and no save point wants it: the child
+            # need not go on (freeClient)
+            self.kill_child()
         self.trim_backlog()
         self.refresh_good()
 
@@ -950,6 +1006,17 @@ def _shutdown_now(c):
             s.close()
     except OSError:
         pass
+
+
+def _failure_text(status, socket=True):
+    """backgroundSaveDoneHandlerSocket/Disk's log of a failed child (its SIGUSR1 exit
+    counts as the signal, as checkChildrenDone does)."""
+    what = "Background transfer" if socket else "Background saving"
+    if os.WIFSIGNALED(status):
+        return "%s terminated by signal %d" % (what, os.WTERMSIG(status))
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 255:    # (SIGUSR1's exit)
+        return "%s terminated by signal %d" % (what, signal.SIGUSR1)
+    return "%s error" % what
 
 
 def _read_status(fd):

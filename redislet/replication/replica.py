@@ -102,9 +102,101 @@ class CachedMaster:
     linked): only what PSYNC needs, plus the selected db."""
 
 
+class DisklessSource:
+    """The bytes of a diskless transfer on their way from the link to the loader greenlet
+    (rdb.load_stream's source). Reading from the link pauses while more than
+    PAUSE_ABOVE bytes wait here (the kernel's socket buffer then fills and the master's
+    writes slow down, as with Redis's blocking reads)."""
+    PAUSE_ABOVE = 1 << 18
+    PATIENCE = 0.05      # a partial entry waits this long for the bytes it asked for
+
+    def __init__(self, repl):
+        self.repl = repl
+        self.chunks = []
+        self.size = 0
+        self.eof = False          # all of the transfer arrived
+        self.closed = False       # the link is gone
+        self.need = 0             # bytes the waiting loader asked for
+        self.paused = False
+        self.offset = 0           # bytes handed to the parser
+
+    def feed(self, data, eof):
+        if data:
+            self.chunks.append(data)
+            self.size += len(data)
+        if eof:
+            self.eof = True
+        if not self.paused and self.size >= max(self.PAUSE_ABOVE, self.need):
+            link = self.repl.link
+            if link is not None and link.transport is not None:
+                link.transport.pause_reading()
+                self.paused = True
+        if self.size >= self.need or self.eof:
+            self.repl.wake_loader()
+
+    def close(self):
+        self.closed = True
+        self.repl.wake_loader()
+
+    def resume(self):
+        if self.paused:
+            self.paused = False
+            link = self.repl.link
+            if link is not None and link.transport is not None and not link.lost:
+                link.transport.resume_reading()
+
+    def drain(self):
+        data = b"".join(self.chunks)
+        self.chunks = []
+        self.size = 0
+        return data
+
+    def more(self, tail):
+        """tail plus the bytes that arrived since; waits (in the loader greenlet) for at
+        least as many again as tail holds (an entry parsed again from its start costs its
+        size), or a while, or the end. None: nothing more will come."""
+        n = len(tail)
+        self.need = n or 1
+        waited = False
+        while not (self.size >= self.need or self.eof or self.closed
+                   or (waited and self.size)):
+            self.wait()
+            waited = True
+        self.need = 0
+        if not self.size:
+            return None
+        data = tail + self.drain() if n else self.drain()
+        self.offset += len(data) - n
+        self.resume()
+        return data
+
+    def wait(self):
+        """Give the loop back until feed/close (or PATIENCE with a partial entry); after
+        repl-timeout without data the read fails (connRecvTimeout)."""
+        repl = self.repl
+        loop = repl.srv.loop
+        timers = [loop.call_later(repl.srv.config.values["repl-timeout"], self._timeout)]
+        if self.size:
+            timers.append(loop.call_later(self.PATIENCE, repl.wake_loader))
+        self.resume()
+        from greenlet import getcurrent
+        try:
+            getcurrent().parent.switch(True)
+        finally:
+            for t in timers:
+                t.cancel()
+
+    def _timeout(self):
+        self.closed = True
+        self.repl.wake_loader()
+
+
 class ReplicaRole:
     CONNECTED = CONNECTED
-    loader = None       # the greenlet loading a synced RDB (load_in_background)
+    loader = None       # the greenlet loading a synced RDB (start_loader)
+    source = None       # the DisklessSource of a diskless load in progress
+    loader_waiting = False
+    lost_in_load = False
 
     # -- REPLICAOF ------------------------------------------------------------------------
     def set_master(self, host, port):
@@ -313,6 +405,9 @@ class ReplicaRole:
 
     def abort_transfer(self):
         self.undo_connect()
+        if self.source is not None:
+            self.source = None
+            self.kill_loader()
         if self.diskless_loading:
             self.stop_diskless_load(False)
         f = self.transfer_file
@@ -354,9 +449,14 @@ class ReplicaRole:
             self.log("notice", "Connection with master lost.")
             self.drop_master(cache=True)
             return
-        if self.state == TRANSFER and self.diskless_loading:
-            self.diskless_short_read()
-            self.cancel_handshake()      # cancelReplicationHandshake(1): reconnect at once
+        if self.state == TRANSFER and self.loader is not None:
+            # Redis reads the socket only from the load: a diskless load parses what
+            # arrived, then fails on the short read (readSyncBulkPayload cancels the
+            # handshake and reconnects); after a disk load, the new master client finds
+            # its link closed
+            self.lost_in_load = True
+            if self.source is not None:
+                self.source.close()
             return
         if self.state == TRANSFER:
             self.log("warning", "I/O error trying to sync with MASTER: connection lost")
@@ -382,6 +482,9 @@ class ReplicaRole:
         self.buf += data
         self.transfer_lastio = time.time()
         self.srv.stat_net_repl_input_bytes += len(data)
+        if self.source is not None:
+            self.feed_source()
+            return
         self.advance()
 
     def readline(self):
@@ -601,11 +704,12 @@ class ReplicaRole:
                     self.transfer_size = 0
                 self.log("notice", "MASTER <-> REPLICA sync: receiving %d bytes from master "
                          "%s" % (self.transfer_size, where))
+            if diskless:
+                self.start_diskless_load()
+                return
             self.open_transfer_file()
             if self.transfer_file is None:
                 return
-            if diskless:
-                self.start_diskless_load()
         buf = self.buf
         if not buf and not (not self.usemark and self.transfer_read == self.transfer_size):
             return
@@ -630,11 +734,13 @@ class ReplicaRole:
         self.finish_transfer()
 
     # -- diskless load (repl-diskless-load) ---------------------------------------------------
-    # Redis parses the RDB straight from the socket, serving events between chunks: the
-    # server is "loading" (commands without the loading flag get -LOADING) or, with swapdb
-    # and the same replication ID, "async loading" (the old dataset keeps being served).
-    # Here the payload is still collected in a temporary file and loaded when complete;
-    # what clients see during the transfer, and the logs, are Redis's.
+    # As Redis does, the RDB is parsed straight from the socket while it arrives (a greenlet
+    # fed by link_data through a DisklessSource; reading pauses while it is behind, so a slow
+    # loader slows the master's transfer), serving events every
+    # loading-process-events-interval-bytes: the server is "loading" (commands without the
+    # loading flag get -LOADING) or, with swapdb and the same replication ID, "async
+    # loading" (the old dataset keeps being served). The new dataset replaces the old one
+    # only once complete; a failed load leaves the old one (swapdb) or an empty one.
     def use_diskless_load(self):
         """useDisklessLoad."""
         mode = self.srv.config.values["repl-diskless-load"]
@@ -656,7 +762,90 @@ class ReplicaRole:
             srv.async_loading = True
         else:
             srv.loading = True
-        self.update_checks()
+        src = self.source = DisklessSource(self)
+        self.start_loader(lambda: self.diskless_run(src), self.diskless_done)
+        self.feed_source()
+
+    def feed_source(self):
+        """Hand what arrived of the RDB to the loader (a sized transfer's stream bytes
+        after it stay in self.buf)."""
+        buf = self.buf
+        if not buf:
+            return
+        if self.usemark:
+            data = bytes(buf)
+            buf.clear()
+            self.lastbytes = (self.lastbytes + data)[-40:]
+            eof = self.lastbytes == self.eofmark
+        else:
+            left = self.transfer_size - self.transfer_read
+            data = bytes(buf[:left])
+            del buf[:left]
+            eof = self.transfer_read + len(data) >= self.transfer_size
+        self.transfer_read += len(data)
+        self.source.feed(data, eof)
+
+    def diskless_run(self, src):
+        """The loader greenlet: rdbLoadRio from the socket, then the EOF mark."""
+        from ..persistence import rdb
+        try:
+            res = rdb.load_stream(self.srv, src)
+        except rdb.RDBError as e:
+            return ("error", e, src.offset)
+        rest = res.rest
+        if self.usemark:
+            while len(rest) < 40:
+                more = src.more(rest)
+                if more is None:
+                    return ("mark", None, 0)
+                rest = more
+            if rest[:40] != self.eofmark:
+                return ("mark", None, 0)
+            rest = rest[40:]
+        return ("ok", res, rest + src.drain())
+
+    def diskless_done(self, result):
+        """readSyncBulkPayload after rdbLoadRio: swap in the loaded dataset, or give up
+        and reconnect."""
+        srv = self.srv
+        src, self.source = self.source, None
+        if src is not None:
+            src.resume()
+        kind = result[0]
+        if kind != "ok":
+            if kind == "mark":
+                self.log("warning", "Replication stream EOF marker is broken")
+            else:
+                e = result[1]
+                if e.msg.startswith("Unexpected EOF"):
+                    self.diskless_short_read(result[2])
+                    err = "Connection reset by peer"
+                else:
+                    self.log("warning", "Internal error in RDB reading offset %d, function "
+                             "at rdb.c:0 -> %s" % (e.offset or 0, e.msg))
+                    err = "Invalid argument"
+                self.log("warning", "Failed trying to load the MASTER synchronization DB "
+                         "from socket: %s" % err)
+            self.stop_diskless_load(False)
+            self.cancel_handshake()          # cancelReplicationHandshake(1): reconnect
+            return
+        res, rest = result[1], result[2]
+        if res.aux:
+            self.last_aux = {(k.decode("latin-1") if isinstance(k, bytes) else k):
+                             (v if isinstance(v, bytes) else str(v).encode())
+                             for k, v in res.aux.items()}
+        if rest:
+            self.buf[0:0] = rest             # the master's stream after the RDB
+        if srv.config.values["repl-diskless-load"] == "swapdb":
+            self.attach_to_new_master()
+            self.log("notice", "MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            self.log("notice", "MASTER <-> REPLICA sync: Discarding old DB in background")
+        srv.dirty += 1
+        self.stop_diskless_load(True)
+        link = self.link
+        self.sync_loaded(True, None)
+        if src is not None and src.closed and self.link is link and self.state == CONNECTED:
+            self.link_lost(link, None)      # the master client finds its link closed
 
     def stop_diskless_load(self, ok):
         """stopLoading; a failed load leaves the old dataset (swapdb) or an empty one."""
@@ -675,14 +864,70 @@ class ReplicaRole:
             for db in srv.dbs:
                 db.clear()
 
-    def diskless_short_read(self):
+    def diskless_short_read(self, offset):
         """The link broke while the RDB was being parsed (rdbLoadRio's short read)."""
         self.log("warning", "Short read or OOM loading DB. Unrecoverable error, aborting now.")
         self.log("warning", "Internal error in RDB reading offset %d, function at rdb.c:3240 "
                  "-> Unexpected EOF reading RDB file. Failure loading rdb format from socket, "
-                 "assuming connection error, resuming operation." % self.transfer_read)
-        self.log("warning", "Failed trying to load the MASTER synchronization DB from "
-                 "socket: Connection reset by peer")
+                 "assuming connection error, resuming operation." % offset)
+
+    # -- the loader greenlet (processEventsWhileBlocked) ----------------------------------------
+    def start_loader(self, fn, done):
+        """Run fn() in a greenlet that gives the event loop back every
+        loading-process-events-interval-bytes (srv.loading_yield, called by the RDB parser)
+        and while it waits for bytes of a diskless transfer; done(result) once it returns."""
+        from greenlet import greenlet, getcurrent
+        srv = self.srv
+        g = greenlet(fn)
+        self.loader = g                    # commands get LOADING meanwhile (state_check)
+        self.loader_waiting = False
+        self.lost_in_load = False
+        srv.load_blocking = True           # whileBlockedCron instead of serverCron
+        self.update_checks()
+
+        def pause():
+            if getcurrent() is g:
+                g.parent.switch(False)
+        srv.loading_yield = pause
+
+        def step():
+            if self.loader is not g:       # killed meanwhile
+                return
+            try:
+                res = g.switch()
+            except Exception as e:  # noqa: BLE001 - a bug in the loader: a failed load
+                self.log("warning", "RDB loading failed: %r" % (e,))
+                res = ("error", None, 0) if self.source is not None else False
+            if not g.dead:
+                if res is True:            # waiting for data: wake_loader() goes on
+                    self.loader_waiting = True
+                else:
+                    srv.loop.call_soon(step)
+                return
+            self.loader = None
+            srv.loading_yield = None
+            srv.load_blocking = False
+            self.update_checks()
+            done(res)
+
+        self.loader_step = step
+        step()
+
+    def wake_loader(self):
+        if self.loader is not None and self.loader_waiting:
+            self.loader_waiting = False
+            self.srv.loop.call_soon(self.loader_step)
+
+    def kill_loader(self):
+        """Abort the load (the greenlet unwinds; nothing of it was installed)."""
+        from greenlet import getcurrent
+        g, self.loader = self.loader, None
+        self.srv.loading_yield = None
+        self.srv.load_blocking = False
+        if g is not None and not g.dead:
+            g.parent = getcurrent()        # (it comes back here once unwound)
+            g.throw()                      # GreenletExit inside it
+        self.update_checks()
 
     def open_transfer_file(self):
         path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
@@ -699,9 +944,6 @@ class ReplicaRole:
         srv = self.srv
         f, self.transfer_file = self.transfer_file, None
         tmp = self.transfer_path
-        if self.diskless_loading:
-            self.finish_diskless_load(f, tmp)
-            return
         try:
             f.flush()
             os.fsync(f.fileno())
@@ -721,65 +963,19 @@ class ReplicaRole:
         self.load_in_background(target, lambda ok: self.sync_loaded(ok, target))
 
     def load_in_background(self, path, done):
-        """Load the synced RDB in a greenlet that gives the event loop back every
-        loading-process-events-interval-bytes, as Redis processes events while loading:
-        clients get LOADING, INFO says loading:1, the cluster bus keeps talking. The
-        master's stream arriving meanwhile waits in self.buf."""
-        from greenlet import greenlet
-        srv = self.srv
+        """Load the synced RDB in the loader greenlet (start_loader), as Redis processes
+        events while loading: clients get LOADING, INFO says loading:1, the cluster bus
+        keeps talking. The master's stream arriving meanwhile waits in self.buf."""
         link = self.link
-        g = greenlet(self.load_rdb_file)
-        self.loader = g                    # commands get LOADING meanwhile (state_check)
-        self.update_checks()
-        srv.loading_yield = lambda: g.parent.switch()
 
-        def step():
-            try:
-                ok = g.switch(path)
-            except BaseException:
-                ok = False
-            if not g.dead:
-                srv.loop.call_soon(step)
-                return
-            self.loader = None
-            srv.loading_yield = None
-            self.update_checks()
-            if self.link is not link:      # the link broke while loading
+        def finished(ok):
+            lost = self.lost_in_load
+            if self.link is not link:      # the handshake was cancelled meanwhile
                 ok = False
             done(bool(ok))
-
-        step()
-
-    def finish_diskless_load(self, f, tmp):
-        """The diskless payload is complete: load it (swapdb: in place of the dataset that
-        was served meanwhile), then go on as after a disk load."""
-        srv = self.srv
-        try:
-            f.close()
-        except OSError:
-            pass
-        swapdb = srv.config.values["repl-diskless-load"] == "swapdb"
-        if swapdb:
-            for db in srv.dbs:
-                db.touch_all_watched(None)
-        ok = self.load_rdb_file(tmp, keep=swapdb)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if not ok:
-            self.log("warning", "Failed trying to load the MASTER synchronization DB from "
-                     "socket: Invalid argument")
-            self.stop_diskless_load(False)
-            self.cancel_handshake()
-            return
-        if swapdb:
-            self.attach_to_new_master()
-            self.log("notice", "MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
-            self.log("notice", "MASTER <-> REPLICA sync: Discarding old DB in background")
-        srv.dirty += 1
-        self.stop_diskless_load(True)
-        self.sync_loaded(True, None)
+            if lost and self.link is link and self.state == CONNECTED:
+                self.link_lost(link, None)
+        self.start_loader(lambda: self.load_rdb_file(path), finished)
 
     def sync_loaded(self, ok, target):
         """The rest of readSyncBulkPayload once the RDB is loaded (or failed to)."""
