@@ -4,10 +4,12 @@ dispatcher calls after commands (propagation, notifications, blocked clients).
 Subsystems that arrive with later issues (pub/sub, replication, AOF, ACL) plug into the
 hooks here instead of into the request path.
 """
+import contextlib
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 
@@ -662,8 +664,11 @@ class RedisServer:
         v = self.config.values
         hz = max(1, min(500, v["hz"]))
         try:
-            if not self.cron_paused:
+            if self.load_blocking:
+                self.while_blocked_cron()
+            elif not self.cron_paused:
                 self.cron()
+                self.watchdog_schedule()
         finally:
             if self.stopped is not None and not self.stopped.done():
                 self.cron_handle = self.loop.call_later(1.0 / hz, self._cron)
@@ -704,12 +709,58 @@ class RedisServer:
             hook(self)
         if self.shutdown_asap:
             self.shutdown_asap = False
-            err = self.shutdown(save=None)
+            self.signal_shutdown = True    # (a second SIGINT during its save exits at once)
+            try:
+                err = self.shutdown(save=None)
+            finally:
+                self.signal_shutdown = False
             if err:        # (False: waiting for lagging replicas)
                 self.log("warning", err)
                 self.log("warning", "Errors trying to shut down the server. Check the logs "
                          "for more information.")
 
+    def while_blocked_cron(self):
+        """whileBlockedCron: while a load holds the server (Redis's rdbLoad serving events
+        in processEventsWhileBlocked), serverCron does not run; a signal's shutdown
+        during loading happens now, without saving."""
+        if self.shutdown_asap and self.loading:
+            self.shutdown_asap = False
+            if self.shutdown(save=False):
+                self.log("warning", "SIGTERM received but errors trying to shut down the "
+                         "server, check the logs for more information")
+
+    watchdog_armed = False
+
+    def watchdog_schedule(self):
+        """serverCron's software watchdog: SIGALRM after watchdog-period ms unless the cron
+        runs again before (a busy or blocked server logs its stack)."""
+        period = self.config.values["watchdog-period"]
+        if not period and not self.watchdog_armed:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if period:
+                if not self.watchdog_armed:
+                    signal.signal(signal.SIGALRM, self._watchdog_fired)
+                    self.watchdog_armed = True
+                signal.setitimer(signal.ITIMER_REAL, period / 1000.0)
+            else:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+                self.watchdog_armed = False
+        except (ValueError, OSError):
+            pass
+
+    def _watchdog_fired(self, sig, frame):
+        """watchdogSignalHandler."""
+        import traceback
+        head = "%d:signal-handler (%d) " % (os.getpid(), int(time.time()))
+        self.log_raw(head + "\n--- WATCHDOG TIMER EXPIRED ---\n")
+        self.log_raw("".join(traceback.format_stack(frame)))
+        self.log_raw(head + "--------\n\n")
+
+    load_blocking = False        # a load runs in a greenlet (replica sync, start-up)
     active_expire_enabled = True
     cluster = None               # the ClusterState in cluster mode (redislet/cluster/)
     master_executing = False     # a replica runs its master's stream (keys never expire then)
@@ -762,18 +813,80 @@ class RedisServer:
         if self.cron_handle is not None:
             self.cron_handle.cancel()
 
+    signal_shutdown = False      # serverCron runs a shutdown a signal asked for
+    sync_signals_seen = None     # signals handled by sync_signals' handler
+
+    def shutdown_signal(self, sig):
+        """sigShutdownHandler: schedule the shutdown; a second SIGINT exits at once,
+        removing the temporary RDB of a save in progress."""
+        if sig == signal.SIGINT and (self.shutdown_asap or self.signal_shutdown):
+            self.log("warning", "You insist... exiting now.")
+            try:
+                os.unlink("temp-%d.rdb" % os.getpid())      # rdbRemoveTempFile
+            except OSError:
+                pass
+            try:
+                sys.stdout.flush()
+            finally:
+                os._exit(1)
+        if self.loading:
+            self.log("warning", "Received shutdown signal during loading, scheduling "
+                     "shutdown.")
+        else:
+            self.log("warning", "Received %s scheduling shutdown..."
+                     % ("SIGINT" if sig == signal.SIGINT else "SIGTERM"))
+        self.shutdown_asap = True      # serverCron runs it (SHUTDOWN ABORT may cancel)
+
     def install_signal_handlers(self):
         loop = self.loop
+        self.sync_signals_seen = {signal.SIGINT: 0, signal.SIGTERM: 0}
 
-        def on_signal(signame):
-            self.log("warning", "Received %s scheduling shutdown..." % signame)
-            self.shutdown_asap = True      # serverCron runs it (SHUTDOWN ABORT may cancel)
+        def on_signal(sig):
+            seen = self.sync_signals_seen
+            if seen[sig]:              # sync_signals' handler took this one already
+                seen[sig] -= 1
+                return
+            self.shutdown_signal(sig)
 
-        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             try:
-                loop.add_signal_handler(sig, on_signal, name)
+                loop.add_signal_handler(sig, on_signal, sig)
             except (NotImplementedError, RuntimeError):
                 pass
+
+        def on_abort():
+            # sigsegvHandler (installed while crash-log-enabled): the crash report
+            from .commands.debug import crash_signal
+            if not self.config.values["crash-log-enabled"]:
+                signal.signal(signal.SIGABRT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGABRT)
+            crash_signal(self, signal.SIGABRT)
+        try:
+            loop.add_signal_handler(signal.SIGABRT, on_abort)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    @contextlib.contextmanager
+    def sync_signals(self):
+        """Around long synchronous work (a foreground save): SIGINT/SIGTERM are handled
+        at once, as Redis's signal handler does, not when the loop runs again (each
+        delivery also reaches the loop's handler, which then skips it)."""
+        seen = self.sync_signals_seen
+        if seen is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(sig, frame):
+            seen[sig] += 1
+            self.shutdown_signal(sig)
+        old = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old[sig] = signal.signal(sig, handler)
+            yield
+        finally:
+            for sig, h in old.items():
+                signal.signal(sig, h)
 
 
 def _is_loopback(addr):

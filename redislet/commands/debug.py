@@ -883,18 +883,34 @@ def _bug_report_start(srv):
         srv.log_raw("\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n")
 
 
-def _crash_report(c):
+def _crash_report(c, srv=None):
     """logStackTrace + printCrashReport (when crash-log-enabled); never raises, the
-    process must die after it."""
+    process must die after it. c: the current client (None: no CURRENT CLIENT INFO)."""
+    srv = srv or c.server
     try:
-        _crash_report_sections(c)
+        _crash_report_sections(c, srv)
     except Exception as e:  # noqa: BLE001
-        c.server.log_raw("\n(crash report failed: %r)\n" % e)
+        srv.log_raw("\n(crash report failed: %r)\n" % e)
 
 
-def _crash_report_sections(c):
+def crash_signal(srv, sig):
+    """sigsegvHandler for a fatal signal sent to the process (SIGABRT...): the bug report,
+    then die by the signal."""
+    import signal
+    _bug_report_start(srv)
+    srv.log("warning", "Redis %s crashed by signal: %d, si_code: 0" % ("7.0.15", sig))
+    _crash_report(None, srv)
+    _bug_report_end(srv)
+    import sys
+    sys.stdout.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    time.sleep(1)
+    os._exit(128 + sig)
+
+
+def _crash_report_sections(c, srv):
     import traceback
-    srv = c.server
     if not srv.config.values.get("crash-log-enabled", True):
         return
     srv.log_raw("\n------ STACK TRACE ------\n\nBacktrace:\n"
@@ -913,15 +929,16 @@ def _crash_report_sections(c):
         except Exception:  # noqa: BLE001
             pass
     srv.log_raw("\n------ CLIENT LIST OUTPUT ------\n" + "".join(lines))
-    srv.log_raw("\n------ CURRENT CLIENT INFO ------\n")
-    try:
-        cur = c.info_line()
-    except Exception:  # noqa: BLE001
-        cur = ""
-    out = [cur + "\n"]
-    for j, a in enumerate(c.argv_current if hasattr(c, "argv_current") else []):
-        out.append("argv[%d]: '%s'\n" % (j, repr_bytes(a[:128]).decode()))
-    srv.log_raw("".join(out))
+    if c is not None:
+        srv.log_raw("\n------ CURRENT CLIENT INFO ------\n")
+        try:
+            cur = c.info_line()
+        except Exception:  # noqa: BLE001
+            cur = ""
+        out = [cur + "\n"]
+        for j, a in enumerate(c.argv_current if hasattr(c, "argv_current") else []):
+            out.append("argv[%d]: '%s'\n" % (j, repr_bytes(a[:128]).decode()))
+        srv.log_raw("".join(out))
     srv.log_raw("\n------ MODULES INFO OUTPUT ------\n")
     try:
         cfg = srv.config.debug_info()

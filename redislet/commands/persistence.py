@@ -49,7 +49,8 @@ def save_now(srv):
     """rdbSave to the configured file; True on success (state updated, logged)."""
     path = rdb_path(srv)
     try:
-        rdb.save(srv, path, _save_info(srv))
+        with srv.sync_signals():
+            rdb.save(srv, path, _save_info(srv))
     except OSError as e:
         if e.filename and "temp-" in str(e.filename) and not os.path.exists(str(e.filename)):
             srv.log("warning", "Failed opening the temp RDB file temp-%d.rdb (in server root "
