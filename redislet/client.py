@@ -326,6 +326,8 @@ class Client(asyncio.Protocol):
                     srv.count_error(reply)
             if not self.reply_mode & 1:
                 self.out.append(reply)
+            elif reply and "S" in self.flags_extra:
+                self.replica_replied(cmd)
         if srv.dirty != dirty:
             ov = self.prop_override
             if ov is None:
@@ -381,6 +383,24 @@ class Client(asyncio.Protocol):
         self.server.count_error(reply)
         if not self.reply_mode & 1:
             self.out.append(reply)
+        elif "S" in self.flags_extra:
+            self.replica_replied(cmd)
+            srv = self.server
+            srv.stat_unexpected_error_replies += 1
+            srv.log("warning", "== CRITICAL == This master is sending an error to its "
+                    "replica: '%s' after processing the command '%s'"
+                    % (msg[:4096], cmd.fullname if cmd is not None else "<unknown>"))
+
+    def replica_replied(self, cmd):
+        """_addReplyToBufferOrList: a replica's commands never get replies (the link
+        carries the stream); one that would is logged and disconnected."""
+        if self.closed:
+            return
+        self.server.log("warning", "Replica generated a reply to command '%s', disconnecting "
+                        "it: %s" % (cmd.fullname if cmd is not None else "<unknown>",
+                                    self.info_line()))
+        self.closing = True
+        self.kill()
 
     def check(self, argv, cmd):
         """The slow path of processCommand; returns the command to run, or None."""
@@ -439,6 +459,10 @@ class Client(asyncio.Protocol):
             self.reject(cmd, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE"
                         " / PING / QUIT / RESET are allowed in this context" % cmd.fullname)
             return None
+        if "S" in self.flags_extra and (cmd.is_write or cmd.is_readonly or cmd.may_replicate):
+            # (replicas are exempt from pauses: they must not touch the keyspace)
+            self.reject(cmd, "ERR Replica can't interact with the keyspace")
+            return None
         if srv.pause_type and self.pause_applies(cmd, argv) and srv.pause_active():
             self.postpone(argv)
             return None
@@ -476,7 +500,7 @@ class Client(asyncio.Protocol):
         acl = self.server.acl
         self.checks = (not self.authenticated or self.multi is not None
                        or (self.subscribed > 0 and self.resp == 2)
-                       or self.tracking is not None
+                       or self.tracking is not None or "S" in self.flags_extra
                        or (acl is not None and self.user in acl.restricted))
 
     def set_protocol(self, version):
