@@ -141,7 +141,7 @@ class Client(asyncio.Protocol):
     def resume_writing(self):
         self.wpaused = False
         if not self.closed and self.id:
-            self.server.cmem.changed(self)
+            self.server.cmem.changed(self, False)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -546,7 +546,7 @@ class Client(asyncio.Protocol):
                 tr.write(data)
                 srv.stat_net_output_bytes += n
                 if self.wpaused:
-                    srv.cmem.changed(self)
+                    srv.cmem.changed(self, False)
                 if self.obuf_class is not None:
                     srv.check_output_limits(self)
         if self.closing and not self.closed:

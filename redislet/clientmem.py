@@ -309,9 +309,11 @@ class ClientMemory:
             c.mem_bucket = idx
         return True
 
-    def changed(self, c):
+    def changed(self, c, evict_now=True):
         """A read or write changed c's buffers: update its memory (and bucket), then evict
-        if the clients are over maxmemory-clients."""
+        if the clients are over maxmemory-clients (now, after a read was processed;
+        else before the loop's next events, as beforeSleep: a write may happen while
+        another client's command runs)."""
         if not self.update(c):
             self.update_memory(c)
         p = c.parser
@@ -319,7 +321,10 @@ class ClientMemory:
                 or self.buckets is not None):
             c.mem_live = False
         if self.buckets is not None:
-            self.evict()
+            if evict_now:
+                self.evict()
+            else:
+                self.schedule_evict()
 
     def forget(self, c):
         """freeClient: the client's memory leaves the totals and its bucket."""
