@@ -101,6 +101,8 @@ class Client(asyncio.Protocol):
         self.no_touch = False
         self.ctime = _monotonic()
         self.last_interaction = self.ctime
+        self.qb_freed_at = self.ctime   # no read yet: an empty query buffer (sdsempty)
+        self.qb_big = 4
         self.last_cmd = None
         self.prop_override = None    # argv lists to propagate instead of the command itself
         self.in_exec = False

@@ -1466,8 +1466,7 @@ class Config:
                 errstr = ("can't set immutable config" if spec.flags & IMMUTABLE
                           else "can't set protected config")
                 err_arg_name = _dec(name)
-                invalid = True
-                continue
+                invalid = True     # (no continue: -LOADING wins, as in configSetCommand)
             if loading and spec.flags & DENY_LOADING:
                 deny_loading = invalid = True
                 continue

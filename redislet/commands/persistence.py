@@ -10,6 +10,7 @@ BGSAVE child runs; the AOF family uses "aof") and child_pid.
 
 `bgsave_done_hooks`: callables(srv, ok) run when a BGSAVE child finished (replication).
 """
+import asyncio
 import errno
 import os
 import time
@@ -387,6 +388,79 @@ def _on_shutdown(srv, save, force):
 
 
 # -- start-up -------------------------------------------------------------------------------
+LOADING = "LOADING Redis is loading the dataset in memory"
+
+
+def _loading_check(c, cmd, argv):
+    """processCommand during the start-up load: commands without the loading flag wait."""
+    if c.server.loading and not cmd.loading:
+        return LOADING
+    if cmd.name == "exec" and c.multi:
+        from .transactions import queued_flags
+        if queued_flags(c)["deny_loading"]:
+            return LOADING
+    return None
+
+
+def _load_serving(srv, path):
+    """loadDataFromDisk's rdbLoad: the listeners already accept, and the load runs in a
+    greenlet handing the loop back every loading-process-events-interval-bytes
+    (processEventsWhileBlocked), so clients get LOADING (or INFO, CONFIG...) meanwhile."""
+    f = open(path, "rb")         # (FileNotFoundError: nothing to load)
+    loop = srv.loop
+    try:
+        from greenlet import greenlet, getcurrent
+    except ImportError:          # pragma: no cover - greenlet is a dependency
+        with f:
+            return rdb.load_rdb(srv, f)
+    if loop is None or loop.is_running():
+        with f:
+            return rdb.load_rdb(srv, f)
+    with f:
+        g = greenlet(lambda: rdb.load_rdb(srv, f))
+        done = loop.create_future()
+
+        def pause():
+            if getcurrent() is g:
+                g.parent.switch()
+
+        def step():
+            if done.done():
+                return
+            try:
+                res = g.switch()
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                done.set_exception(e)
+                return
+            if g.dead:
+                done.set_result(res)
+            else:
+                loop.call_soon(step)
+
+        srv.state_checks.append(_loading_check)
+        srv.update_checks()
+        srv.loading_yield = pause
+        srv.load_blocking = True            # whileBlockedCron instead of serverCron
+        try:
+            loop.run_until_complete(srv.begin_serving())
+            loop.call_soon(step)
+            stopped = srv.stopped
+            loop.run_until_complete(asyncio.wait([done, stopped],
+                                                 return_when=asyncio.FIRST_COMPLETED))
+            if not done.done():         # shut down while loading (SIGTERM)
+                done.cancel()
+                if not g.dead:
+                    g.throw()
+                raise SystemExit(0)
+            return done.result()
+        finally:
+            srv.loading_yield = None
+            srv.load_blocking = False
+            if _loading_check in srv.state_checks:
+                srv.state_checks.remove(_loading_check)
+            srv.update_checks()
+
+
 def startup_load(srv):
     """loadDataFromDisk (RDB part): load dir/dbfilename unless the AOF is on. A missing
     file is fine; an unreadable or corrupt one stops the server (exit status 1)."""
@@ -396,7 +470,7 @@ def startup_load(srv):
     start = time.monotonic()
     srv.loading = True
     try:
-        res = rdb.load(srv, path)
+        res = _load_serving(srv, path)
     except FileNotFoundError:
         return
     except OSError as e:
@@ -441,7 +515,20 @@ def _info_persistence(srv, pairs):
         "rdb_saves": srv.stat_rdb_saves,
         "rdb_last_load_keys_expired": srv.rdb_last_load_keys_expired,
         "rdb_last_load_keys_loaded": srv.rdb_last_load_keys_loaded,
+        "rdb_last_cow_size": srv.stat_rdb_cow_bytes,
     })
+    if rdb_child:       # the child info of the BGSAVE child (childinfo.c)
+        total = srv.stat_current_save_keys_total
+        updated = srv.stat_current_cow_updated
+        info.set_fields(pairs, {
+            "current_cow_peak": srv.stat_current_cow_peak,
+            "current_cow_size": srv.stat_current_cow_bytes,
+            "current_cow_size_age": (rdb.child_age_s(updated) if updated else 0),
+            "current_fork_perc": "%.2f" % (srv.stat_current_save_keys_processed * 100.0 / total
+                                           if total else 0.0),
+            "current_save_keys_processed": srv.stat_current_save_keys_processed,
+            "current_save_keys_total": total,
+        })
     return pairs
 
 
@@ -469,6 +556,8 @@ def _server_init(srv):
     srv.rdb_bgsave_scheduled = False
     srv.rdb_last_load_keys_loaded = 0
     srv.rdb_last_load_keys_expired = 0
+    srv.stat_rdb_cow_bytes = 0
+    rdb.child_finished(srv)
     if not hasattr(srv, "child_type"):
         srv.child_type = None
         srv.child_pid = -1

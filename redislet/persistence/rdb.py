@@ -529,6 +529,7 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude
     save_lfu = "lfu" in policy
     nkeys = 0
     L1 = _LEN1
+    reporter = child_reporter
     for db in () if exclude_data else srv.dbs:
         data = db.data
         if not data:
@@ -570,6 +571,8 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude
             nkeys += 1
             if key_delay_us:
                 _delay(key_delay_us)
+            if reporter is not None and not nkeys & 1023:
+                reporter.progress(nkeys)
     w(b"\xff")
     out.flush()
     crc = out.crc if out.checksum else 0
@@ -1379,6 +1382,44 @@ def stream_lp_valid(el):
     return nxt is None
 
 
+def _stream_lp_plain(el):
+    """True for a stream node as Redis writes it: every count an integer entry, the
+    entries exactly filling the listpack. Everything it accepts, stream_lp_valid accepts
+    (a quick walk for the common case); False means "ask stream_lp_valid"."""
+    n = len(el)
+    if n < 4:
+        return False
+    count, deleted, nf = el[0], el[1], el[2]
+    if type(count) is not int or type(deleted) is not int or type(nf) is not int \
+            or count < 0 or deleted < 0 or nf < 0:
+        return False
+    i = 3 + nf
+    if i >= n or el[i] != 0 or type(el[i]) is not int:
+        return False
+    i += 1
+    for _ in range(count + deleted):
+        if i + 3 >= n:
+            return False
+        flags = el[i]
+        if type(flags) is not int or type(el[i + 1]) is not int \
+                or type(el[i + 2]) is not int:
+            return False
+        i += 3
+        if flags & 2:
+            i += nf                     # the values of the master fields
+            want = nf + 3
+        else:
+            k = el[i]
+            if type(k) is not int or k < 0:
+                return False
+            i += 1 + 2 * k              # its own fields and values
+            want = 2 * k + 4
+        if i >= n or el[i] != want or type(el[i]) is not int:
+            return False
+        i += 1
+    return i == n
+
+
 def _lp_entry_ok(buf, p):
     from .encodings import lp_entry_end
     return lp_entry_end(buf, p) is not None
@@ -1486,7 +1527,7 @@ def _load_stream(r, t, ctx):
         el = None
         try:
             el = lp_decode(buf, check_count=False, strict_end=False)
-            ok = stream_lp_valid(el)
+            ok = _stream_lp_plain(el) or stream_lp_valid(el)
         except EncodingError:
             ok = False
         if not ok:
@@ -2083,6 +2124,132 @@ def load(srv, path, **kw):
 # ======================================================================================
 # BGSAVE: a forked child
 # ======================================================================================
+# -- child info (childinfo.c): a save child reports its progress and copy-on-write size --
+_INFO_REC = struct.Struct("<iqqqd")   # type, keys, cow bytes, cow_updated (us), progress
+CHILD_INFO_CURRENT = 0
+CHILD_INFO_RDB_COW = 2
+CHILD_COW_DUTY_CYCLE = 100
+child_reporter = None                 # the ChildReporter of this process (a save child)
+
+
+def private_dirty():
+    """zmalloc_get_private_dirty(-1): the Private_Dirty bytes of this process (its pages
+    copied since the fork)."""
+    for name in ("/proc/self/smaps_rollup", "/proc/self/smaps"):
+        try:
+            with open(name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        total = 0
+        for line in data.split(b"\n"):
+            if line.startswith(b"Private_Dirty:"):
+                total += int(line.split()[1]) * 1024
+        return total
+    return 0
+
+
+def _now_us():
+    return int(time.monotonic() * 1000000)
+
+
+def child_age_s(updated_us):
+    """current_cow_size_age: seconds since the child's last CoW reading."""
+    return max(0, (_now_us() - updated_us) // 1000000)
+
+
+class ChildReporter:
+    """sendChildInfoGeneric: reports through a pipe, the current ones about once a second
+    (CoW readings throttled to a 1/CHILD_COW_DUTY_CYCLE share of the time)."""
+
+    def __init__(self, srv, fd, pname="RDB"):
+        self.srv = srv
+        self.fd = fd
+        self.pname = pname
+        self.last = time.monotonic()
+        self.cow = self.peak = self.total = self.count = 0
+        self.cow_updated = self.cost = 0
+
+    def _log(self, level, msg):
+        srv = self.srv
+        from ..server import LOG_LEVELS
+        if LOG_LEVELS[level] < LOG_LEVELS[srv.config.values["loglevel"]]:
+            return
+        t = time.time()
+        srv.log_raw("%d:C %s.%03d %s %s\n" % (
+            os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
+            int(t * 1000) % 1000, "*" if level == "notice" else "-", msg))
+
+    def send(self, kind, keys):
+        now = _now_us()
+        if (kind != CHILD_INFO_CURRENT or not self.cow_updated
+                or now - self.cow_updated > self.cost * CHILD_COW_DUTY_CYCLE):
+            self.cow = private_dirty()
+            self.cow_updated = _now_us()
+            self.cost = self.cow_updated - now
+            self.peak = max(self.peak, self.cow)
+            self.total += self.cow
+            self.count += 1
+            final = kind != CHILD_INFO_CURRENT
+            if self.cow or final:
+                self._log("notice" if final else "verbose",
+                          "Fork CoW for %s: current %d MB, peak %d MB, average %d MB"
+                          % (self.pname, self.cow >> 20, self.peak >> 20,
+                             (self.total // self.count) >> 20))
+        try:
+            os.write(self.fd, _INFO_REC.pack(kind, keys, self.cow, self.cow_updated, -1.0))
+        except OSError:
+            pass
+
+    def progress(self, keys):
+        now = time.monotonic()
+        if now - self.last >= 1.0:
+            self.last = now
+            self.send(CHILD_INFO_CURRENT, keys)
+
+
+def read_child_info(srv, fd):
+    """receiveChildInfo: apply the complete reports waiting in the pipe."""
+    buf = getattr(srv, "_child_info_buf", b"")
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    n = _INFO_REC.size
+    while len(buf) >= n:
+        kind, keys, cow, updated, _progress = _INFO_REC.unpack_from(buf)
+        buf = buf[n:]
+        srv.stat_current_cow_peak = max(srv.stat_current_cow_peak, cow)
+        if kind == CHILD_INFO_CURRENT:
+            srv.stat_current_cow_bytes = cow
+            srv.stat_current_cow_updated = updated
+            srv.stat_current_save_keys_processed = keys
+        elif kind == CHILD_INFO_RDB_COW:
+            srv.stat_rdb_cow_bytes = srv.stat_current_cow_peak
+    srv._child_info_buf = buf
+
+
+def child_started(srv):
+    """The child info state of a new child (resetChildState's counterpart)."""
+    srv.stat_current_cow_peak = srv.stat_current_cow_bytes = 0
+    srv.stat_current_cow_updated = srv.stat_current_save_keys_processed = 0
+    srv.stat_current_save_keys_total = sum(len(db.data) for db in srv.dbs)
+    srv._child_info_buf = b""
+
+
+def child_finished(srv):
+    srv.stat_current_cow_peak = srv.stat_current_cow_bytes = 0
+    srv.stat_current_cow_updated = srv.stat_current_save_keys_processed = 0
+    srv.stat_current_save_keys_total = 0
+    srv._child_info_buf = b""
+
+
 def reset_child_signals():
     """A forked child: default SIGTERM/SIGINT/SIGABRT, SIGUSR1 exits (killRDBChild), and
     no signal wakes the parent's loop through the inherited wakeup fd."""
@@ -2116,15 +2283,21 @@ def fork_save(srv, path, on_done, aux_extra=None):
         on_done(ok)
         return None
     r, w = os.pipe()
+    info_r, info_w = os.pipe()
+    child_started(srv)
     pid = os.fork()
     if pid == 0:   # child
         code = 1
         try:
             os.close(r)
+            os.close(info_r)
             reset_child_signals()
             from ..oom import in_fork_child
             in_fork_child(srv)
+            global child_reporter
+            child_reporter = ChildReporter(srv, info_w)
             save(srv, path, aux_extra)
+            child_reporter.send(CHILD_INFO_RDB_COW, 0)
             code = 0
         except BaseException as e:
             try:
@@ -2139,7 +2312,10 @@ def fork_save(srv, path, on_done, aux_extra=None):
                 pass
             os._exit(code)
     os.close(w)
+    os.close(info_w)
+    os.set_blocking(info_r, False)
     job = _Child(pid, r, on_done)
+    job.info_fd = info_r
     jobs = getattr(srv, "_fork_jobs", None)
     if jobs is None:
         jobs = srv._fork_jobs = []
@@ -2149,13 +2325,23 @@ def fork_save(srv, path, on_done, aux_extra=None):
 
 
 class _Child:
-    __slots__ = ("pid", "fd", "on_done", "error")
+    __slots__ = ("pid", "fd", "on_done", "error", "info_fd")
 
     def __init__(self, pid, fd, on_done):
         self.pid = pid
         self.fd = fd
         self.on_done = on_done
         self.error = ""
+        self.info_fd = None
+
+    def close_info(self, srv):
+        if self.info_fd is not None:
+            read_child_info(srv, self.info_fd)
+            try:
+                os.close(self.info_fd)
+            except OSError:
+                pass
+            self.info_fd = None
 
 
 def _reap(srv):
@@ -2163,6 +2349,8 @@ def _reap(srv):
     if not jobs:
         return
     for job in list(jobs):
+        if job.info_fd is not None:
+            read_child_info(srv, job.info_fd)
         try:
             pid, status = os.waitpid(job.pid, os.WNOHANG)
         except ChildProcessError:
@@ -2170,6 +2358,8 @@ def _reap(srv):
         if pid == 0:
             continue
         jobs.remove(job)
+        job.close_info(srv)
+        child_finished(srv)
         try:
             job.error = os.read(job.fd, 4096).decode("utf-8", "replace")
         except OSError:
@@ -2221,5 +2411,7 @@ def kill_children(srv):
             os.close(job.fd)
         except OSError:
             pass
+        job.close_info(srv)
+        child_finished(srv)
         srv._fork_jobs.remove(job)
 
