@@ -96,6 +96,12 @@ def test_memory_fields_like_redis(servers):
     for srv in servers:
         r = control(srv.port)
         got = {}
+        fresh = socket.create_connection(("127.0.0.1", srv.port))   # never sends
+        assert wait_for(lambda: any(c["cmd"] == "NULL" and c["rbs"] == "1024"
+                                    for c in r.client_list()))
+        got["fresh"] = [{f: c[f] for f in MEM_FIELDS} for c in r.client_list()
+                        if c["cmd"] == "NULL"]
+        fresh.close()
         a = connect(srv.port, "idle")
         b = connect(srv.port, "bigarg")
         b.sendall(b"*2\r\n$3\r\nget\r\n$100000\r\n" + b"x" * 50000)
