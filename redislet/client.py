@@ -254,6 +254,9 @@ class Client(asyncio.Protocol):
                     if srv.ready_keys:
                         srv.handle_ready_keys()
                         t0 = perf()
+                    # (a command run here leaves reply_mode and paused as they were)
+                    if self.blocked is None and not self.closing:
+                        continue
             if self.reply_mode or self.blocked is not None or self.closing or self.paused:
                 if self.reply_mode > 1:
                     self.advance_reply_skip()
