@@ -132,7 +132,7 @@ def tracking_overhead(c):
     return (n + n // 9 + 1) * 32
 
 
-def query_buffer(c, now):
+def query_buffer(c):
     """(qbuf, sdsalloc of the query buffer)."""
     p = c.parser
     qlen = len(p.buf) + p.partlen
@@ -163,7 +163,7 @@ def fields(c, argv=None):
     """The memory fields of CLIENT LIST: (qbuf, qbuf_free, argv_mem, multi_mem, rbs, rbp,
     obl, oll, omem, tot_mem). argv: the command c is running now (CLIENT LIST/INFO of
     itself: Redis still holds it in the query buffer and in argv)."""
-    qlen, alloc = query_buffer(c, 0)
+    qlen, alloc = query_buffer(c)
     if argv is not None:
         argv_mem = sum(map(len, argv))
         argc = len(argv)
@@ -461,7 +461,7 @@ class ClientMemory:
         """clientsCronResizeQueryBuffer: free the unused space of an idle client's
         buffer, trim a big one to the recent peak."""
         p = c.parser
-        qlen, alloc = query_buffer(c, now)
+        qlen, alloc = query_buffer(c)
         if alloc - qlen > 4096:
             new = -1
             if now - c.last_interaction > 2:
