@@ -108,3 +108,35 @@ def test_other_servers_in_process_keep_the_table(tmp_path):
         rb.close()
         a.stop()
         b.stop()
+
+
+@pytest.mark.parametrize("replica_kind", ["redislet", "redis"])
+def test_replica_runs_the_stream_through_its_renamed_table(tmp_path, replica_kind):
+    """A renamed command from the master's stream is unknown to the replica (processCommand
+    looks it up in server.commands)."""
+    import time
+    from conftest import start_real_redis, start_redislet
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    master = start_redislet(tmp_path / "m")
+    start = start_redislet if replica_kind == "redislet" else start_real_redis
+    replica = start(tmp_path / "r", "--rename-command", "append", "myappend")
+    m, r = Raw(master.port), Raw(replica.port)
+    try:
+        r.cmd("REPLICAOF", "127.0.0.1", str(master.port))
+        deadline = time.time() + 20
+        while b"master_link_status:up" not in r.cmd("INFO", "replication"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        m.cmd("APPEND", "a", "1")     # propagated as is
+        m.cmd("SET", "b", "2")
+        deadline = time.time() + 10
+        while r.cmd("GET", "b") != b"$1\r\n2\r\n":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert r.cmd("EXISTS", "a") == b":0\r\n"
+    finally:
+        m.close()
+        r.close()
+        replica.stop()
+        master.stop()

@@ -20,7 +20,6 @@ except ImportError:  # pragma: no cover - the Python parser reads the stream the
 from ..anet import best_effort_bind_connect
 from ..client import Client
 from ..oom import set_oom_score_adj
-from ..commands.table import COMMANDS
 from ..resp.parser import RequestParser, canonical_size
 from . import rdbaux
 from .failover import FAILOVER_IN_PROGRESS
@@ -1129,7 +1128,7 @@ class ReplicaRole:
         base = c.stream_pos if c.multi is not None else c.reploff
         process = c.process
         call = c.call
-        commands = COMMANDS
+        commands = srv.commands      # lookupCommand: rename-command applies
         multi_start = -1
         done = len(cmds)
         sized, sized_off = 0, base      # cmds[:sized] end at stream offset sized_off
