@@ -59,3 +59,41 @@ def test_unbindable_source_falls_back(tmp_path, replica_kind):
     if _can_bind("192.0.2.1"):
         pytest.skip("192.0.2.1 is bindable here")
     assert _scenario(tmp_path, replica_kind, "192.0.2.1") == "127.0.0.1"
+
+
+@pytest.mark.parametrize("kind", ["redislet", "redis"])
+def test_sentinel_links_bind_source_addr(tmp_path, kind):
+    """Sentinel's links to a monitored master come from bind-source-addr
+    (redisAsyncConnectBind)."""
+    if not _can_bind("127.0.0.2"):
+        pytest.skip("127.0.0.2 is not usable here")
+    from conftest import free_port
+    from test_sentinel import SentinelProcess
+    (tmp_path / "m").mkdir()
+    (tmp_path / "s").mkdir()
+    master = start_redislet(tmp_path / "m", "--protected-mode", "no")
+    sentinel = None
+    m = Raw(master.port)
+    try:
+        if kind == "redis":
+            from conftest import REDIS_SERVER
+            if REDIS_SERVER is None:
+                pytest.skip("redis-server not installed")
+        sentinel = SentinelProcess(kind, tmp_path / "s", free_port(), [
+            "bind-source-addr 127.0.0.2",
+            "sentinel monitor mymaster 127.0.0.1 %d 1" % master.port])
+        deadline = time.time() + 10
+        addrs = set()
+        while time.time() < deadline:
+            lines = m.cmd("CLIENT", "LIST").decode().split("\n")
+            addrs = {ln.split(" addr=")[1].split(":")[0] for ln in lines
+                     if "name=sentinel-" in ln}
+            if len(addrs) and len([ln for ln in lines if "name=sentinel-" in ln]) >= 2:
+                break
+            time.sleep(0.05)
+        assert addrs == {"127.0.0.2"}
+    finally:
+        m.close()
+        if sentinel is not None:
+            sentinel.stop()
+        master.stop()

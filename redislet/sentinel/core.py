@@ -966,14 +966,16 @@ class Sentinel:
                 self.event(LL_DEBUG, "-cmd-link-reconnection", ri,
                            " #Failed to establish connection", at=True)
             else:
-                link.cc = Conn(self.loop, ri.addr.ip, ri.addr.port, self._on_conn_close(link))
+                link.cc = Conn(self.loop, ri.addr.ip, ri.addr.port, self._on_conn_close(link),
+                               self.srv.config.values["bind-source-addr"])
                 link.pending_commands = 0
                 link.cc_conn_time = mstime()
                 self.send_auth_if_needed(ri, link.cc)
                 self.set_client_name(ri, link.cc, "cmd")
                 self.send_ping(ri)
         if ri.flags & (SRI_MASTER | SRI_SLAVE) and link.pc is None and ri.addr.ip:
-            link.pc = Conn(self.loop, ri.addr.ip, ri.addr.port, self._on_conn_close(link))
+            link.pc = Conn(self.loop, ri.addr.ip, ri.addr.port, self._on_conn_close(link),
+                           self.srv.config.values["bind-source-addr"])
             link.pc_conn_time = mstime()
             self.send_auth_if_needed(ri, link.pc)
             self.set_client_name(ri, link.pc, "pubsub")

@@ -24,7 +24,7 @@ def encode_command(args):
 
 
 class Conn(asyncio.Protocol):
-    def __init__(self, loop, host, port, on_close):
+    def __init__(self, loop, host, port, on_close, source_addr=None):
         self.loop = loop
         self.transport = None
         self.reader = hiredis.Reader()
@@ -34,11 +34,14 @@ class Conn(asyncio.Protocol):
         self.closed = False
         self.on_close = on_close
         self.sockname = None
-        self.task = loop.create_task(self._connect(host, port))
+        self.task = loop.create_task(self._connect(host, port, source_addr))
 
-    async def _connect(self, host, port):
+    async def _connect(self, host, port, source_addr):
+        # redisAsyncConnectBind: from bind-source-addr when set (no fallback, as hiredis)
         try:
-            await self.loop.create_connection(lambda: self, host, port)
+            await self.loop.create_connection(
+                lambda: self, host, port,
+                local_addr=(source_addr, 0) if source_addr else None)
         except (OSError, asyncio.CancelledError, ValueError):
             self._closed()
 
