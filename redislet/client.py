@@ -43,6 +43,11 @@ class Client(asyncio.Protocol):
     asking = False               # cluster: CLIENT_ASKING (reset after the next command)
     readonly_mode = False        # cluster: CLIENT_READONLY (READONLY / READWRITE)
     cluster_slot = -1            # cluster: c->slot, the slot of this command's keys (scripts)
+    # read with getattr(c, name, default) by other modules; a class default spares every
+    # such read building an AttributeError
+    must_obey = False            # the AOF loading client (mustObeyClient)
+    in_script = False            # the scripting engine's own client
+    lua_debug = 0                # SCRIPT DEBUG YES (1) / SYNC (2)
     # memory model (clientmem.py; the ones the request path reads are set in __init__):
     # the query buffer's big allocation, the last accounted memory and bucket
     buf_peak_reset = 0
@@ -392,15 +397,18 @@ class Client(asyncio.Protocol):
             self.replica_replied(cmd)
             srv = self.server
             srv.stat_unexpected_error_replies += 1
+            text = msg[4:] if msg.startswith("ERR ") else msg    # (addReplyError's text)
             srv.log("warning", "== CRITICAL == This master is sending an error to its "
                     "replica: '%s' after processing the command '%s'"
-                    % (msg[:4096], cmd.fullname if cmd is not None else "<unknown>"))
+                    % (text[:4096], cmd.fullname if cmd is not None else "<unknown>"))
 
     def replica_replied(self, cmd):
         """_addReplyToBufferOrList: a replica's commands never get replies (the link
         carries the stream); one that would is logged and disconnected."""
         if self.closed:
             return
+        if cmd is not None:
+            self.last_cmd = cmd             # (c->lastcmd is set before the checks)
         self.server.log("warning", "Replica generated a reply to command '%s', disconnecting "
                         "it: %s" % (cmd.fullname if cmd is not None else "<unknown>",
                                     self.info_line()))

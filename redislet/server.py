@@ -201,6 +201,7 @@ class RedisServer:
         self.config.on_change("port", self._port_changed)
         self.config.on_change("bind", self._bind_changed)
         self.config.on_change("proto-max-bulk-len", self._max_bulk_changed)
+        self.config.on_change("watchdog-period", lambda v: self.watchdog_schedule())
 
     def _max_bulk_changed(self, value):
         # proto-max-bulk-len is global in Redis: existing connections see it too

@@ -2178,7 +2178,7 @@ class ChildReporter:
         t = time.time()
         srv.log_raw("%d:C %s.%03d %s %s\n" % (
             os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
-            int(t * 1000) % 1000, "*" if level == "notice" else "-", msg))
+            int(t * 1000) % 1000, {"warning": "#", "notice": "*"}.get(level, "-"), msg))
 
     def send(self, kind, keys):
         now = _now_us()
@@ -2198,8 +2198,10 @@ class ChildReporter:
                              (self.total // self.count) >> 20))
         try:
             os.write(self.fd, _INFO_REC.pack(kind, keys, self.cow, self.cow_updated, -1.0))
-        except OSError:
-            pass
+        except OSError as e:    # the parent is gone (killed): no point going on
+            self._log("warning", "Child failed reporting info to parent, exiting. %s"
+                      % os.strerror(e.errno or 0))
+            os._exit(1)
 
     def progress(self, keys):
         now = time.monotonic()

@@ -115,6 +115,20 @@ class RdbChild:
         self.mark = None
         self.reading = False
         self.start = time.time()
+        self.info_fd = None          # child info pipe (drained by check_child)
+
+    def drain_info(self, srv, close=False):
+        fd = self.info_fd
+        if fd is None:
+            return
+        from ..persistence.rdb import read_child_info
+        read_child_info(srv, fd)
+        if close:
+            self.info_fd = None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class MasterRole:
@@ -533,15 +547,19 @@ class MasterRole:
             fd, path = tempfile.mkstemp(prefix="temp-repl-%d-" % os.getpid(), suffix=".rdb",
                                         dir=_writable_dir())
             os.close(fd)
+        info_r, info_w = os.pipe()
         t0 = time.perf_counter()
         pid = os.fork()
         if pid == 0:   # the child
             code = 1
             try:
-                from ..persistence.rdb import reset_child_signals
-                reset_child_signals()
+                from ..persistence import rdb
+                rdb.reset_child_signals()
                 in_fork_child(srv)
                 os.close(status_r)
+                os.close(info_r)
+                # child info: its reports also find out when the parent is gone
+                rdb.child_reporter = rdb.ChildReporter(srv, info_w)
                 if data_r is not None:
                     os.close(data_r)
                 if socket:
@@ -561,12 +579,16 @@ class MasterRole:
                 os._exit(code)
         srv.stat_fork_time = int((time.perf_counter() - t0) * 1000000)
         os.close(status_w)
+        os.close(info_w)
+        os.set_blocking(info_r, False)
         if data_w is not None:
             os.close(data_w)
             os.set_blocking(data_r, False)
         self.log("notice", "Background RDB transfer started by pid %d" % pid
                  if socket else "Background saving started by pid %d" % pid)
-        return RdbChild(pid, socket, status_r, data_r, path)
+        child = RdbChild(pid, socket, status_r, data_r, path)
+        child.info_fd = info_r
+        return child
 
     def start_pipe_reader(self):
         child = self.child
@@ -666,7 +688,10 @@ class MasterRole:
         killed is noticed even while its pipe is not read (a replica's socket is full);
         one that exited fine leaves the rest of its pipe to be read."""
         child = self.child
-        if child is None or not child.socket or child.data_fd is None:
+        if child is None:
+            return
+        child.drain_info(self.srv)
+        if not child.socket or child.data_fd is None:
             return
         try:
             pid, status = os.waitpid(child.pid, os.WNOHANG)
@@ -702,6 +727,7 @@ class MasterRole:
             os.close(child.status_fd)
         except OSError:
             pass
+        child.drain_info(srv, close=True)
         _reap(srv.loop, child.pid)
         if ok:
             self.log("notice", "Background RDB transfer terminated with success" if child.socket
