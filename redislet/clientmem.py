@@ -52,6 +52,7 @@ BUCKET_MIN_LOG, BUCKET_MAX_LOG = 15, 33
 NBUCKETS = 1 + BUCKET_MAX_LOG - BUCKET_MIN_LOG
 TYPE_NORMAL, TYPE_SLAVE, TYPE_PUBSUB, TYPE_MASTER = 0, 1, 2, 3
 CRON_MIN_ITERATIONS = 5
+PEAK_SLOTS = 8                 # CLIENTS_PEAK_MEM_USAGE_SLOTS
 
 
 def je_size(n):
@@ -228,6 +229,8 @@ class ClientMemory:
         self.buckets = None                  # [{client: None}] while eviction is on
         self.limit = 0
         self.queue = deque()                 # clientsCron's rotation
+        self.peak_in = [0] * PEAK_SLOTS      # ClientsPeakMemInput / Output, per second
+        self.peak_out = [0] * PEAK_SLOTS
         self.evict_handle = None
         srv.stat_evicted_clients = 0
         srv.stat_reply_buffer_shrinks = 0
@@ -424,25 +427,37 @@ class ClientMemory:
             it = min(n, CRON_MIN_ITERATIONS)
         q = self.queue
         now = time.monotonic()
-        now_ms = int(time.time() * 1000)
+        wall = time.time()
+        now_ms = int(wall * 1000)
+        slot = int(wall) % PEAK_SLOTS
+        nxt = (slot + 1) % PEAK_SLOTS
+        self.peak_in[nxt] = self.peak_out[nxt] = 0
         limits = srv.obuf_limits_on
         while it > 0:
             if not q:
                 q.extend(clients.values())
             c = q.popleft()
             it -= 1
-            if c.closed or (c.cron_quiet and c.cron_seen == c.last_interaction
-                            and not c.wpaused):
-                continue      # nothing changed since the last visit changed nothing
+            if c.closed:
+                continue
+            if c.cron_quiet and c.cron_seen == c.last_interaction and not c.wpaused:
+                # nothing changed since a visit that found nothing to do: only its
+                # (empty) query buffer counts for the recent input peak
+                if self.peak_in[slot] < 8:
+                    self.peak_in[slot] = 8
+                continue
             self.resize_query_buffer(c, now)
             self.resize_output_buffer(c, now_ms)
+            self.track_expansive(c, slot)
             if not self.update(c):
                 self.update_memory(c)
             # the next visit would change nothing (freed query buffer, reply buffer at
             # its size with no peak): skip the client until it talks again
             c.cron_seen = c.last_interaction
             usable = c.rbs
-            c.cron_quiet = (not c.qb_big and c.qb_freed_at >= c.last_interaction
+            p = c.parser
+            c.cron_quiet = (c.qb_big <= 4 and c.qb_freed_at >= c.last_interaction
+                            and not p.buf and not p.partlen and p.argv is None
                             and not c.buf_peak and c.blocked is None
                             and not c.obuf_soft_since
                             and (not srv.reply_buffer_resizing_enabled
@@ -456,6 +471,27 @@ class ClientMemory:
                     c.kill()
         if self.buckets is not None:
             self.evict()
+
+    def track_expansive(self, c, slot):
+        """clientsCronTrackExpansiveClients: the biggest input (query buffer + argv) and
+        output (reply list) seen per second, for INFO's client_recent_max_*_buffer."""
+        qlen, alloc = query_buffer(c)
+        in_usage = sds_zmalloc(alloc)
+        pa = c.parser.argv
+        if pa:
+            # (argv is allocated for the whole multibulk, at most 1024 slots at first)
+            in_usage += sum(map(len, pa)) + je_size(
+                8 * min(len(pa) + c.parser.remaining, 1024))
+        if in_usage > self.peak_in[slot]:
+            self.peak_in[slot] = in_usage
+        if c.wpaused:
+            out = output(c)[2]
+            if out > self.peak_out[slot]:
+                self.peak_out[slot] = out
+
+    def recent_max(self):
+        """getExpansiveClientsInfo: (input, output)."""
+        return max(self.peak_in), max(self.peak_out)
 
     def resize_query_buffer(self, c, now):
         """clientsCronResizeQueryBuffer: free the unused space of an idle client's

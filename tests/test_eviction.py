@@ -64,7 +64,9 @@ def test_limit_honoured(ev, policy):
         ev.set("more:%d" % i, "x", ex=10000)
     assert used(ev) < limit + 4096
     assert ev.info("stats")["evicted_keys"] > 0
-    assert 0 < ev.dbsize() <= n * 1.2
+    # (the client's buffers count in used_memory too: its reply buffer shrinking while
+    # the test runs, clientsCronResizeOutputBuffer, frees up to ~15k for more keys)
+    assert 0 < ev.dbsize() <= n * 1.2 + 64
 
 
 def test_maxmemory_1_evicts_everything(ev):

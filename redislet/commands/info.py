@@ -226,8 +226,7 @@ def _clients(srv):
     clients = list(srv.clients.values())
     replicas = sum(1 for c in clients if _is_replica_client(c))
     in_timeout = sum(1 for c in clients if c.blocked is not None and c.blocked.timer is not None)
-    max_in = max((c.parser.pending_bytes() for c in clients), default=0)
-    max_out = max((c.output_size() for c in clients), default=0)
+    max_in, max_out = srv.cmem.recent_max()      # (clientmem.py, the client cron)
     return [
         ("connected_clients", len(clients) - replicas),
         ("cluster_connections",
