@@ -107,6 +107,9 @@ def test_memory_fields_like_redis(servers):
         b.sendall(b"*2\r\n$3\r\nget\r\n$100000\r\n" + b"x" * 50000)
         assert wait_for(lambda: field(r, "bigarg", "qbuf") == "50000")
         got["bigarg"] = {f: field(r, "bigarg", f) for f in ("qbuf", "argv-mem", "tot-mem")}
+        # the cron's recent peak: querybuf allocation + argv (+ its array), 114688 + 3 + 16
+        assert wait_for(lambda: r.info("clients")["client_recent_max_input_buffer"]
+                        == 114707, 3)
         m = connect(srv.port, "mbulk")
         m.sendall(b"*5\r\n$4\r\nmset\r\n$1\r\na\r\n$1000\r\n" + b"y" * 1000 + b"\r\n$1\r\nb\r\n")
         assert wait_for(lambda: field(r, "mbulk", "argv-mem") == "1006")
