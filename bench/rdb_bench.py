@@ -7,8 +7,8 @@ performance issue).
 Datasets: `strings` = N x `SET key:<i> <16 bytes>`; `mix` = M containers of ten kinds in
 equal numbers, small ones in Redis's compact encodings and big ones past their limits:
 lists of 16 short items (one listpack node) and of 200 items of mixed sizes (several
-nodes, some entries 100-300 bytes), hashes of 16 fields (listpack) and 150 fields
-(hashtable), sets of 32 integers (intset), 520 integers and 200 strings (hashtable),
+nodes, some entries 100-300 bytes), hashes of 16 fields (listpack) and 151 fields, one
+of them with a 100-byte value (hashtable), sets of 32 integers (intset), 520 integers and 200 strings (hashtable),
 zsets of 16 (listpack) and 150 members (skiplist, integer and fractional scores), and
 streams of 60 entries (listpack nodes) with a consumer group and pending entries.
 
@@ -233,7 +233,9 @@ def mix_cmds(nkeys):
         for j in range(16):
             h += ["field:%d" % j, "value:%d" % (i + j)]
         cmds.append(enc(*h))
-        h = ["HSET", "hash_b:%d" % i]
+        # a value over hash-max-listpack-value (64) makes it a hashtable (a hash needs
+        # 513 fields for that otherwise: Redis 7.0's built-in default is 512)
+        h = ["HSET", "hash_b:%d" % i, "description", "text %d " % i * 12]
         for j in range(150):
             h += ["field:%d" % j, "value:%d" % (i + j) if j % 2 else str(i * j)]
         cmds.append(enc(*h))
