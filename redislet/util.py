@@ -8,10 +8,20 @@ LLONG_MAX = (1 << 63) - 1
 _DIGITS = frozenset(b"0123456789")
 
 
+# the small canonical integers (counts, indexes, numkeys) by their bytes: one dict lookup
+_SMALL_LL = {b"%d" % i: i for i in range(-16, 1025)}.get
+
+
 def parse_ll(b):
     """Redis's string2ll: a strict decimal signed 64-bit integer, or None.
 
     No spaces, no '+', no leading zeros, no '-0'."""
+    try:
+        v = _SMALL_LL(b)
+        if v is not None:
+            return v
+    except TypeError:        # a bytearray or memoryview (unhashable): parsed below
+        pass
     n = len(b)
     if n == 0 or n > 20:
         return None
