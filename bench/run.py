@@ -415,6 +415,34 @@ def run_extras(args, results):
                                          for r in pubs), 4)
     ex["publish"] = e
     log("  publish  redis %9.0f /s   redislet %9.0f /s" % (e["redis"], e["redislet"]))
+    ex["rdb"] = run_rdb(args)
+
+
+def run_rdb(args):
+    """rdb_bench.py's SAVE and load (start-up with the file) rounds: --memory-keys string
+    keys and a hundredth as many mixed containers (1,000,000 and 10,000 by default)."""
+    import rdb_bench
+    out = {}
+    base = tempfile.mkdtemp(prefix="redislet-rdb-")
+    try:
+        for name, kind, n, make in (
+                ("strings", "strings", args.memory_keys, rdb_bench.strings_cmds),
+                ("mixed", "mix", max(args.memory_keys // 100, 100), rdb_bench.mix_cmds)):
+            res = rdb_bench.run_dataset(kind, make(n), rdb_bench.sample_keys(kind, n), base,
+                                        args.rounds, time.time())
+            a, b = res["redislet"], res["redis"]
+            out[name] = {"keys": n}
+            for op, field in (("save", "save_s"), ("load", "load_ping_s")):
+                out[name][op] = {"ratio": round(rdb_bench.ratio_of(a, b, field), 4),
+                                 "redislet_s": rdb_bench.median(a[field]),
+                                 "redis_s": rdb_bench.median(b[field])}
+                log("  rdb %-7s %s: redislet %.3f s, redis %.3f s" % (
+                    name, op, out[name][op]["redislet_s"], out[name][op]["redis_s"]))
+            ok = all(res["cross_" + k].get("ok") for k in ("redis", "redislet"))
+            out[name]["cross_load_ok"] = ok
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
