@@ -303,6 +303,7 @@ def lp_entries(elements, parts):
     head = _STR6_HEAD
     tail = _STR6_TAIL
     numstart = _NUMSTART
+    small = _SMALL_INT
     count = 0
     for e in elements:
         count += 1
@@ -317,7 +318,7 @@ def lp_entries(elements, parts):
             else:
                 ap(lp_str(e))
         else:
-            ap(lp_int(e))
+            ap(small[e] if 0 <= e <= 127 else lp_int(e))
     return count
 
 
