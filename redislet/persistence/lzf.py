@@ -25,36 +25,36 @@ def decompress(data, out_len):
     olen = 0                # len(out), kept in a local: one token costs a few steps
     while i < n:
         ctrl = data[i]
-        i += 1
         if ctrl < 32:
-            e = i + ctrl + 1
-            if e > n:
+            s = i + 1
+            i = s + ctrl + 1
+            if i > n:
                 raise LZFError("literal run past the end of the input")
-            out += data[i:e]
-            olen += e - i
-            i = e
-        else:
-            ln = ctrl >> 5
-            if ln == 7:
-                if i >= n:
-                    raise LZFError("truncated back reference")
-                ln += data[i]
-                i += 1
+            out += data[s:i]
+            olen += ctrl + 1
+            continue
+        i += 1
+        ln = ctrl >> 5
+        if ln == 7:
             if i >= n:
                 raise LZFError("truncated back reference")
-            ref = olen - ((ctrl & 0x1f) << 8) - data[i] - 1
+            ln += data[i]
             i += 1
-            ln += 2
-            if ref < 0:
-                raise LZFError("back reference before the start of the output")
-            if ref + ln <= olen:
-                out += out[ref:ref + ln]
-            else:
-                # the copy overlaps what it produces: a repeated pattern
-                pat = out[ref:]
-                out += (pat * (ln // len(pat) + 1))[:ln]
-            olen += ln
-        if olen > out_len:
+        if i >= n:
+            raise LZFError("truncated back reference")
+        ref = olen - ((ctrl & 0x1f) << 8) - data[i] - 1
+        i += 1
+        ln += 2
+        if ref < 0:
+            raise LZFError("back reference before the start of the output")
+        if ref + ln <= olen:
+            out += out[ref:ref + ln]
+        else:
+            # the copy overlaps what it produces: a repeated pattern
+            pat = out[ref:]
+            out += (pat * (ln // len(pat) + 1))[:ln]
+        olen += ln
+        if olen > out_len:      # (a literal run cannot outgrow its input: checked below)
             raise LZFError("output longer than announced")
     if olen != out_len:
         raise LZFError("output length mismatch")
