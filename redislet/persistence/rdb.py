@@ -1549,10 +1549,11 @@ def _load_stream(r, t, ctx):
             continue
         ids, entries = _parse_stream_node(el, ms, seq)
         if ids:
-            nodes.append((master, ids, entries))
+            # without tombstones (deleted count 0) the node's size is the listpack's
+            nodes.append((master, ids, entries, len(buf) if el[1] == 0 else None))
     nodes.sort(key=lambda x: x[0])      # the rax keeps its nodes in key order
-    for master, ids, entries in nodes:
-        s.load_node(master, ids, entries)
+    for master, ids, entries, lp_bytes in nodes:
+        s.load_node(master, ids, entries, lp_bytes)
     s.length = r.length()
     last_ms = r.length()
     s.last_id = (last_ms << 64) | r.length()

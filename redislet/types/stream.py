@@ -239,24 +239,32 @@ class Stream:
         if self.length == 1:
             self.first_id = idk
 
-    def load_node(self, master, ids, entries):
+    def load_node(self, master, ids, entries, lp_bytes=None):
         """Append a whole node as an RDB listpack holds it (master ID, entry IDs, field/value
         lists with None for tombstones), keeping Redis's node layout. Counters (length,
-        last_id, first_id, entries_added...) are the loader's to set."""
+        last_id, first_id, entries_added...) are the loader's to set. lp_bytes: the size
+        of that listpack when it has no tombstones; it is then exactly what the per-entry
+        accounting would add up to (lpBytes), so the sum is not made."""
         first = next((e for e in entries if e is not None), None)
         node = Node(master, first if first is not None else [b"", b""])
         mf = node.mfields
         live = deleted = 0
-        for idk, fv in zip(ids, entries):
-            if fv is None:
-                node.nbytes += 6      # a tombstone keeps its bytes; size is not observable
-                deleted += 1
-            else:
-                node.nbytes += entry_bytes(master, idk, fv, fv[0::2] == mf)
-                live += 1
+        if lp_bytes is not None and first is not None and None not in entries:
+            live = len(entries)
+        else:
+            lp_bytes = None
+            for idk, fv in zip(ids, entries):
+                if fv is None:
+                    node.nbytes += 6      # a tombstone keeps its bytes; size is not observable
+                    deleted += 1
+                else:
+                    node.nbytes += entry_bytes(master, idk, fv, fv[0::2] == mf)
+                    live += 1
         node.ids = list(ids)
         node.entries = list(entries)
         node.set_counters(live, deleted)
+        if lp_bytes is not None:
+            node.nbytes = lp_bytes
         self.nodes.append(node)
         self.keys.append(master)
         return node
