@@ -173,3 +173,32 @@ def test_lzf_match_lengths_round_trip():
     for d in cases:
         comp = lzf.compress(d)
         assert lzf.decompress(comp, len(d)) == d, len(d)
+
+
+def test_stream_node_sizes_survive_reload_like_real(tmp_path):
+    """A loaded stream node counts the listpack's bytes (stream-node-max-bytes decides when
+    XADD opens a new node): after DEBUG RELOAD, further XADDs split nodes where Redis
+    does."""
+    layouts = []
+    for start, d in ((start_redislet, "ours"), (start_real_redis, "real")):
+        (tmp_path / d).mkdir()
+        srv = start(tmp_path / d, "--dir", str(tmp_path / d), "--stream-node-max-bytes", "300")
+        try:
+            c = redis.Redis(port=srv.port)
+            for i in range(60):
+                c.xadd("s", {"f": b"v" * (i % 17), "n": i * 1000}, id=b"%d-1" % (i + 1))
+            c.xadd("t", {"x": "1"}, id="1-1")
+            c.xadd("t", {"x": "2"}, id="2-1")
+            c.xdel("t", "1-1")                  # a node with a tombstone
+            c.execute_command("DEBUG", "RELOAD")
+            nodes = []                          # the node count after each XADD
+            for i in range(60, 90):
+                c.xadd("s", {"f": b"w" * (i % 13), "n": i}, id=b"%d-1" % (i + 1))
+                c.xadd("t", {"x": str(i)}, id=b"%d-1" % (i + 1))
+                nodes.append((c.xinfo_stream("s")["radix-tree-keys"],
+                              c.xinfo_stream("t")["radix-tree-keys"]))
+            layouts.append((nodes, [c.execute_command("DEBUG", "DIGEST-VALUE", k)
+                                    for k in ("s", "t")]))
+        finally:
+            srv.stop()
+    assert layouts[0] == layouts[1]

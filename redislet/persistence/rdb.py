@@ -1549,8 +1549,7 @@ def _load_stream(r, t, ctx):
             continue
         ids, entries = _parse_stream_node(el, ms, seq)
         if ids:
-            # without tombstones (deleted count 0) the node's size is the listpack's
-            nodes.append((master, ids, entries, len(buf) if el[1] == 0 else None))
+            nodes.append((master, ids, entries, len(buf)))
     nodes.sort(key=lambda x: x[0])      # the rax keeps its nodes in key order
     for master, ids, entries, lp_bytes in nodes:
         s.load_node(master, ids, entries, lp_bytes)

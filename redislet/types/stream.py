@@ -243,16 +243,17 @@ class Stream:
         """Append a whole node as an RDB listpack holds it (master ID, entry IDs, field/value
         lists with None for tombstones), keeping Redis's node layout. Counters (length,
         last_id, first_id, entries_added...) are the loader's to set. lp_bytes: the size
-        of that listpack when it has no tombstones; it is then exactly what the per-entry
-        accounting would add up to (lpBytes), so the sum is not made."""
+        of that listpack (Redis's lpBytes, which decides when XADD opens a new node); for
+        a node without tombstones it is exactly what the per-entry accounting adds up to,
+        and a tombstone counts the bytes it really has there."""
         first = next((e for e in entries if e is not None), None)
         node = Node(master, first if first is not None else [b"", b""])
         mf = node.mfields
         live = deleted = 0
-        if lp_bytes is not None and first is not None and None not in entries:
-            live = len(entries)
+        if lp_bytes is not None:
+            deleted = entries.count(None)
+            live = len(entries) - deleted
         else:
-            lp_bytes = None
             for idk, fv in zip(ids, entries):
                 if fv is None:
                     node.nbytes += 6      # a tombstone keeps its bytes; size is not observable
