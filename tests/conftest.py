@@ -27,7 +27,7 @@ def wait_ready(port, proc, timeout=15):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(64).startswith((b"+PONG", b"-NOAUTH", b"-LOADING")):
+                if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                     return
         except OSError:
             time.sleep(0.05)
