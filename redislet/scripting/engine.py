@@ -58,6 +58,7 @@ FLAG_NAMES = [(FLAG_NO_WRITES, "no-writes"), (FLAG_ALLOW_OOM, "allow-oom"),
 REPL_AOF = 1
 REPL_REPLICA = 2
 REPL_ALL = 3
+RUN_ARGS_MAX = 64          # keys + args passed to Lua one by one (api.run_args) up to this
 
 BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
@@ -313,6 +314,7 @@ class LuaEngine:
         api = self.api = chunk(py, eval_mode)
         self.G = api.G
         self._run = api.run
+        self._run_args = api.run_args
         self._table = L.table
         self._mk_status = api.status
         self._mk_err = api.err
@@ -830,6 +832,8 @@ class LuaEngine:
     # -- running --------------------------------------------------------------------------
     def _body(self, f, name, resp, keys, args):
         T = self._table
+        if len(keys) + len(args) <= RUN_ARGS_MAX:
+            return self._run_args(f, name, resp, len(keys), *keys, *args)
         return self._run(f, name, resp, T(*keys), T(*args))
 
     def _worker_loop(self, fn, args):
