@@ -56,7 +56,8 @@ PEAK_SLOTS = 8                 # CLIENTS_PEAK_MEM_USAGE_SLOTS
 
 
 def je_size(n):
-    """jemalloc's usable size for a request of n bytes (4 size classes per doubling)."""
+    """jemalloc's usable size for a request of n bytes (4 size classes per doubling).
+    (Also MEMORY USAGE's, commands/memory.py.)"""
     if n <= 8:
         return 8
     if n <= 128:
@@ -66,7 +67,14 @@ def je_size(n):
 
 
 def _sds_hdr(n):
-    return 3 if n < 256 else 5 if n < 65536 else 9
+    """The sds header size for a string of n bytes (sdsReqType, without type 5)."""
+    if n < 256:
+        return 3
+    if n < 65536:
+        return 5
+    if n < (1 << 32):
+        return 9
+    return 17
 
 
 def sds_alloc(n):

@@ -9,6 +9,7 @@ Redis's shape with the numbers INFO memory reports.
 import struct
 from itertools import islice
 
+from ..clientmem import je_size, _sds_hdr
 from ..errors import CommandError, SYNTAX, NOT_INTEGER
 from ..resp.encode import OK, integer, bulk
 from ..types.rlist import RList
@@ -43,26 +44,6 @@ STREAM_PREALLOC = 4096           # STREAM_LISTPACK_MAX_PRE_ALLOCATE
 SIZE_SAFETY_LIMIT = 8192
 SIZE_ESTIMATE_OVERHEAD = 8
 _OPT_LEVELS = (4096, 8192, 16384, 32768, 65536)
-
-
-def je_size(n):
-    """jemalloc's size class for an allocation of n bytes (4 classes per doubling)."""
-    if n <= 8:
-        return 8
-    if n <= 128:
-        return (n + 15) & ~15
-    step = 1 << ((n - 1).bit_length() - 3)
-    return ((n - 1) // step + 1) * step
-
-
-def _sds_hdr(n):
-    if n < 256:
-        return 3
-    if n < 65536:
-        return 5
-    if n < (1 << 32):
-        return 9
-    return 17
 
 
 def sds_size(n, type5=True):
