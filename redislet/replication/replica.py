@@ -816,7 +816,9 @@ class ReplicaRole:
                 self.log("warning", "Replication stream EOF marker is broken")
             else:
                 e = result[1]
-                if e.msg.startswith("Unexpected EOF"):
+                if e is None:                # (the loader failed: logged by step())
+                    err = "Invalid argument"
+                elif e.msg.startswith("Unexpected EOF"):
                     self.diskless_short_read(result[2])
                     err = "Connection reset by peer"
                 else:
