@@ -246,10 +246,14 @@ class Client(asyncio.Protocol):
                     srv.stat_numcommands += 1
                     if (not reply or reply[0] == 45 or dt >= srv.after_call_us   # None, b"", b"-"
                             or self.prop_override is not None or self.blocked is not None
-                            or (srv.dirty != dirty and srv.propagate_targets)
                             or srv.monitors):
                         self._after_call(cmd, argv, reply, dt, dirty)
                     else:
+                        if srv.dirty != dirty and srv.propagate_targets:
+                            # _after_call's propagation of a plain write
+                            if cmd.is_write:
+                                srv.propagate(self.db.id, argv)
+                            self.woff = srv.master_repl_offset   # WAIT waits for this
                         out_append(reply)
                         if srv.latency_tracking:
                             if dt < LAT_SMALL:

@@ -550,10 +550,14 @@ class ClusterClient(Client):
                 srv.stat_numcommands += 1
                 if (not reply or reply[0] == 45 or dt >= srv.after_call_us   # None, b"", b"-"
                         or self.prop_override is not None or self.blocked is not None
-                        or (srv.dirty != dirty and srv.propagate_targets)
                         or srv.monitors):
                     self._after_call(cmd, argv, reply, dt, dirty)
                 else:
+                    if srv.dirty != dirty and srv.propagate_targets:
+                        # _after_call's propagation of a plain write
+                        if cmd.is_write:
+                            srv.propagate(self.db.id, argv)
+                        self.woff = srv.master_repl_offset   # WAIT waits for this
                     out_append(reply)
                     if srv.latency_tracking:
                         if dt < LAT_SMALL:
@@ -563,6 +567,9 @@ class ClusterClient(Client):
                 if srv.ready_keys:
                     srv.handle_ready_keys()
                     t0 = perf()
+                # (a command run here leaves reply_mode and paused as they were)
+                if self.blocked is None and not self.closing:
+                    continue
             if self.reply_mode or self.blocked is not None or self.closing or self.paused:
                 if self.reply_mode > 1:
                     self.advance_reply_skip()
