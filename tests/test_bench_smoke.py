@@ -38,5 +38,14 @@ def test_bench_run_minimal(tmp_path):
     labels = {(r["group"].split(" (")[0], r["label"]) for r in data["targets"]}
     assert ("throughput -P 1", "set") in labels and ("p99 latency -P 1", "xadd") in labels
     assert all(r["status"] in ("PASS", "FAIL", "info") for r in data["targets"])
+    ex = data["extras"]     # replica, EVALSHA, PUBLISH and RDB against Redis in the same run
+    for kind in ("redislet", "redis"):
+        assert ex["replica"][kind]["with"] > 0 and ex["replica"][kind]["without"] > 0
+    assert ex["evalsha"]["redislet"] > 0 and ex["evalsha"]["redis"] > 0
+    assert ex["publish"]["redislet"] > 0 and ex["publish"]["redis"] > 0
+    for name in ("strings", "mixed"):
+        for op in ("save", "load"):
+            assert ex["rdb"][name][op]["ratio"] > 0
+    assert ("EVALSHA -P 1", "evalsha") in labels
     root = ET.fromstring(out_svg.read_text())
     assert root.tag.endswith("svg") and len(root) > 10
