@@ -456,3 +456,28 @@ def test_watchdog_logs_a_blocked_server(tmp_path):
         assert log_text(s).count("WATCHDOG TIMER EXPIRED") == n
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("kind", ["redislet", "redis"])
+def test_flushall_kills_bgsave_child_with_redis_log_lines(tmp_path, kind):
+    """killRDBChild: the child logs sigKillChildHandler's line and exits; the parent logs
+    'terminated by signal 10' and keeps rdb_last_bgsave_status ok (SIGUSR1 is no error)."""
+    start = start_redislet if kind == "redislet" else start_real_redis
+    s = start(tmp_path)
+    try:
+        c = cli(s)
+        c.execute_command("DEBUG", "POPULATE", "10000")
+        c.config_set("rdb-key-save-delay", 1000)        # 10 s of saving: still running
+        assert c.bgsave() is True
+        wait_for(lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "1")
+        assert c.flushall() is True
+        wait_log(s, "Background saving terminated by signal 10")
+        text = log_text(s)
+        assert "signal-handler (" in text and \
+            "Received SIGUSR1 in child, exiting now." in text
+        assert text.index("Received SIGUSR1 in child") < \
+            text.index("Background saving terminated by signal 10")
+        p = info(s, "persistence")
+        assert p["rdb_bgsave_in_progress"] == "0" and p["rdb_last_bgsave_status"] == "ok"
+    finally:
+        s.stop()

@@ -140,6 +140,8 @@ def kill_rdb_child(srv):
         return
     pid = srv.child_pid
     rdb.kill_children(srv)
+    # (Redis reaps the child in checkChildrenDone: backgroundSaveDoneHandler's line)
+    srv.log("warning", "Background saving terminated by signal 10")
     _remove_temp(pid)
     srv.child_type = None
     srv.child_pid = -1

@@ -2252,9 +2252,10 @@ def child_finished(srv):
     srv._child_info_buf = b""
 
 
-def reset_child_signals():
-    """A forked child: default SIGTERM/SIGINT/SIGABRT, SIGUSR1 exits (killRDBChild), and
-    no signal wakes the parent's loop through the inherited wakeup fd."""
+def reset_child_signals(srv=None):
+    """A forked child: default SIGTERM/SIGINT/SIGABRT, SIGUSR1 exits (killRDBChild) with
+    sigKillChildHandler's log line when srv is given, and no signal wakes the parent's
+    loop through the inherited wakeup fd."""
     import signal
     try:
         signal.set_wakeup_fd(-1)
@@ -2266,9 +2267,21 @@ def reset_child_signals():
         except (ValueError, OSError):
             pass
     try:
-        signal.signal(signal.SIGUSR1, lambda *a: os._exit(255))
+        signal.signal(signal.SIGUSR1, lambda *a: _child_killed(srv))
     except (ValueError, OSError):
         pass
+
+
+def _child_killed(srv):
+    """sigKillChildHandler: log (at warning level, always shown) and exit with
+    SERVER_CHILD_NOERROR_RETVAL, which the parent reads as killed by SIGUSR1."""
+    if srv is not None:
+        try:
+            srv.log_raw("%d:signal-handler (%d) Received SIGUSR1 in child, exiting now.\n"
+                        % (os.getpid(), int(time.time())))
+        except Exception:     # noqa: BLE001 - the child exits whatever happens
+            pass
+    os._exit(255)
 
 
 def fork_save(srv, path, on_done, aux_extra=None):
@@ -2293,7 +2306,7 @@ def fork_save(srv, path, on_done, aux_extra=None):
         try:
             os.close(r)
             os.close(info_r)
-            reset_child_signals()
+            reset_child_signals(srv)
             from ..oom import in_fork_child
             in_fork_child(srv)
             global child_reporter

@@ -554,7 +554,7 @@ class MasterRole:
             code = 1
             try:
                 from ..persistence import rdb
-                rdb.reset_child_signals()
+                rdb.reset_child_signals(srv)
                 in_fork_child(srv)
                 os.close(status_r)
                 os.close(info_r)
