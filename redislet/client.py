@@ -292,9 +292,10 @@ class Client(asyncio.Protocol):
     def process(self, argv):
         """processCommand: look up, check, then execute or queue one command."""
         srv = self.server
-        cmd = srv.dispatch.get(argv[0])
+        dispatch = srv.dispatch
+        cmd = dispatch.get(argv[0])
         if cmd is None:
-            cmd = srv.dispatch.get(argv[0].lower())
+            cmd = dispatch.get(argv[0].lower())
         if cmd is None or cmd.needs_check or self.checks or srv.checks:
             cmd = self.check(argv, cmd)
             if cmd is None:
