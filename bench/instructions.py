@@ -22,40 +22,14 @@ import argparse
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evalsha_bench import SCRIPT as EVALSHA_SCRIPT, command, free_port, wait_ready  # noqa: E402
 XADD = ["XADD", "mystream", "*", "myfield", "myvalue"]
-EVALSHA_SCRIPT = b"return redis.call('INCR', KEYS[1])"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ask(port, *args):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"*%d\r\n" % len(args) + b"".join(
-            b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
-        return s.recv(65536)
-
-
-def wait_ready(port, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if ask(port, b"PING").startswith(b"+PONG"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server on port %d did not answer" % port)
 
 
 def python_binary():
@@ -86,8 +60,8 @@ def measure(kind, tests, n, pipeline, clients, workdir):
                             stderr=subprocess.DEVNULL)
     results = {}
     try:
-        wait_ready(port)
-        sha = ask(port, b"SCRIPT", b"LOAD", EVALSHA_SCRIPT).split(b"\r\n")[1].decode()
+        wait_ready(port, timeout=300)      # (the interpreter starts slowly under valgrind)
+        sha = command(port, b"SCRIPT", b"LOAD", EVALSHA_SCRIPT).split(b"\r\n")[1].decode()
         for test in tests:
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
                            capture_output=True)
