@@ -75,52 +75,55 @@ def compress(data, max_out=None):
     lit_start = 0
     i = 0
     end = n - 2
+    far = -MAX_OFF - 2          # the default position: always too far back
     while i < end:
         key = data[i:i + 3]
-        ref = get(key)
+        ref = get(key, far)
         htab[key] = i
-        if ref is None or i - ref > MAX_OFF:
+        off = i - ref - 1
+        if off >= MAX_OFF:
             i += 1
             continue
-        maxlen = n - i
-        if maxlen > MAX_REF:
-            maxlen = MAX_REF
         # the match: 3 bytes known; the next 16 compared as big-endian ints (the first
-        # differing byte is where their xor's highest bit is), then the rest at once
-        m = maxlen - 3
-        if m > 16:
-            m = 16
-        x = _from(data[i + 3:i + 3 + m], "big") ^ _from(data[ref + 3:ref + 3 + m], "big")
-        if x:
-            ln = 3 + m - ((x.bit_length() + 7) >> 3)
+        # differing byte is where their xor's highest bit is); when all 16 agree, the
+        # rest of the window the same way, in one xor
+        j = i + 19
+        if j <= n:
+            x = _from(data[i + 3:j], "big") ^ _from(data[ref + 3:ref + 19], "big")
+            if x:
+                ln = 19 - ((x.bit_length() + 7) >> 3)
+            else:
+                maxlen = n - i
+                if maxlen > MAX_REF:
+                    maxlen = MAX_REF
+                x = _from(data[j:i + maxlen], "big") ^ _from(data[ref + 19:ref + maxlen],
+                                                            "big")
+                ln = maxlen - ((x.bit_length() + 7) >> 3)
         else:
-            ln = 3 + m
-            if ln < maxlen:
-                if data[ref + ln:ref + maxlen] == data[i + ln:i + maxlen]:
-                    ln = maxlen
-                else:
-                    while data[ref + ln] == data[i + ln]:
-                        ln += 1
+            x = _from(data[i + 3:n], "big") ^ _from(data[ref + 3:ref + n - i], "big")
+            ln = n - i - ((x.bit_length() + 7) >> 3)
         if lit_start < i:
-            while i - lit_start > MAX_LIT:
+            k = i - lit_start
+            while k > MAX_LIT:
                 append(31)
                 out += data[lit_start:lit_start + MAX_LIT]
                 lit_start += MAX_LIT
-            append(i - lit_start - 1)
+                k -= MAX_LIT
+            append(k - 1)
             out += data[lit_start:i]
-        off = i - ref - 1
         if ln < 9:
             append(((ln - 2) << 5) | (off >> 8))
         else:
             append(0xE0 | (off >> 8))
             append(ln - 9)
         append(off & 0xff)
-        if len(out) > max_out:
-            return None
         i += ln
         if i < end:
             htab[data[i - 1:i + 2]] = i - 1
         lit_start = i
+    # out only grows: checking its size once, at the end, answers as checking per token
+    if len(out) + (n - lit_start) > max_out:
+        return None
     while lit_start < n:
         k = n - lit_start
         if k > MAX_LIT:
