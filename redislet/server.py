@@ -762,6 +762,9 @@ class RedisServer:
         self.log_raw(head + "--------\n\n")
 
     load_blocking = False        # a load runs in a greenlet (replica sync, start-up)
+    # the progress of the current load (persistence/loading.py; INFO persistence)
+    loading_start_time = loading_total_bytes = loading_loaded_bytes = 0
+    loading_rdb_used_mem = 0
     active_expire_enabled = True
     cluster = None               # the ClusterState in cluster mode (redislet/cluster/)
     master_executing = False     # a replica runs its master's stream (keys never expire then)

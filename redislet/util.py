@@ -38,6 +38,19 @@ def parse_ll(b):
     return None
 
 
+def atoll(b):
+    """C atoll / strtol prefix parsing: optional whitespace and sign, then digits."""
+    s = b.lstrip(b" \t\n\v\f\r")
+    i = 1 if s[:1] in (b"+", b"-") else 0
+    j = i
+    n = len(s)
+    while j < n and 48 <= s[j] <= 57:
+        j += 1
+    if j == i:
+        return 0
+    return int(s[:j])
+
+
 def ll_arg(b, msg=NOT_INTEGER):
     """getLongLongFromObjectOrReply: an integer argument, or CommandError(msg)."""
     v = parse_ll(b)

@@ -10,7 +10,6 @@ BGSAVE child runs; the AOF family uses "aof") and child_pid.
 
 `bgsave_done_hooks`: callables(srv, ok) run when a BGSAVE child finished (replication).
 """
-import asyncio
 import errno
 import os
 import time
@@ -22,7 +21,7 @@ from .. import cli, hooks
 from ..errors import CommandError, SYNTAX
 from ..resp.encode import OK, bulk
 from ..util import ll_arg as _ll
-from ..persistence import rdb
+from ..persistence import loading, rdb
 
 BGSAVE_RETRY_DELAY = 5
 MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
@@ -390,79 +389,6 @@ def _on_shutdown(srv, save, force):
 
 
 # -- start-up -------------------------------------------------------------------------------
-LOADING = "LOADING Redis is loading the dataset in memory"
-
-
-def _loading_check(c, cmd, argv):
-    """processCommand during the start-up load: commands without the loading flag wait."""
-    if c.server.loading and not cmd.loading:
-        return LOADING
-    if cmd.name == "exec" and c.multi:
-        from .transactions import queued_flags
-        if queued_flags(c)["deny_loading"]:
-            return LOADING
-    return None
-
-
-def _load_serving(srv, path):
-    """loadDataFromDisk's rdbLoad: the listeners already accept, and the load runs in a
-    greenlet handing the loop back every loading-process-events-interval-bytes
-    (processEventsWhileBlocked), so clients get LOADING (or INFO, CONFIG...) meanwhile."""
-    f = open(path, "rb")         # (FileNotFoundError: nothing to load)
-    loop = srv.loop
-    try:
-        from greenlet import greenlet, getcurrent
-    except ImportError:          # pragma: no cover - greenlet is a dependency
-        with f:
-            return rdb.load_rdb(srv, f)
-    if loop is None or loop.is_running():
-        with f:
-            return rdb.load_rdb(srv, f)
-    with f:
-        g = greenlet(lambda: rdb.load_rdb(srv, f))
-        done = loop.create_future()
-
-        def pause():
-            if getcurrent() is g:
-                g.parent.switch()
-
-        def step():
-            if done.done():
-                return
-            try:
-                res = g.switch()
-            except BaseException as e:  # noqa: BLE001 - re-raised below
-                done.set_exception(e)
-                return
-            if g.dead:
-                done.set_result(res)
-            else:
-                loop.call_soon(step)
-
-        srv.state_checks.append(_loading_check)
-        srv.update_checks()
-        srv.loading_yield = pause
-        srv.load_blocking = True            # whileBlockedCron instead of serverCron
-        try:
-            loop.run_until_complete(srv.begin_serving())
-            loop.call_soon(step)
-            stopped = srv.stopped
-            loop.run_until_complete(asyncio.wait([done, stopped],
-                                                 return_when=asyncio.FIRST_COMPLETED))
-            if not done.done():         # shut down while loading (SIGTERM)
-                done.cancel()
-                if not g.dead:
-                    g.throw()
-                raise SystemExit(0)
-            return done.result()
-        finally:
-            srv.loading_yield = None
-            srv.load_blocking = False
-            if _loading_check in srv.state_checks:
-                srv.state_checks.remove(_loading_check)
-            srv.update_checks()
-
-
 def startup_load(srv):
     """loadDataFromDisk (RDB part): load dir/dbfilename unless the AOF is on. A missing
     file is fine; an unreadable or corrupt one stops the server (exit status 1)."""
@@ -470,9 +396,8 @@ def startup_load(srv):
         return
     path = rdb_path(srv)
     start = time.monotonic()
-    srv.loading = True
     try:
-        res = _load_serving(srv, path)
+        res = loading.run_at_startup(srv, lambda: rdb.load(srv, path))
     except FileNotFoundError:
         return
     except OSError as e:
@@ -492,8 +417,6 @@ def startup_load(srv):
                 % (full, e))
         srv.log("warning", "Terminating server after rdb file reading failure.")
         raise SystemExit(1)
-    finally:
-        srv.loading = False
     srv.rdb_loaded_aux = res.aux
     srv.log("notice", "DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
     restore = getattr(srv, "rdb_restore_info", None)
@@ -531,6 +454,7 @@ def _info_persistence(srv, pairs):
             "current_save_keys_processed": srv.stat_current_save_keys_processed,
             "current_save_keys_total": total,
         })
+    pairs += loading.info_fields(srv)     # the last fields of the section
     return pairs
 
 

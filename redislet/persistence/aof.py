@@ -37,7 +37,8 @@ import time
 from .. import hooks
 from ..errors import CommandError
 from ..oom import in_fork_child
-from ..util import repr_bytes
+from ..util import atoll as _atoll, repr_bytes
+from . import loading
 
 AOF_OFF, AOF_ON, AOF_WAIT_REWRITE = 0, 1, 2
 TYPE_BASE, TYPE_HIST, TYPE_INCR = "b", "h", "i"
@@ -111,19 +112,6 @@ def _needs_repr(s):
         if ch in '\\"\n\r\t\a\b' or not (32 <= o < 127) or ch == " ":
             return True
     return False
-
-
-def _atoll(b):
-    """C atoll / strtol prefix parsing: optional whitespace and sign, then digits."""
-    s = b.lstrip(b" \t\n\v\f\r")
-    i = 1 if s[:1] in (b"+", b"-") else 0
-    j = i
-    n = len(s)
-    while j < n and 48 <= s[j] <= 57:
-        j += 1
-    if j == i:
-        return 0
-    return int(s[:j])
 
 
 def parse_manifest(text, log):
@@ -1154,7 +1142,7 @@ class Aof:
         base_size = 0
         ret = AOF_OK
         srv = self.srv
-        srv.loading = True
+        loading.start(srv, total)
         try:
             for n, ai in enumerate(files):
                 last = n == len(files) - 1
@@ -1175,7 +1163,7 @@ class Aof:
                 if ret in (AOF_OPEN_ERR, AOF_FAILED):
                     return ret
         finally:
-            srv.loading = False
+            loading.stop(srv)
         self.current_size = total
         self.rewrite_base_size = base_size
         return ret
@@ -1194,12 +1182,15 @@ class Aof:
                      % (filename, os.strerror(e.errno)))
             return AOF_NOT_EXIST
         srv = self.srv
-        saved_targets = srv.propagate_targets
+        saved_targets, saved_state = srv.propagate_targets, self.state
         srv.propagate_targets = []      # loading never propagates (shouldPropagate)
         try:
             with f:
                 if os.fstat(f.fileno()).st_size == 0:
                     return AOF_EMPTY
+                # off while replaying, as Redis (INFO's aof_enabled:0, no fsync at a
+                # shutdown meanwhile)
+                self.state = AOF_OFF
                 start = 0
                 if f.read(5) == b"REDIS":
                     old_style = filename == self.values["appendfilename"]
@@ -1217,6 +1208,7 @@ class Aof:
                                      "aborted" % filename)
                         self.log("warning", "%s: %s" % (filename, e))
                         return AOF_FAILED
+                    srv.loading_loaded_bytes = start     # loadingAbsProgress
                     if old_style:
                         self.log("notice", "Reading the remaining AOF tail...")
                 f.seek(start)
@@ -1224,6 +1216,7 @@ class Aof:
             return self._replay(filename, path, data, start)
         finally:
             srv.propagate_targets = saved_targets
+            self.state = saved_state
             srv.ready_keys.clear()
 
     def _replay(self, filename, path, data, base):
@@ -1246,13 +1239,16 @@ class Aof:
         kind = None     # None: EOF reached cleanly; "eof": unexpected end; "fmt"; "fail"
         loops = 0
         events = getattr(srv, "loading_yield", None)
+        reported = base
         while True:
+            if not loops % 1024:    # progress, and serve the clients from time to time
+                srv.loading_loaded_bytes += base + i - reported
+                reported = base + i
+                if events is not None:
+                    events()
+            loops += 1
             if i >= n:
                 break
-            if events is not None:
-                loops += 1
-                if loops % 1024 == 0:
-                    events()        # serve the clients from time to time
             j = data.find(b"\n", i, i + 1023)
             j = min(i + 1023, n) if j < 0 else j + 1
             line = data[i:j]
@@ -1367,7 +1363,7 @@ class Aof:
         if self.state == AOF_ON:
             start = time.monotonic()
             dirty = self.srv.dirty
-            ret = self.load_files()
+            ret = loading.run_at_startup(self.srv, self.load_files)
             self.srv.dirty = dirty
             if ret in (AOF_FAILED, AOF_OPEN_ERR):
                 raise FatalAofError("load")
@@ -1378,72 +1374,9 @@ class Aof:
         self.del_history_files()
 
     def debug_loadaof_for(self, c):
-        """DEBUG LOADAOF from client c: the load runs in a greenlet that gives the event loop
-        back every 1024 commands, every loading-process-events-interval-bytes of an RDB base
-        and while a timed-out script runs (processEventsWhileBlocked: meanwhile other
-        clients get -LOADING and the cron waits). Returns True when done at once; otherwise
-        c waits like a blocked client and gets its +OK at the end (None)."""
-        try:
-            from greenlet import greenlet, getcurrent
-        except ImportError:              # pragma: no cover
-            self.debug_loadaof()
-            return True
-        from ..blocking import Blocked
-        srv = self.srv
-        g = greenlet(self.debug_loadaof)
-
-        def events():
-            if getcurrent() is g:
-                g.parent.switch()
-        saved_yield = srv.__dict__.get("loading_yield")
-        saved_cron = srv.__dict__.get("cron_paused")
-        srv.loading_yield = events
-        srv.cron_paused = True           # time events wait, as in processEventsWhileBlocked
-        srv.state_checks.append(self._loading_check)
-        srv.update_checks()
-        blocked = []
-
-        def finish():
-            srv.state_checks.remove(self._loading_check)
-            srv.update_checks()
-            for name, v in (("loading_yield", saved_yield), ("cron_paused", saved_cron)):
-                if v is None:
-                    srv.__dict__.pop(name, None)
-                else:
-                    setattr(srv, name, v)
-            if blocked and c.blocked is blocked[0]:
-                from ..blocking import update_stats_on_unblock, queue_resume
-                c.blocked = None
-                srv.blocked_clients -= 1
-                update_stats_on_unblock(c, blocked[0], 0, False)
-                if not c.closed:
-                    if not c.reply_mode & 1:
-                        c.out.append(b"+OK\r\n")
-                    queue_resume(srv, c)
-
-        def step():
-            g.switch()
-            if not g.dead:
-                srv.loop.call_soon(step)
-                return False
-            finish()
-            return True
-
-        if step():
-            return True
-        b = Blocked(c.db, [], None, None, c.last_cmd)
-        c.blocked = b
-        srv.blocked_clients += 1
-        blocked.append(b)
-        return None
-
-    def _loading_check(self, c, cmd, argv):
-        """processCommand's LOADING rejection (commands without the loading flag)."""
-        deny = not cmd.loading
-        if not deny and cmd.name == "exec" and c.multi:
-            from ..commands.transactions import queued_flags
-            deny = queued_flags(c)["deny_loading"]
-        return "LOADING Redis is loading the dataset in memory" if deny else None
+        """DEBUG LOADAOF from client c, other clients served meanwhile (loading.py):
+        True when done at once, else None (c gets its +OK at the end)."""
+        return loading.run_for_client(c, self.debug_loadaof, b"+OK\r\n")
 
     def debug_loadaof(self):
         """DEBUG LOADAOF."""

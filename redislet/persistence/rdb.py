@@ -32,11 +32,12 @@ import struct
 import sys
 import time
 
-from . import lzf
+from . import loading, lzf
 from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION
+from ..util import atoll
 
 RDB_VERSION = 10
 
@@ -1887,8 +1888,9 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
     functions = []
     pending_lru = []
     key_delay = cfg.get("key-load-delay", 0)
-    # processEventsWhileBlocked: an asynchronous load (a replica's full sync) hands the
-    # event loop back every loading-process-events-interval-bytes
+    # rdbLoadProgressCallback: each time the parse passes a multiple of
+    # loading-process-events-interval-bytes, the progress INFO shows is updated and a load
+    # run by a loading.py runner (or a replica's) hands the event loop back
     yield_fn = getattr(srv, "loading_yield", None)
     yield_every = cfg.get("loading-process-events-interval-bytes", 2097152) or 2097152
     next_yield = yield_every
@@ -1946,6 +1948,8 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
                     res.aux[k] = v
                     if log:
                         _log_aux(srv, k, v)
+                    if k.lower() == b"used-mem":
+                        srv.loading_rdb_used_mem = atoll(v)
                     continue
                 if t == OP_EOF:
                     if ver >= 5:
@@ -2004,9 +2008,17 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
                 lru_idle = lfu_freq = -1
             if key_delay:
                 _delay(key_delay)
-            if yield_fn is not None and r.pos >= next_yield:
-                next_yield = r.pos + yield_every
-                yield_fn()
+            if r.pos >= next_yield:
+                mark = (base + r.pos) // yield_every * yield_every - base
+                next_yield = mark + yield_every
+                srv.loading_loaded_bytes = base + _crossing_read(data, start, mark,
+                                                                 yield_every)
+                # (counted as Redis counts them then: without this key, whose read passed
+                # the mark)
+                srv.rdb_last_load_keys_loaded = res.keys_loaded - 1
+                srv.rdb_last_load_keys_expired = res.keys_expired
+                if yield_fn is not None:
+                    yield_fn()
         except (RDBError, IndexError, struct.error) as e:
             if isinstance(e, RDBError):
                 if source is None or not e.msg.startswith("Unexpected EOF"):
@@ -2074,6 +2086,55 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
     return res
 
 
+def _crossing_read(data, start, mark, every):
+    """Where rdbLoadProgressCallback's read that passed `mark` began (the loaded bytes it
+    reports), for an entry at `start` that ends past the mark: exact for a string key
+    (the type byte, each part of a length and each chunk of `every` bytes of a body are
+    reads of their own); the entry's start otherwise."""
+    reads = [start]
+    if data[start] == T_STRING:
+        p = start + 1
+        for _ in range(2):              # the key, then the value
+            p = _string_reads(data, p, reads, every)
+            if p is None:
+                return start
+    for s in reversed(reads):
+        if s < mark:
+            return s
+    return start
+
+
+def _string_reads(data, p, reads, every):
+    """Append the read offsets of the string at p (rdbGenericLoadStringObject); returns
+    the offset after it (None: not a string encoding)."""
+    n, s, enc = _length_reads(data, p, reads)
+    if enc:
+        if n < 3:                       # RDB_ENC_INT8/16/32
+            reads.append(s)
+            return s + (1, 2, 4)[n]
+        if n != 3:
+            return None
+        n, s, _ = _length_reads(data, s, reads)       # RDB_ENC_LZF: clen, then len
+        s = _length_reads(data, s, reads)[1]
+    reads.extend(range(s, s + n, every))    # rioRead's max_processing_chunk pieces
+    return s + n
+
+
+def _length_reads(data, p, reads):
+    """rdbLoadLenByRef's reads at p: (length or encoding, offset after it, encoded?)."""
+    b = data[p]
+    reads.append(p)
+    t = b >> 6
+    if t == 0 or t == 3:
+        return b & 0x3F, p + 1, t == 3
+    reads.append(p + 1)                 # the rest of the length
+    if t == 1:
+        return ((b & 0x3F) << 8) | data[p + 1], p + 2, False
+    if b == 0x80:
+        return _unpack_BE32(data, p + 1)[0], p + 5, False
+    return _unpack_BE64(data, p + 1)[0], p + 9, False
+
+
 def _set_lru(srv, pending, dbid, key, lru_idle, lfu_freq):
     """objectSetLRUOrLFU, applied once the dataset is installed."""
     lfu = srv.lfu_mode
@@ -2118,11 +2179,7 @@ def _log_aux(srv, k, v):
             age = 0
         srv.log("notice", "RDB age %d seconds" % age)
     elif kl == b"used-mem":
-        try:
-            mem = int(v)
-        except ValueError:
-            mem = 0
-        srv.log("notice", "RDB memory usage when created %.2f Mb" % (mem / (1024 * 1024)))
+        srv.log("notice", "RDB memory usage when created %.2f Mb" % (atoll(v) / (1024 * 1024)))
     elif kl == b"aof-preamble":
         if v not in (b"0", b""):
             srv.log("notice", "RDB has an AOF tail")
@@ -2132,8 +2189,18 @@ def _log_aux(srv, k, v):
 
 
 def load(srv, path, **kw):
+    """rdbLoad: load_rdb from the file at path, the server loading meanwhile (INFO's
+    loading fields: its size is the total)."""
     with open(path, "rb") as f:
-        return load_rdb(srv, f, **kw)
+        try:
+            size = os.fstat(f.fileno()).st_size
+        except OSError:
+            size = 0
+        loading.start(srv, size)
+        try:
+            return load_rdb(srv, f, **kw)
+        finally:
+            loading.stop(srv)
 
 
 # ======================================================================================

@@ -757,10 +757,9 @@ class ReplicaRole:
                 db.clear()
         self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
         self.diskless_loading = 2 if swapdb and srv.replid == self.master_replid else 1
-        if self.diskless_loading == 2:
-            srv.async_loading = True
-        else:
-            srv.loading = True
+        from ..persistence import loading
+        # (the size of a transfer ended by an EOF mark is unknown: 0)
+        loading.start(srv, self.transfer_size, async_=self.diskless_loading == 2)
         src = self.source = DisklessSource(self)
         self.start_loader(lambda: self.diskless_run(src), self.diskless_done)
         self.feed_source()
@@ -854,8 +853,8 @@ class ReplicaRole:
         mode, self.diskless_loading = self.diskless_loading, 0
         if not mode:
             return
-        srv.loading = False
-        srv.async_loading = False
+        from ..persistence import loading
+        loading.stop(srv)
         self.update_checks()
         if ok:
             return
@@ -1030,10 +1029,8 @@ class ReplicaRole:
             self.log("warning", "Failed trying to load the MASTER synchronization DB from "
                      "disk: %s" % e)
             return False
-        srv.loading = True
         try:
-            with open(path, "rb") as f:
-                res = rdb.load_rdb(srv, f)
+            res = rdb.load(srv, path)
             aux = getattr(res, "aux", None)
             if aux:
                 self.last_aux = {(k.decode("latin-1") if isinstance(k, bytes) else k):
@@ -1047,8 +1044,6 @@ class ReplicaRole:
                 for db in srv.dbs:
                     db.clear()
             return False
-        finally:
-            srv.loading = False
 
     def attach_to_new_master(self):
         """replicationAttachToNewMaster: our replicas and backlog belong to the old
