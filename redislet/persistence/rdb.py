@@ -961,43 +961,106 @@ class _Ctx:
 _SHALLOW = _Ctx(False)
 
 
+# the 8/16/32-bit integer encodings (0xc0-0xc2): record width, a Struct that skips the
+# encoding byte and reads the value, the encoding byte
+_INT_RUNS = ((2, struct.Struct("<xb"), b"\xc0"), (3, struct.Struct("<xh"), b"\xc1"),
+             (5, struct.Struct("<xi"), b"\xc2"))
+_fmt_d = b"%d".__mod__
+
+
 def _read_strings(r, n):
     """n strings at the reader's position, each as Reader.string reads it; the short raw
-    ones and the 8/16/32-bit integers (most members of sets, hashes and zsets) inline."""
+    ones and the 8/16/32-bit integers (most members of sets, hashes and zsets) inline,
+    and consecutive integers of one width (a set of integers past the intset limits)
+    up to 64 at a time by Struct.iter_unpack."""
     d = r.data
     end = r.end
     p = r.pos
     out = []
     ap = out.append
-    for _ in range(n):
-        b = d[p] if p < end else 255
-        if b < 64:
-            e = p + 1 + b
-            if e <= end:
-                ap(d[p + 1:e])
-                p = e
-                continue
-        elif b == 0xC1:
-            if p + 3 <= end:
-                ap(b"%d" % _unpack_h(d, p + 1)[0])
-                p += 3
-                continue
-        elif b == 0xC2:
-            if p + 5 <= end:
-                ap(b"%d" % _unpack_i(d, p + 1)[0])
-                p += 5
-                continue
-        elif b == 0xC0:
-            if p + 2 <= end:
-                v = d[p + 1]
-                ap(b"%d" % (v - 256 if v > 127 else v))
-                p += 2
-                continue
-        r.pos = p
-        ap(r.string())
-        p = r.pos
+    while len(out) < n:
+        for _ in range(n - len(out)):
+            b = d[p] if p < end else 255
+            if b < 64:
+                e = p + 1 + b
+                if e <= end:
+                    ap(d[p + 1:e])
+                    p = e
+                    continue
+            elif b == 0xC1:
+                if p + 3 <= end:
+                    if p + 3 < end and d[p + 3] == b:
+                        break               # a run: below
+                    ap(b"%d" % _unpack_h(d, p + 1)[0])
+                    p += 3
+                    continue
+            elif b == 0xC2:
+                if p + 5 <= end:
+                    if p + 5 < end and d[p + 5] == b:
+                        break
+                    ap(b"%d" % _unpack_i(d, p + 1)[0])
+                    p += 5
+                    continue
+            elif b == 0xC0:
+                if p + 2 <= end:
+                    if p + 2 < end and d[p + 2] == b:
+                        break
+                    v = d[p + 1]
+                    ap(b"%d" % (v - 256 if v > 127 else v))
+                    p += 2
+                    continue
+            r.pos = p
+            ap(r.string())
+            p = r.pos
+        else:
+            break
+        # integers of width w from p on: the run is the prefix of their encoding byte
+        # among the next records' first bytes (each one found is where the next starts)
+        w, st, tag = _INT_RUNS[b - 0xC0]
+        left = n - len(out)
+        tags = d[p:p + w * (left if left < 64 else 64):w]
+        k = len(tags) - len(tags.lstrip(tag))
+        if p + w * k > end:
+            k = (end - p) // w
+        e = p + w * k
+        out += map(_fmt_d, st.iter_unpack(d[p:e]))
+        p = e
     r.pos = p
     return out
+
+
+def _zset_bulk(r, n):
+    """The n member/score pairs of a ZSET_2 as a dict read in one go (short raw members
+    inline), or None when a string cannot be read, a score is NaN or a member repeats
+    (the caller then reads again with the checks, in Redis's order)."""
+    d = r.data
+    end = r.end
+    p = r.pos
+    members = []
+    scores = []
+    am = members.append
+    asc = scores.append
+    unpack = _unpack_d
+    try:
+        for _ in range(n):
+            b = d[p] if p < end else 255
+            q = p + 1 + b
+            if b < 64 and q + 8 <= end:
+                am(d[p + 1:q])
+                asc(unpack(d, q)[0])
+                p = q + 8
+                continue
+            r.pos = p
+            am(r.string())
+            asc(r.double_bin())
+            p = r.pos
+    except RDBError:
+        return None
+    r.pos = p
+    dct = dict(zip(members, scores))
+    if len(dct) != n or any(map(math.isnan, scores)):
+        return None
+    return dct
 
 
 def _bulk(r, n, cls, pairs=False):
@@ -1174,11 +1237,22 @@ def load_object(r, t, cfg, ctx=None):
         n = r.length()
         if n == 0:
             return None
+        v2 = t == T_ZSET_2
+        start = r.pos
+        d = _zset_bulk(r, n) if v2 else None
+        if d is not None:
+            lens = list(map(len, d))
+            from ..types.zset import ZSet
+            z = ZSet.from_dict(d, False)
+            z.listpack = (n <= cfg["zset-max-listpack-entries"]
+                          and max(lens) <= cfg["zset-max-listpack-value"]
+                          and sum(lens) < (1 << 30))
+            return z
+        r.pos = start           # a repeated member, a NaN or a bad string: the checks
         items = []
         seen = set()
         maxlen = 0
         total = 0
-        v2 = t == T_ZSET_2
         d = r.data
         end = r.end
         for _ in range(n):
@@ -1216,12 +1290,13 @@ def load_object(r, t, cfg, ctx=None):
         ht = n > maxe
         from ..commands.hashes import Hash
         start = r.pos
-        if ht:
-            h = _bulk(r, n, Hash, pairs=True)
-            if h is not None:
-                h.ht = True
-                return h
-            r.pos = start       # a repeated field or a bad string: the checks below
+        h = _bulk(r, n, Hash, pairs=True)
+        if h is not None:
+            # without repeated fields the checked loop below only decides the encoding
+            h.ht = ht or (max(max(map(len, h)), max(map(len, h.values()))) > maxv
+                          or sum(map(len, h)) + sum(map(len, h.values())) >= 1 << 30)
+            return h
+        r.pos = start           # a repeated field or a bad string: the checks below
         h = Hash()
         lp_dups = False           # shallow: Redis appends repeated fields to its listpack
         lp_size = 0

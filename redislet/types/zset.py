@@ -20,6 +20,8 @@ its leniencies), `parse_lex_range` is zslParseLexRange.
 import math
 import re
 import struct
+from itertools import repeat as _repeat
+from operator import add as _add, neg as _neg
 
 from sortedcontainers import SortedList
 
@@ -82,12 +84,22 @@ class ZSet:
     def from_pairs(cls, items, listpack):
         """A zset of (member, score) pairs (RDB load); a repeated member keeps its last
         score (the caller compares len() with the count to detect duplicates)."""
+        return cls.from_dict(dict(items), listpack)
+
+    @classmethod
+    def from_dict(cls, d, listpack):
+        """A zset owning the dict member -> score d (RDB load)."""
         z = cls(listpack)
-        d = z.dict
-        for m, s in items:
-            d[m] = s
-        sk = score_key
-        z.order.update([sk(s) + m for m, s in d.items()])
+        z.dict = d
+        scores = d.values()
+        if scores and min(scores) >= 0.0:
+            # score_key of a score >= 0 (+0.0 added turns -0.0 into 0.0) is the packed
+            # negated score: the keys at C speed, no call per member
+            keys = map(_add, map(_pack_d, map(_neg, map(_add, scores, _repeat(0.0)))), d)
+        else:
+            sk = score_key
+            keys = [sk(s) + m for m, s in d.items()]
+        z.order.update(keys)
         return z
 
     @classmethod
