@@ -77,6 +77,7 @@ class RedisServer:
         v = config.values
         self._child_type = None      # the child process: None, "rdb" or "aof"
         self.child_pid = -1
+        self.pid = os.getpid()       # (a fork child logs with role C)
         # the command table of this server (rename-command makes its own copies)
         self.commands, self.dispatch = COMMANDS, DISPATCH
         if config.renamed_commands:
@@ -524,10 +525,17 @@ class RedisServer:
             return
         t = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(t))
-        # the role letter of serverLogRaw: S on a replica, M on a master
-        self.log_raw("%d:%s %s.%03d %s %s\n" % (os.getpid(), "S" if self.is_replica else "M",
-                                                stamp, int(t * 1000) % 1000,
+        # the role letter of serverLogRaw: C in a fork child, S on a replica, M on a master
+        pid = os.getpid()
+        role = "C" if pid != self.pid else "S" if self.is_replica else "M"
+        self.log_raw("%d:%s %s.%03d %s %s\n" % (pid, role, stamp, int(t * 1000) % 1000,
                                                 _LOG_MARKS[min(LOG_LEVELS[level], 3)], msg))
+
+    def log_from_handler(self, level, msg):
+        """serverLogFromHandler: a signal handler's line (no timestamp, level or role)."""
+        if LOG_LEVELS[level] < LOG_LEVELS[self.config.values["loglevel"]]:
+            return
+        self.log_raw("%d:signal-handler (%d) %s\n" % (os.getpid(), int(time.time()), msg))
 
     def log_raw(self, text):
         """serverLogRaw: text as it is, to the logfile or stdout."""
@@ -708,27 +716,21 @@ class RedisServer:
                                      self.stat_net_output_bytes))
         for hook in self.cron_hooks:
             hook(self)
-        if self.shutdown_asap:
-            self.shutdown_asap = False
-            self.signal_shutdown = True    # (a second SIGINT during its save exits at once)
-            try:
-                err = self.shutdown(save=None)
-            finally:
-                self.signal_shutdown = False
-            if err:        # (False: waiting for lagging replicas)
-                self.log("warning", err)
-                self.log("warning", "Errors trying to shut down the server. Check the logs "
-                         "for more information.")
+        # a signal's shutdown (shutdown_asap stays set while it waits for replicas, and
+        # until it fails: a second SIGINT meanwhile exits at once)
+        if self.shutdown_asap and not self.shutdown_initiated():
+            self.shutdown(**self.signal_shutdown_flags())
 
     def while_blocked_cron(self):
         """whileBlockedCron: while a load holds the server (Redis's rdbLoad serving events
         in processEventsWhileBlocked), serverCron does not run; a signal's shutdown
         during loading happens now, without saving."""
         if self.shutdown_asap and self.loading:
-            self.shutdown_asap = False
-            if self.shutdown(save=False):
+            if self.shutdown(save=False) is not None:
                 self.log("warning", "SIGTERM received but errors trying to shut down the "
                          "server, check the logs for more information")
+                self.shutdown_asap = False
+                self.last_sig_received = None
 
     watchdog_armed = False
 
@@ -784,17 +786,41 @@ class RedisServer:
         return (t1[idx] - t0[idx]) / dt if dt > 0 else 0.0
 
     # -- shutdown ---------------------------------------------------------------------
+    # save: None (save when save points are set), True (SAVE) or False (NOSAVE)
     def shutdown(self, save=None, now=False, force=False):
-        """SHUTDOWN / SIGTERM: run the shutdown hooks (saving, when persistence exists),
-        close listeners and clients, and stop the loop. Returns an error text or None."""
+        """prepareForShutdown (SHUTDOWN, a signal): wait for lagging replicas unless now,
+        else finish_shutdown. Returns None (going away), False (waiting for replicas) or
+        True (failed: logged, and the shutdown cancelled)."""
+        if self.loading or getattr(self, "sentinel_mode", False):
+            save = False    # a half-loaded dataset is never saved
         self.log("warning", "User requested shutdown...")
         wait = getattr(self, "shutdown_wait", None)    # lagging replicas (replication)
         if wait is not None and wait(save, force, now):
-            return False     # shutting down once the replicas caught up (or timed out)
+            return False     # finish_shutdown once the replicas caught up (or timed out)
+        return self.finish_shutdown(save, force)
+
+    def shutdown_hooks_failed(self, save, force):
+        """finishShutdown's steps (persistence, replication, cluster... hooks, which log
+        what fails and return not None); True when one failed, unless force."""
         for hook in self.shutdown_hooks:
             err = hook(self, save, force)
             if err is not None and not force:
-                return err
+                if isinstance(err, str):
+                    self.log("warning", err)
+                self.log("warning", "Errors trying to shut down the server. Check the logs "
+                         "for more information.")
+                return True
+        return False
+
+    def finish_shutdown(self, save, force):
+        """finishShutdown: the hooks, then close listeners and clients and stop the loop;
+        None, or True when it failed (cancelShutdown)."""
+        if self.shutdown_hooks_failed(save, force):
+            self.shutdown_asap = False
+            cancel = getattr(self, "cancel_shutdown", None)    # (replication)
+            if cancel is not None:
+                cancel()
+            return True
         self.close_listeners()
         for c in list(self.clients.values()):
             c.kill()
@@ -817,14 +843,27 @@ class RedisServer:
         if self.cron_handle is not None:
             self.cron_handle.cancel()
 
-    signal_shutdown = False      # serverCron runs a shutdown a signal asked for
     sync_signals_seen = None     # signals handled by sync_signals' handler
+    last_sig_received = None
+
+    def shutdown_initiated(self):
+        """isShutdownInitiated: waiting for lagging replicas (replication replaces it)."""
+        return False
+
+    def signal_shutdown_flags(self):
+        """serverCron: the shutdown of the last signal, as shutdown-on-sigint or
+        shutdown-on-sigterm says (default: as SHUTDOWN without arguments)."""
+        name = {signal.SIGINT: "shutdown-on-sigint",
+                signal.SIGTERM: "shutdown-on-sigterm"}.get(self.last_sig_received)
+        flags = self.config.values[name].split() if name else ()
+        return {"save": True if "save" in flags else False if "nosave" in flags else None,
+                "now": "now" in flags, "force": "force" in flags}
 
     def shutdown_signal(self, sig):
-        """sigShutdownHandler: schedule the shutdown; a second SIGINT exits at once,
-        removing the temporary RDB of a save in progress."""
-        if sig == signal.SIGINT and (self.shutdown_asap or self.signal_shutdown):
-            self.log("warning", "You insist... exiting now.")
+        """sigShutdownHandler (also a fork child's, which inherits it): schedule the
+        shutdown; a second SIGINT exits at once, removing this process's temporary RDB."""
+        if sig == signal.SIGINT and self.shutdown_asap:
+            self.log_from_handler("warning", "You insist... exiting now.")
             try:
                 os.unlink("temp-%d.rdb" % os.getpid())      # rdbRemoveTempFile
             except OSError:
@@ -834,12 +873,13 @@ class RedisServer:
             finally:
                 os._exit(1)
         if self.loading:
-            self.log("warning", "Received shutdown signal during loading, scheduling "
-                     "shutdown.")
+            msg = "Received shutdown signal during loading, scheduling shutdown."
         else:
-            self.log("warning", "Received %s scheduling shutdown..."
-                     % ("SIGINT" if sig == signal.SIGINT else "SIGTERM"))
+            msg = "Received %s scheduling shutdown..." % (
+                "SIGINT" if sig == signal.SIGINT else "SIGTERM")
+        self.log_from_handler("warning", msg)
         self.shutdown_asap = True      # serverCron runs it (SHUTDOWN ABORT may cancel)
+        self.last_sig_received = sig
 
     def install_signal_handlers(self):
         loop = self.loop

@@ -34,6 +34,28 @@ def wait_ready(port, proc, timeout=15):
     raise RuntimeError("server on %d did not start" % port)
 
 
+def wait_up(port, proc, timeout=15):
+    """wait_ready content with -LOADING: a server loading its dataset already accepts
+    (monkeypatch conftest.wait_ready with it to start one that loads slowly)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            conn = Raw(port)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        try:
+            if conn.cmd("PING").startswith((b"+PONG", b"-LOADING")):
+                return
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise RuntimeError("server on %d did not start" % port)
+
+
 class ServerProcess:
     """A server subprocess: redislet (python -m redislet) or the real redis-server."""
 

@@ -317,19 +317,6 @@ def test_replica_client_that_would_get_a_reply_is_disconnected(tmp_path, impl):
 
 
 # -- start-up loading -------------------------------------------------------------------------
-def _wait_up(port, proc, timeout=15):
-    """conftest.wait_ready, content with -LOADING: the server accepts while it loads."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert proc.poll() is None
-        try:
-            if Raw(port).cmd("PING").startswith((b"+PONG", b"-LOADING")):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server on %d did not start" % port)
-
-
 def test_startup_load_serves_clients(tmp_path, monkeypatch):
     args = ("--key-load-delay", "50", "--loading-process-events-interval-bytes", "1024",
             "--rdbcompression", "no", "--dbfilename", "big.rdb")
@@ -338,7 +325,7 @@ def test_startup_load_serves_clients(tmp_path, monkeypatch):
     c.execute_command("DEBUG", "POPULATE", 100000, "key", 1000)
     c.save()
     s.stop()
-    monkeypatch.setattr(conftest, "wait_ready", _wait_up)
+    monkeypatch.setattr(conftest, "wait_ready", conftest.wait_up)
     s = start_redislet(tmp_path, *args)
     c = cli(s)
     try:

@@ -4,7 +4,7 @@ from .table import command
 from . import debug, info
 from .. import cli
 from ..errors import CommandError
-from ..persistence import aof as _aof
+from ..persistence import aof as _aof, loading
 from ..resp.encode import OK
 
 
@@ -28,10 +28,11 @@ def _debug_loadaof(c, argv):
     if len(argv) != 2:
         return NotImplemented
     a = _aof.get(c.server)
-    if c.transport is None or c.in_exec or getattr(c, "in_script", False):
-        a.debug_loadaof()        # a caller that needs the reply now: no events meanwhile
+
+    def load():
+        a.debug_loadaof()
         return OK
-    return OK if a.debug_loadaof_for(c) else None
+    return loading.run_for_client(c, load)     # other clients are served meanwhile
 
 
 def _debug_flush_sleep(c, argv):

@@ -1081,12 +1081,9 @@ def _restart_server(c, graceful, delay_ms):
         # prepareForShutdown(SHUTDOWN_NOW): the shutdown hooks save the RDB when save
         # points are configured, flush the AOF, and so on
         srv.log("warning", "User requested shutdown...")
-        for hook in srv.shutdown_hooks:
-            err = hook(srv, None, False)
-            if err is not None:
-                srv.log("warning", err)
-                srv.log("warning", "Can't restart: error preparing for shutdown")
-                return False
+        if srv.shutdown_hooks_failed(None, False):
+            srv.log("warning", "Can't restart: error preparing for shutdown")
+            return False
         unixsock = cfg.values.get("unixsocket")
         if unixsock:
             try:

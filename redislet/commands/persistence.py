@@ -348,16 +348,19 @@ def _debug_reload(c, argv):
     srv = c.server
     if save and not save_now(srv):
         return ERR_REPLY
-    srv.rdb_allow_dup = merge      # RDBFLAGS_ALLOW_DUP: also for function libraries
-    try:
-        rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush)
-    except (OSError, rdb.RDBError) as e:
-        srv.log("warning", "Error loading the RDB dump: %s" % e)
-        raise CommandError("ERR Error trying to load the RDB dump") from None
-    finally:
-        srv.rdb_allow_dup = False
-    srv.log("warning", "DB reloaded by DEBUG RELOAD")
-    return OK
+
+    def reload():
+        srv.rdb_allow_dup = merge      # RDBFLAGS_ALLOW_DUP: also for function libraries
+        try:
+            rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush)
+        except (OSError, rdb.RDBError) as e:
+            srv.log("warning", "Error loading the RDB dump: %s" % e)
+            return b"-ERR Error trying to load the RDB dump\r\n"
+        finally:
+            srv.rdb_allow_dup = False
+        srv.log("warning", "DB reloaded by DEBUG RELOAD")
+        return OK
+    return loading.run_for_client(c, reload)     # other clients are served meanwhile
 
 
 debug.subcommands[b"reload"] = _debug_reload

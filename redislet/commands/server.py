@@ -51,15 +51,11 @@ def shutdown(c, argv):
     if not now and (c.in_exec or getattr(c, "deny_blocking", False)):
         raise CommandError("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING "
                            "client")
-    mode = True if save else False if nosave else None
-    if srv.loading:
-        mode = False
-    err = srv.shutdown(save=mode, now=now, force=force)
+    err = srv.shutdown(save=True if save else False if nosave else None, now=now, force=force)
     if err is False:         # waiting for lagging replicas: blocked until the end
         return srv.repl.block_on_shutdown(c)
     if err is None:
         return None          # the server is going away: no reply, the connection closes
-    srv.log("warning", err)
     raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
 
 

@@ -1373,11 +1373,6 @@ class Aof:
         self.open_on_server_start()
         self.del_history_files()
 
-    def debug_loadaof_for(self, c):
-        """DEBUG LOADAOF from client c, other clients served meanwhile (loading.py):
-        True when done at once, else None (c gets its +OK at the end)."""
-        return loading.run_for_client(c, self.debug_loadaof, b"+OK\r\n")
-
     def debug_loadaof(self):
         """DEBUG LOADAOF."""
         srv = self.srv

@@ -12,9 +12,9 @@ points; the runners here hand the event loop back there, so other clients are se
 (commands without the loading flag get -LOADING, `loading_check`) and the cron is reduced
 to whileBlockedCron (`srv.load_blocking`). `run_at_startup` is loadDataFromDisk's (the
 listeners start accepting at the first yield), `run_for_client` a command's (DEBUG
-LOADAOF: the calling client waits for its reply like a blocked client). A replica's sync
-load has its own runner (replication/replica.py start_loader), which also waits for the
-bytes of a diskless transfer.
+RELOAD / LOADAOF: the calling client waits for its reply like a blocked client). A
+replica's sync load has its own runner (replication/replica.py start_loader), which also
+waits for the bytes of a diskless transfer.
 """
 import asyncio
 import time
@@ -178,17 +178,20 @@ def run_at_startup(srv, fn):
     return ld.outcome()
 
 
-def run_for_client(c, fn, reply):
-    """A command's load (DEBUG LOADAOF): fn() serving other clients at each yield while c
-    waits like a blocked client; c then gets `reply`. Returns True when the load was done
-    at once (no yield: the caller replies), else None (the reply comes later)."""
+def run_for_client(c, fn):
+    """A command's load (DEBUG RELOAD, DEBUG LOADAOF): fn() returns c's reply; other
+    clients are served at each of its yields while c waits like a blocked client (Redis
+    protects it meanwhile). Returns the reply when the load was done at once, else None
+    (c gets it at the end). A call from EXEC or a script, or from a client without a
+    connection, needs its reply now: the load serves nobody then."""
     from ..blocking import Blocked, update_stats_on_unblock, queue_resume
+    if c.transport is None or c.in_exec or getattr(c, "in_script", False):
+        return fn()
     srv = c.server
     ld = _Loader(srv, fn)
     srv.cron_paused = True      # no timers meanwhile (the cluster bus cron), as in Redis
     if ld.step():
-        ld.outcome()
-        return True
+        return ld.outcome()
     b = Blocked(c.db, [], None, None, c.last_cmd)
     c.blocked = b
     srv.blocked_clients += 1
@@ -197,11 +200,14 @@ def run_for_client(c, fn, reply):
         if not ld.step():
             srv.loop.call_soon(step)
             return
-        ld.outcome()
+        reply = ld.outcome()
         if c.blocked is b:
             c.blocked = None
             srv.blocked_clients -= 1
-            update_stats_on_unblock(c, b, 0, False)
+            failed = reply[:1] == b"-"
+            if failed:
+                srv.count_error(reply)
+            update_stats_on_unblock(c, b, 0, failed)
             if not c.closed:
                 if not c.reply_mode & 1:
                     c.out.append(reply)

@@ -36,7 +36,7 @@ from . import loading, lzf
 from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
-from .. import REDIS_VERSION
+from .. import REDIS_VERSION, children
 from ..util import atoll
 
 RDB_VERSION = 10
@@ -2327,16 +2327,6 @@ class ChildReporter:
         self.cow = self.peak = self.total = self.count = 0
         self.cow_updated = self.cost = 0
 
-    def _log(self, level, msg):
-        srv = self.srv
-        from ..server import LOG_LEVELS
-        if LOG_LEVELS[level] < LOG_LEVELS[srv.config.values["loglevel"]]:
-            return
-        t = time.time()
-        srv.log_raw("%d:C %s.%03d %s %s\n" % (
-            os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(t)),
-            int(t * 1000) % 1000, {"warning": "#", "notice": "*"}.get(level, "-"), msg))
-
     def send(self, kind, keys):
         now = _now_us()
         if (kind != CHILD_INFO_CURRENT or not self.cow_updated
@@ -2349,14 +2339,14 @@ class ChildReporter:
             self.count += 1
             final = kind != CHILD_INFO_CURRENT
             if self.cow or final:
-                self._log("notice" if final else "verbose",
+                self.srv.log("notice" if final else "verbose",
                           "Fork CoW for %s: current %d MB, peak %d MB, average %d MB"
                           % (self.pname, self.cow >> 20, self.peak >> 20,
                              (self.total // self.count) >> 20))
         try:
             os.write(self.fd, _INFO_REC.pack(kind, keys, self.cow, self.cow_updated, -1.0))
         except OSError as e:    # the parent is gone (killed): no point going on
-            self._log("warning", "Child failed reporting info to parent, exiting. %s"
+            self.srv.log("warning", "Child failed reporting info to parent, exiting. %s"
                       % os.strerror(e.errno or 0))
             os._exit(1)
 
@@ -2409,63 +2399,28 @@ def child_finished(srv):
     srv._child_info_buf = b""
 
 
-def reset_child_signals(srv=None):
-    """A forked child: default SIGTERM/SIGINT/SIGABRT, SIGUSR1 exits (killRDBChild) with
-    sigKillChildHandler's log line when srv is given, and no signal wakes the parent's
-    loop through the inherited wakeup fd."""
-    import signal
-    try:
-        signal.set_wakeup_fd(-1)
-    except (ValueError, OSError):
-        pass
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGABRT):
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
-    try:
-        signal.signal(signal.SIGUSR1, lambda *a: _child_killed(srv))
-    except (ValueError, OSError):
-        pass
-
-
-def _child_killed(srv):
-    """sigKillChildHandler: log (at warning level, always shown) and exit with
-    SERVER_CHILD_NOERROR_RETVAL, which the parent reads as killed by SIGUSR1."""
-    if srv is not None:
-        try:
-            srv.log_raw("%d:signal-handler (%d) Received SIGUSR1 in child, exiting now.\n"
-                        % (os.getpid(), int(time.time())))
-        except Exception:     # noqa: BLE001 - the child exits whatever happens
-            pass
-    os._exit(255)
-
-
 def fork_save(srv, path, on_done, aux_extra=None):
-    """Fork a child that saves the dataset to path and exits; the parent polls it from
-    the cron (srv.cron_hooks) and calls on_done(ok) once it is reaped. Returns the child
-    pid, or None when fork is unavailable (then the save ran synchronously and on_done
-    was already called)."""
+    """rdbSaveBackground's fork: a child saves the dataset to path and exits; the parent
+    polls it from the cron (srv.cron_hooks) and calls on_done(exitcode, bysignal) once it
+    is reaped. Returns the child pid, or None when fork is unavailable (then the save ran
+    synchronously and on_done was already called)."""
     if not hasattr(os, "fork"):
         try:
             save(srv, path, aux_extra)
-            ok = True
+            code = 0
         except OSError:
-            ok = False
-        on_done(ok)
+            code = 1
+        on_done(code, 0)
         return None
     r, w = os.pipe()
     info_r, info_w = os.pipe()
     child_started(srv)
-    pid = os.fork()
+    pid = children.fork(srv)
     if pid == 0:   # child
         code = 1
         try:
             os.close(r)
             os.close(info_r)
-            reset_child_signals(srv)
-            from ..oom import in_fork_child
-            in_fork_child(srv)
             global child_reporter
             child_reporter = ChildReporter(srv, info_w)
             save(srv, path, aux_extra)
@@ -2517,17 +2472,15 @@ class _Child:
 
 
 def _reap(srv):
+    """checkChildrenDone for the BGSAVE child (waitpid WNOHANG)."""
     jobs = srv._fork_jobs
     if not jobs:
         return
     for job in list(jobs):
         if job.info_fd is not None:
             read_child_info(srv, job.info_fd)
-        try:
-            pid, status = os.waitpid(job.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = job.pid, 1 << 8
-        if pid == 0:
+        status = children.poll(job.pid)
+        if status is None:
             continue
         jobs.remove(job)
         job.close_info(srv)
@@ -2540,50 +2493,15 @@ def _reap(srv):
             os.close(job.fd)
         except OSError:
             pass
-        if os.WIFSIGNALED(status):
-            exitcode, bysignal = 0, os.WTERMSIG(status)
-        else:
-            exitcode, bysignal = os.WEXITSTATUS(status), 0
-        ok = not bysignal and exitcode == 0
         if job.error:
             srv.log("warning", "Background save child error: %s" % job.error)
         try:
-            if _arity3(job.on_done):
-                job.on_done(ok, exitcode, bysignal)
-            else:
-                job.on_done(ok)
+            job.on_done(*status)
         except Exception as e:   # pragma: no cover
             srv.log("warning", "fork completion handler failed: %s" % e)
-
-
-def _arity3(fn):
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return False
-    n = code.co_argcount - (1 if hasattr(fn, "__self__") else 0)
-    return n >= 3
 
 
 def reap_now(srv):
     """Reap finished children immediately (used before checking child state)."""
     if getattr(srv, "_fork_jobs", None):
         _reap(srv)
-
-
-def kill_children(srv):
-    """Kill every running save child (SHUTDOWN, FLUSHALL) without calling on_done."""
-    import signal
-    for job in list(getattr(srv, "_fork_jobs", None) or ()):
-        try:
-            os.kill(job.pid, signal.SIGUSR1)
-            os.waitpid(job.pid, 0)
-        except OSError:
-            pass
-        try:
-            os.close(job.fd)
-        except OSError:
-            pass
-        job.close_info(srv)
-        child_finished(srv)
-        srv._fork_jobs.remove(job)
-

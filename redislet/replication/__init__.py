@@ -76,14 +76,8 @@ def _resetstat(srv):
 hooks.server_init.append(_init)
 
 
-def _flushall(srv, dbid):
-    if dbid == -1:
-        srv.repl.kill_child()       # flushAllDataAndResetRDB's killRDBChild
-
-
 def _register():
-    from ..commands import info, config_cmd, keys
-    keys.flush_hooks.append(_flushall)
+    from ..commands import info, config_cmd
     info.providers["replication"].append(_info_replication)
     info.providers["memory"].append(_info_memory)
     info.providers["stats"].append(_info_stats)

@@ -2,7 +2,6 @@
 (READONLY, MASTERDOWN, NOREPLICAS), the cron, INFO replication and ROLE."""
 import os
 import random
-import signal
 import time
 
 from .failover import FailoverRole
@@ -78,6 +77,8 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         self.shutdown_args = None
         self.shutdown_clients = []
         srv.shutdown_wait = self.shutdown_wait
+        srv.shutdown_initiated = lambda: self.shutdown_deadline is not None
+        srv.cancel_shutdown = self.cancel_shutdown
         srv.abort_shutdown = self.abort_shutdown
         srv.disconnect_hooks.append(self.client_gone)
         srv.cron_hooks.append(self.cron)
@@ -242,17 +243,15 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         if time.time() < self.shutdown_deadline and not self.ready_to_shutdown():
             return
         save, force = self.shutdown_args
-        srv = self.srv
-        err = srv.shutdown(save=save, now=True, force=force)
-        if err is None:
-            return
-        srv.log("warning", err)
-        srv.log("warning", "Errors trying to shut down the server. Check the logs for more "
-                "information.")
-        self.cancel_shutdown()
+        self.log_replicas_at_shutdown()
+        self.srv.finish_shutdown(save, force)    # (cancel_shutdown when it fails)
 
     def cancel_shutdown(self):
+        """cancelShutdown."""
         from ..blocking import unblock
+        srv = self.srv
+        srv.shutdown_asap = False
+        srv.last_sig_received = None
         self.shutdown_deadline = None
         self.shutdown_args = None
         clients, self.shutdown_clients = self.shutdown_clients, []
@@ -293,20 +292,18 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
                      % (len(self.replicas) - lagging, len(self.replicas)))
 
     def shutdown(self, srv, save, force):
-        """Stop the RDB child and drop temporary files (the server is going away)."""
-        child, self.child = self.child, None
+        """Drop the RDB child (killed by the persistence step before) and its temporary
+        file: the server is going away."""
+        child = self.child
         if child is not None:
+            self.kill_child()      # (idempotent: commands/persistence.py killed it first)
+            self.child = None
             for fd in (child.data_fd, child.status_fd):
                 if fd is not None:
                     try:
                         self.srv.loop.remove_reader(fd)
                     except Exception:  # noqa: BLE001 - a closed loop or fd
                         pass
-            try:
-                os.kill(child.pid, signal.SIGKILL)
-                os.waitpid(child.pid, 0)
-            except OSError:
-                pass
             if child.path is not None:
                 try:
                     os.unlink(child.path)

@@ -9,12 +9,11 @@ stream from its `pending_from` offset on is kept in the backlog, which grows pas
 repl-backlog-size for it (Redis's shared replication buffer).
 """
 import os
-import signal
 import tempfile
 import time
 
 from ..errors import CommandError, NOT_INTEGER
-from ..oom import in_fork_child
+from .. import children
 from ..resp.encode import integer
 from .backlog import Backlog
 
@@ -116,6 +115,8 @@ class RdbChild:
         self.reading = False
         self.start = time.time()
         self.info_fd = None          # child info pipe (drained by check_child)
+        self.killed = False          # SIGUSR1 sent
+        self.exiting = False         # failed, not reaped yet (check_child reaps it)
 
     def drain_info(self, srv, close=False):
         fd = self.info_fd
@@ -549,13 +550,11 @@ class MasterRole:
             os.close(fd)
         info_r, info_w = os.pipe()
         t0 = time.perf_counter()
-        pid = os.fork()
+        pid = children.fork(srv)
         if pid == 0:   # the child
             code = 1
             try:
                 from ..persistence import rdb
-                rdb.reset_child_signals(srv)
-                in_fork_child(srv)
                 os.close(status_r)
                 os.close(info_r)
                 # child info: its reports also find out when the parent is gone
@@ -602,14 +601,10 @@ class MasterRole:
         replicas would never see their links close."""
         live = [r for r in child.targets if not r.closed and r in self.replicas]
         child.targets = live
-        if not live and not getattr(child, "killed", False):
-            child.killed = True
+        if not live and not child.killed:
             self.log("warning", "Diskless rdb transfer, last replica dropped, killing fork "
                      "child.")
-            try:
-                os.kill(child.pid, signal.SIGUSR1)
-            except OSError:
-                pass
+            self.kill_child()
         return live
 
     def on_pipe_data(self):
@@ -640,15 +635,7 @@ class MasterRole:
         os.close(child.data_fd)
         child.data_fd = None
         child.reading = False
-        ok = _read_status(child.status_fd)
-        why = None
-        if not ok:
-            try:     # (its pipes are closed: it is exiting)
-                pid, status = os.waitpid(child.pid, 0)
-                why = _failure_text(status)
-            except ChildProcessError:
-                pass
-        self.child_done(ok, why)
+        self.child_exiting(child)
 
     def _pipe_backoff(self):
         child = self.child
@@ -671,33 +658,36 @@ class MasterRole:
         self.start_pipe_reader()
 
     def on_child_status(self):
-        child = self.child
-        self.srv.loop.remove_reader(child.status_fd)
-        ok = _read_status(child.status_fd)
-        why = None
-        if not ok:
-            try:     # (its status pipe is closed: it is exiting)
-                pid, status = os.waitpid(child.pid, 0)
-                why = _failure_text(status, False)
-            except ChildProcessError:
-                pass
-        self.child_done(ok, why)
+        self.srv.loop.remove_reader(self.child.status_fd)
+        self.child_exiting(self.child)
+
+    def child_exiting(self, child):
+        """The child wrote its RDB (its status says it succeeded) or its pipes closed: it
+        is exiting. A failed one is done when reaped, now or by check_child (no waiting)."""
+        status = (0, 0) if _read_status(child.status_fd) else children.poll(child.pid)
+        if status is None:
+            child.exiting = True
+        else:
+            self.child_done(*status)
 
     def check_child(self):
-        """checkChildrenDone (serverCron) for a diskless child: one that failed or was
-        killed is noticed even while its pipe is not read (a replica's socket is full);
-        one that exited fine leaves the rest of its pipe to be read."""
+        """checkChildrenDone (serverCron): a failed child child_exiting could not reap
+        yet; a diskless child that failed or was killed even while its pipe is not read
+        (a replica's socket is full; one that exited fine leaves the rest of its pipe to
+        be read)."""
         child = self.child
         if child is None:
             return
         child.drain_info(self.srv)
+        if child.exiting:
+            status = children.poll(child.pid)
+            if status is not None:
+                self.child_done(*status)
+            return
         if not child.socket or child.data_fd is None:
             return
-        try:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0 or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        status = children.poll(child.pid)
+        if status is None or status == (0, 0):
             return
         loop = self.srv.loop
         if child.reading:
@@ -705,21 +695,18 @@ class MasterRole:
             child.reading = False
         os.close(child.data_fd)
         child.data_fd = None
-        self.child_done(False, _failure_text(status))
+        self.child_done(*status)
 
     def kill_child(self):
-        """killRDBChild (FLUSHALL): SIGUSR1 the replication child; checkChildrenDone
-        (check_child, or the end of its pipe) then fails the replicas it was for."""
+        """killRDBChild: SIGUSR1 to the replication child; checkChildrenDone (check_child,
+        or the end of its pipe) then fails the replicas it was for."""
         child = self.child
-        if child is None or getattr(child, "killed", False):
+        if child is None or child.killed:
             return
         child.killed = True
-        try:
-            os.kill(child.pid, signal.SIGUSR1)
-        except OSError:
-            pass
+        children.kill(child.pid)
 
-    def child_done(self, ok, why=None):
+    def child_done(self, exitcode, bysignal):
         """backgroundSaveDoneHandler + updateSlavesWaitingBgsave."""
         srv = self.srv
         child, self.child = self.child, None
@@ -729,12 +716,7 @@ class MasterRole:
             pass
         child.drain_info(srv, close=True)
         _reap(srv.loop, child.pid)
-        if ok:
-            self.log("notice", "Background RDB transfer terminated with success" if child.socket
-                     else "Background saving terminated with success")
-        else:
-            self.log("warning", why or ("Background transfer error" if child.socket
-                                        else "Background saving error"))
+        ok = children.log_done(srv, "socket" if child.socket else "disk", exitcode, bysignal)
         opened = []
         for r in list(self.replicas):
             ri = r.replinfo
@@ -1032,17 +1014,6 @@ def _shutdown_now(c):
             s.close()
     except OSError:
         pass
-
-
-def _failure_text(status, socket=True):
-    """backgroundSaveDoneHandlerSocket/Disk's log of a failed child (its SIGUSR1 exit
-    counts as the signal, as checkChildrenDone does)."""
-    what = "Background transfer" if socket else "Background saving"
-    if os.WIFSIGNALED(status):
-        return "%s terminated by signal %d" % (what, os.WTERMSIG(status))
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 255:    # (SIGUSR1's exit)
-        return "%s terminated by signal %d" % (what, signal.SIGUSR1)
-    return "%s error" % what
 
 
 def _read_status(fd):

@@ -22,7 +22,7 @@ import socket
 import struct
 import time
 
-from ..oom import in_fork_child
+from .. import children
 from ..util import parse_ll
 
 LDB_BREAKPOINTS_MAX = 64
@@ -251,13 +251,14 @@ class Ldb:
         self.forked = c.lua_debug != 2
         if self.forked:
             try:
-                pid = os.fork()
+                pid = children.fork(srv)
             except OSError as e:
                 return (b"-ERR Fork() failed: can't run EVAL in debugging mode: %s\r\n"
                         % os.strerror(e.errno).encode())
             if pid == 0:
-                self._child_setup()
-                in_fork_child(srv)
+                # nothing the script does leaves this process but the client's replies
+                srv.propagate_targets = []
+                self.children = []
                 srv.log("warning", "Redis forked for debugging eval")
             else:
                 self.children.append(pid)
@@ -321,22 +322,6 @@ class Ldb:
         c.closing = True         # CLIENT_CLOSE_AFTER_REPLY
         self.src = []
         self.active = False
-
-    def _child_setup(self):
-        """The forked child: no signals from the parent's handlers, and nothing of what the
-        script does leaves this process but the debugging client's replies."""
-        srv = self.srv
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                signal.signal(sig, signal.SIG_IGN)
-            except (ValueError, OSError):
-                pass
-        try:
-            signal.set_wakeup_fd(-1)
-        except (ValueError, OSError):
-            pass
-        srv.propagate_targets = []
-        self.children = []
 
     def _reap(self, srv):
         """checkChildrenDone's part for debugging children."""
@@ -746,7 +731,7 @@ def get(srv):
     d = getattr(srv, "ldb", None)
     if d is None:
         d = srv.ldb = Ldb(srv)
-        srv.shutdown_hooks.append(_shutdown_hook)
+        srv.shutdown_hooks.insert(0, _shutdown_hook)   # finishShutdown kills these first
     return d
 
 

@@ -1,0 +1,255 @@
+"""Fork children as Redis handles them (server.c setupChildSignalHandlers, checkChildrenDone,
+killRDBChild / killAppendOnlyChild, finishShutdown, sigShutdownHandler with
+shutdown-on-sigint / shutdown-on-sigterm): each test runs against redislet and against
+redis-server (skipped when absent) and checks the same log lines and state. Children are
+kept alive with rdb-key-save-delay over a few keys, not with big datasets."""
+import glob
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+from conftest import start_redislet, start_real_redis
+from test_replication_load import cli, info, log_text, wait_for, wait_log
+
+KINDS = ["redislet", "redis"]
+
+
+def start(kind, tmp_path, *args):
+    return (start_redislet if kind == "redislet" else start_real_redis)(tmp_path, *args)
+
+
+def slow_child_server(kind, tmp_path, *args):
+    """A server whose fork children take ~10 s (1000 keys, 10 ms each)."""
+    s = start(kind, tmp_path, *args)
+    c = cli(s)
+    c.execute_command("DEBUG", "POPULATE", "1000")
+    c.config_set("rdb-key-save-delay", 10000)
+    return s, c
+
+
+def child_pid(s):
+    """The server's one fork child (redis-server names none; pgrep -P finds it)."""
+    out = subprocess.run(["pgrep", "-P", str(s.proc.pid)], capture_output=True,
+                         text=True).stdout.split()
+    assert len(out) == 1, out
+    return int(out[0])
+
+
+def exited(s, timeout=20):
+    s.proc.wait(timeout)
+    return s.proc.returncode
+
+
+def handler_line(pid, msg):
+    """serverLogFromHandler's line, without its time."""
+    return "%d:signal-handler (" % pid, ") " + msg
+
+
+def has_handler_line(text, pid, msg):
+    head, tail = handler_line(pid, msg)
+    return any(line.startswith(head) and line.endswith(tail) for line in text.splitlines())
+
+
+def temp_rdbs(s):
+    return glob.glob(os.path.join(s.cwd, "temp-*.rdb"))
+
+
+def start_bgsave(c, s):
+    assert c.bgsave() is True
+    wait_for(lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "1")
+    wait_for(lambda: temp_rdbs(s), what="the child's temp file")
+    return child_pid(s)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigterm_to_a_child_is_logged_and_a_second_sigint_exits(tmp_path, kind):
+    """A child keeps the parent's sigShutdownHandler: SIGTERM only logs (the save goes on);
+    SIGINT twice exits 1 ('You insist'), removing the child's temp file; the parent reaps
+    an error exit ('Background saving error', status err)."""
+    s, c = slow_child_server(kind, tmp_path)
+    try:
+        pid = start_bgsave(c, s)
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: has_handler_line(log_text(s), pid,
+                                          "Received SIGTERM scheduling shutdown..."))
+        time.sleep(0.3)
+        assert info(s, "persistence")["rdb_bgsave_in_progress"] == "1"
+        os.kill(pid, signal.SIGINT)
+        wait_for(lambda: has_handler_line(log_text(s), pid, "You insist... exiting now."))
+        wait_log(s, "# Background saving error")
+        p = info(s, "persistence")
+        assert p["rdb_bgsave_in_progress"] == "0" and p["rdb_last_bgsave_status"] == "err"
+        assert not temp_rdbs(s)
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGKILL])
+def test_bgsave_child_killed_by_a_signal(tmp_path, kind, sig):
+    """checkChildrenDone: SIGUSR1 (the child's handler exits 255) is 'terminated by signal
+    10' without an error; another signal is an error. The temp file goes either way."""
+    s, c = slow_child_server(kind, tmp_path)
+    try:
+        pid = start_bgsave(c, s)
+        os.kill(pid, sig)
+        wait_log(s, "# Background saving terminated by signal %d" % sig)
+        assert has_handler_line(log_text(s), pid, "Received SIGUSR1 in child, exiting now.") \
+            == (sig == signal.SIGUSR1)
+        p = info(s, "persistence")
+        assert p["rdb_bgsave_in_progress"] == "0"
+        assert p["rdb_last_bgsave_status"] == ("ok" if sig == signal.SIGUSR1 else "err")
+        assert not temp_rdbs(s)
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGKILL])
+def test_aof_rewrite_child_killed_by_a_signal(tmp_path, kind, sig):
+    """backgroundRewriteDoneHandler: 'Background AOF rewrite terminated by signal N';
+    SIGUSR1 leaves aof_last_bgrewrite_status ok."""
+    s, c = slow_child_server(kind, tmp_path)
+    try:
+        c.bgrewriteaof()
+        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "1")
+        time.sleep(0.2)
+        pid = child_pid(s)
+        os.kill(pid, sig)
+        wait_log(s, "# Background AOF rewrite terminated by signal %d" % sig)
+        p = info(s, "persistence")
+        assert p["aof_rewrite_in_progress"] == "0"
+        assert p["aof_last_bgrewrite_status"] == ("ok" if sig == signal.SIGUSR1 else "err")
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shutdown_kills_the_bgsave_child(tmp_path, kind):
+    """finishShutdown: 'There is a child saving an .rdb. Killing it!', the child's temp file
+    removed, no reaping (the parent exits); the child logs its SIGUSR1 line."""
+    s, c = slow_child_server(kind, tmp_path)
+    try:
+        pid = start_bgsave(c, s)
+        c.shutdown(nosave=True)         # (redis-py: the closed connection is the answer)
+        assert exited(s) == 0
+        wait_for(lambda: has_handler_line(log_text(s), pid,
+                                          "Received SIGUSR1 in child, exiting now."))
+        text = log_text(s)
+        i = text.index("# User requested shutdown...")
+        j = text.index("# There is a child saving an .rdb. Killing it!", i)
+        assert text.index("is now ready to exit, bye bye...", j)
+        assert "Background saving terminated" not in text
+        assert not temp_rdbs(s)
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shutdown_kills_the_aof_rewrite_child(tmp_path, kind):
+    """finishShutdown: 'There is a child rewriting the AOF. Killing it!', then
+    killAppendOnlyChild's line (it waits for the child), then the AOF fsync."""
+    s, c = slow_child_server(kind, tmp_path, "--appendonly", "yes")
+    try:
+        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "0")
+        c.bgrewriteaof()
+        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "1")
+        time.sleep(0.2)
+        pid = child_pid(s)
+        c.shutdown(nosave=True)         # (redis-py: the closed connection is the answer)
+        assert exited(s) == 0
+        text = log_text(s)
+        i = text.index("# There is a child rewriting the AOF. Killing it!")
+        j = text.index("* Killing running AOF rewrite child: %d" % pid, i)
+        assert text.index("* Calling fsync() on the AOF file.", j)
+        assert has_handler_line(text, pid, "Received SIGUSR1 in child, exiting now.")
+        assert "Background AOF rewrite terminated" not in text
+        assert not glob.glob(os.path.join(s.cwd, "temp-rewriteaof-*"))
+    finally:
+        s.stop()
+
+
+SIG_FLAGS = [("shutdown-on-sigterm", signal.SIGTERM), ("shutdown-on-sigint", signal.SIGINT)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name,sig", SIG_FLAGS)
+def test_shutdown_on_signal_nosave_and_save(tmp_path, kind, name, sig):
+    """shutdown-on-sigterm / shutdown-on-sigint apply to the signal's shutdown: nosave
+    skips the save of the save points; save saves without any."""
+    d1 = tmp_path / "nosave"
+    d1.mkdir()
+    s = start(kind, d1, "--save", "3600 1")
+    try:
+        c = cli(s)
+        c.set("k", "v")
+        c.config_set(name, "nosave")
+        s.proc.send_signal(sig)
+        assert exited(s) == 0
+        assert "Saving the final RDB snapshot" not in log_text(s)
+        assert not os.path.exists(os.path.join(s.cwd, "dump.rdb"))
+    finally:
+        s.stop()
+    d2 = tmp_path / "save"
+    d2.mkdir()
+    s = start(kind, d2)                 # no save points
+    try:
+        c = cli(s)
+        c.set("k", "v")
+        c.config_set(name, "save")
+        s.proc.send_signal(sig)
+        assert exited(s) == 0
+        assert "* Saving the final RDB snapshot before exiting." in log_text(s)
+        assert os.path.exists(os.path.join(s.cwd, "dump.rdb"))
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_signal_shutdown_that_cannot_save_keeps_running_unless_force(tmp_path, kind):
+    """finishShutdown's error: 'Error trying to save the DB, can't exit.' then 'Errors trying
+    to shut down the server...', and the server goes on; a second SIGTERM shuts down again;
+    with shutdown-on-sigterm force it exits anyway ('Exit anyway.')."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    s = start(kind, tmp_path, "--save", "3600 1", "--dir", str(gone))
+    try:
+        c = cli(s)
+        c.set("k", "v")
+        gone.rmdir()                    # the final save cannot create its temp file
+        s.proc.send_signal(signal.SIGTERM)
+        wait_log(s, "# Errors trying to shut down the server. Check the logs for more "
+                    "information.")
+        text = log_text(s)
+        assert text.index("# Error trying to save the DB, can't exit.") < \
+            text.index("# Errors trying to shut down the server.")
+        assert text.count("Errors trying to shut down the server") == 1
+        assert c.ping() is True
+        c.config_set("shutdown-on-sigterm", "force")
+        s.proc.send_signal(signal.SIGTERM)
+        assert exited(s) == 0
+        assert "# Error trying to save the DB. Exit anyway." in log_text(s)
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shutdown_on_sig_config_values(tmp_path, kind):
+    """CONFIG SET/GET of the flag enums: names in the enum's order, SAVE with NOSAVE
+    refused."""
+    s = start(kind, tmp_path)
+    try:
+        c = cli(s)
+        c.config_set("shutdown-on-sigint", "force now save")
+        assert c.config_get("shutdown-on-sigint") == {"shutdown-on-sigint": "save now force"}
+        with pytest.raises(redis.ResponseError) as e:
+            c.config_set("shutdown-on-sigterm", "save nosave")
+        assert "shutdown options SAVE and NOSAVE can't be used simultaneously" in str(e.value)
+        c.config_set("shutdown-on-sigint", "default")
+        assert c.config_get("shutdown-on-sigint") == {"shutdown-on-sigint": "default"}
+    finally:
+        s.stop()
