@@ -297,29 +297,31 @@ _NUMSTART = frozenset(b"-0123456789")
 
 
 def lp_entries(elements, parts):
-    """Append the encoded entries of elements (bytes or int) to the list parts; returns
-    how many elements there were."""
+    """Append the encoded entries of elements (bytes or int) to the list parts."""
     ap = parts.append
     head = _STR6_HEAD
     tail = _STR6_TAIL
     numstart = _NUMSTART
     small = _SMALL_INT
-    count = 0
     for e in elements:
-        count += 1
         if type(e) is bytes:
             n = len(e)
-            if n < 64 and (not n or e[0] not in numstart):
-                ap(head[n])
-                ap(e)
-                ap(tail[n])
-            elif n < 64:
-                ap(_lp_numeric(e))
+            if n < 64:
+                # only digits, after a '-' or not, can spell an int64 (a score such as
+                # b"1.5" is a string without a call)
+                if (n and e[0] in numstart and n <= 20
+                        and (e.isdigit() or e[0] == 45 and e[1:].isdigit())):
+                    ap(_lp_numeric(e))
+                else:
+                    ap(head[n])
+                    ap(e)
+                    ap(tail[n])
             else:
                 ap(lp_str(e))
+        elif 0 <= e <= 127:
+            ap(small[e])
         else:
-            ap(small[e] if 0 <= e <= 127 else lp_int(e))
-    return count
+            ap(lp_int(e))
 
 
 def _lp_numeric(s):
@@ -342,9 +344,11 @@ def lp_from_parts(parts, count):
 
 def lp_build(elements):
     """A listpack of elements (bytes or int)."""
+    if type(elements) is not list:
+        elements = list(elements)
     parts = []
-    count = lp_entries(elements, parts)
-    return lp_from_parts(parts, count)
+    lp_entries(elements, parts)
+    return lp_from_parts(parts, len(elements))
 
 
 # -- ziplist -----------------------------------------------------------------------------

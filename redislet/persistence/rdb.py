@@ -26,6 +26,7 @@ srv.rdb_function_code (a list) for whoever comes later.
 import gc
 import itertools
 import math
+import operator
 import os
 import re
 import struct
@@ -269,37 +270,8 @@ def _dump_list(lst, cfg, compress):
 def _dump_stream(s, compress):
     out = [enc_len(len(s.nodes))]
     for node in s.nodes:
-        mf = node.mfields
-        nf = len(mf)
-        master = node.master
-        mms = master >> 64
-        mseq = master & MASK64
-        el = [node.live, node.deleted, nf]
-        el.extend(mf)
-        el.append(0)
-        blank = [b""] * nf
-        for idk, fv in zip(node.ids, node.entries):
-            dms = ((idk >> 64) - mms) & MASK64
-            if dms >> 63:
-                dms -= 1 << 64
-            dseq = ((idk & MASK64) - mseq) & MASK64
-            if dseq >> 63:
-                dseq -= 1 << 64
-            if fv is None:
-                el.extend((3, dms, dseq))
-                el.extend(blank)
-                el.append(nf + 3)
-            elif fv[0::2] == mf:
-                el.extend((2, dms, dseq))
-                el.extend(fv[1::2])
-                el.append(nf + 3)
-            else:
-                k = len(fv) >> 1
-                el.extend((0, dms, dseq, k))
-                el.extend(fv)
-                el.append(2 * k + 4)
-        out.append(enc_string(_pack_id(mms, mseq), False))
-        out.append(enc_string(lp_build(el), compress))
+        out.append(enc_string(_pack_id(node.master >> 64, node.master & MASK64), False))
+        out.append(enc_string(lp_build(_stream_node_elements(node)), compress))
     last = s.last_id
     first = s.first_id
     md = s.max_deleted
@@ -324,6 +296,56 @@ def _dump_stream(s, compress):
             for idk in cons.pel:
                 out.append(_pack_id(idk >> 64, idk & MASK64))
     return b"".join(out)
+
+
+_H63 = 1 << 63
+_even = operator.itemgetter(slice(0, None, 2))
+
+
+def _stream_node_elements(node):
+    """The elements of a stream node's listpack: the master entry, then each entry as
+    flags, ID deltas (signed 64-bit), its values (flag 2: the master fields) or its
+    fields and values, and its lp-count."""
+    mf = node.mfields
+    nf = len(mf)
+    master = node.master
+    mms = master >> 64
+    mseq = master & MASK64
+    el = [node.live, node.deleted, nf]
+    el.extend(mf)
+    el.append(0)
+    ids = node.ids
+    entries = node.entries
+    if None not in entries and all(map(mf.__eq__, map(_even, entries))):
+        # every entry has the master fields (XADDs of one shape): column by column
+        dms = [(((i >> 64) - mms + _H63) & MASK64) - _H63 for i in ids]
+        dseq = [(((i & MASK64) - mseq + _H63) & MASK64) - _H63 for i in ids]
+        values = list(zip(*entries))[1::2]
+        el.extend(_chain(zip(itertools.repeat(2), dms, dseq, *values,
+                             itertools.repeat(nf + 3))))
+        return el
+    blank = [b""] * nf
+    for idk, fv in zip(ids, entries):
+        dms = ((idk >> 64) - mms) & MASK64
+        if dms >> 63:
+            dms -= 1 << 64
+        dseq = ((idk & MASK64) - mseq) & MASK64
+        if dseq >> 63:
+            dseq -= 1 << 64
+        if fv is None:
+            el.extend((3, dms, dseq))
+            el.extend(blank)
+            el.append(nf + 3)
+        elif fv[0::2] == mf:
+            el.extend((2, dms, dseq))
+            el.extend(fv[1::2])
+            el.append(nf + 3)
+        else:
+            k = len(fv) >> 1
+            el.extend((0, dms, dseq, k))
+            el.extend(fv)
+            el.append(2 * k + 4)
+    return el
 
 
 def _enc_strings(strings, compress):
@@ -1497,6 +1519,44 @@ def _stream_lp_plain(el):
     return i == n
 
 
+def _stream_node_uniform(el, mms, mseq):
+    """(ids, entries) of a stream node whose entries all have the master entry's fields
+    and none is deleted (a node filled by XADDs with the same fields), read column by
+    column after the checks _stream_lp_plain makes; None for any other node."""
+    n = len(el)
+    if n < 4:
+        return None
+    count, deleted, nf = el[0], el[1], el[2]
+    if (type(count) is not int or type(nf) is not int or type(deleted) is not int
+            or deleted != 0 or count <= 0 or nf <= 0):
+        return None
+    b = 4 + nf
+    stride = nf + 4                 # flags, ms-diff, seq-diff, the values, lp-count
+    body = el[b:]
+    if (len(body) != count * stride or el[b - 1] != 0 or type(el[b - 1]) is not int
+            or body[0::stride].count(2) != count
+            or body[stride - 1::stride].count(nf + 3) != count):
+        return None
+    dms = body[1::stride]
+    dseq = body[2::stride]
+    if set(map(type, dms)) != _INT_ONLY or set(map(type, dseq)) != _INT_ONLY:
+        return None
+    ids = [((mms + a) & MASK64) << 64 | ((mseq + s) & MASK64) for a, s in zip(dms, dseq)]
+    # each entry: [field, value, field, value...], the master fields between the values
+    cols = []
+    for k in range(nf):
+        f = el[3 + k]
+        cols.append(itertools.repeat(f if type(f) is bytes else b"%d" % f))
+        vals = body[3 + k::stride]
+        if int in set(map(type, vals)):
+            vals = [to_bytes(x) for x in vals]
+        cols.append(vals)
+    return ids, list(map(list, zip(*cols)))
+
+
+_INT_ONLY = {int}
+
+
 def _lp_entry_ok(buf, p):
     from .encodings import lp_entry_end
     return lp_entry_end(buf, p) is not None
@@ -1602,9 +1662,11 @@ def _load_stream(r, t, ctx):
         if not lp_header_ok(buf):
             raise _corrupt("Stream listpack integrity check failed.", pos, L_STREAM_LP)
         el = None
+        parsed = None
         try:
             el = lp_decode(buf, check_count=False, strict_end=False)
-            ok = _stream_lp_plain(el) or stream_lp_valid(el)
+            parsed = _stream_node_uniform(el, ms, seq)
+            ok = parsed is not None or _stream_lp_plain(el) or stream_lp_valid(el)
         except EncodingError:
             ok = False
         if not ok:
@@ -1624,7 +1686,7 @@ def _load_stream(r, t, ctx):
             if corrupt is None:
                 corrupt = pos
             continue
-        ids, entries = _parse_stream_node(el, ms, seq)
+        ids, entries = parsed or _parse_stream_node(el, ms, seq)
         if ids:
             nodes.append((master, ids, entries, len(buf)))
     nodes.sort(key=lambda x: x[0])      # the rax keeps its nodes in key order
