@@ -88,42 +88,37 @@ def test_sigterm_to_a_child_is_logged_and_a_second_sigint_exits(tmp_path, kind):
         s.stop()
 
 
+# a child's command, its INFO persistence fields (in progress, last status), its done line
+CHILDREN = {
+    "bgsave": ("BGSAVE", "rdb_bgsave_in_progress", "rdb_last_bgsave_status",
+               "Background saving terminated by signal %d"),
+    "aofrw": ("BGREWRITEAOF", "aof_rewrite_in_progress", "aof_last_bgrewrite_status",
+              "Background AOF rewrite terminated by signal %d"),
+}
+
+
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("child", sorted(CHILDREN))
 @pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGKILL])
-def test_bgsave_child_killed_by_a_signal(tmp_path, kind, sig):
+def test_child_killed_by_a_signal(tmp_path, kind, child, sig):
     """checkChildrenDone: SIGUSR1 (the child's handler exits 255) is 'terminated by signal
-    10' without an error; another signal is an error. The temp file goes either way."""
+    10' without an error; another signal is an error (backgroundSaveDoneHandlerDisk,
+    backgroundRewriteDoneHandler). A BGSAVE's temp file goes either way."""
+    cmd, running, status, line = CHILDREN[child]
     s, c = slow_child_server(kind, tmp_path)
     try:
-        pid = start_bgsave(c, s)
+        c.execute_command(cmd)
+        wait_for(lambda: info(s, "persistence")[running] == "1")
+        wait_for(lambda: child == "aofrw" or temp_rdbs(s), what="the child's temp file")
+        pid = child_pid(s)
         os.kill(pid, sig)
-        wait_log(s, "# Background saving terminated by signal %d" % sig)
+        wait_log(s, "# " + line % sig)
         assert has_handler_line(log_text(s), pid, "Received SIGUSR1 in child, exiting now.") \
             == (sig == signal.SIGUSR1)
         p = info(s, "persistence")
-        assert p["rdb_bgsave_in_progress"] == "0"
-        assert p["rdb_last_bgsave_status"] == ("ok" if sig == signal.SIGUSR1 else "err")
+        assert p[running] == "0"
+        assert p[status] == ("ok" if sig == signal.SIGUSR1 else "err")
         assert not temp_rdbs(s)
-    finally:
-        s.stop()
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGKILL])
-def test_aof_rewrite_child_killed_by_a_signal(tmp_path, kind, sig):
-    """backgroundRewriteDoneHandler: 'Background AOF rewrite terminated by signal N';
-    SIGUSR1 leaves aof_last_bgrewrite_status ok."""
-    s, c = slow_child_server(kind, tmp_path)
-    try:
-        c.bgrewriteaof()
-        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "1")
-        time.sleep(0.2)
-        pid = child_pid(s)
-        os.kill(pid, sig)
-        wait_log(s, "# Background AOF rewrite terminated by signal %d" % sig)
-        p = info(s, "persistence")
-        assert p["aof_rewrite_in_progress"] == "0"
-        assert p["aof_last_bgrewrite_status"] == ("ok" if sig == signal.SIGUSR1 else "err")
     finally:
         s.stop()
 
