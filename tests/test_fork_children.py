@@ -248,3 +248,53 @@ def test_shutdown_on_sig_config_values(tmp_path, kind):
         assert c.config_get("shutdown-on-sigint") == {"shutdown-on-sigint": "default"}
     finally:
         s.stop()
+
+
+def fake_replica(s):
+    """A replica that syncs and never acknowledges anything (REPLCONF ACK)."""
+    from conftest import Raw
+    r = Raw(s.port)
+    assert r.cmd("REPLCONF", "listening-port", "1") == b"+OK\r\n"
+    r.send(b"PSYNC ? -1\r\n")
+    return r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shutdown_kills_a_full_sync_child(tmp_path, kind):
+    """A full sync's RDB child is an RDB child to finishShutdown too."""
+    s, c = slow_child_server(kind, tmp_path, "--repl-diskless-sync", "no")
+    try:
+        r = fake_replica(s)
+        wait_log(s, "Starting BGSAVE for SYNC with target: disk")
+        pid = child_pid(s)
+        c.shutdown(nosave=True, now=True)
+        assert exited(s) == 0
+        wait_for(lambda: has_handler_line(log_text(s), pid,
+                                          "Received SIGUSR1 in child, exiting now."))
+        text = log_text(s)
+        assert text.index("# There is a child saving an .rdb. Killing it!") < \
+            text.index("is now ready to exit, bye bye...")
+        r.close()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_second_sigint_while_waiting_for_replicas_exits(tmp_path, kind):
+    """A signal's shutdown waiting for a lagging replica is still 'shutdown_asap': a
+    second SIGINT exits at once (status 1)."""
+    s = start(kind, tmp_path, "--repl-diskless-sync", "no")
+    try:
+        c = cli(s)
+        r = fake_replica(s)
+        wait_for(lambda: info(s, "replication").get("slave0", "").find("state=online") > 0,
+                 what="the fake replica online")
+        c.set("k", "v")
+        s.proc.send_signal(signal.SIGINT)
+        wait_log(s, "Waiting for replicas before shutting down.")
+        s.proc.send_signal(signal.SIGINT)
+        assert exited(s) == 1
+        assert has_handler_line(log_text(s), s.proc.pid, "You insist... exiting now.")
+        r.close()
+    finally:
+        s.stop()
