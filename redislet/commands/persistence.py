@@ -12,12 +12,13 @@ BGSAVE child runs; the AOF family uses "aof") and child_pid.
 """
 import errno
 import os
+import signal
 import time
 
 from .table import command
 from . import debug, info
 from .keys import flush_hooks, NOTIFY_GENERIC
-from .. import cli, hooks
+from .. import children, cli, hooks
 from ..errors import CommandError, SYNTAX
 from ..resp.encode import OK, bulk
 from ..util import ll_arg as _ll
@@ -46,21 +47,10 @@ def _save_info(srv):
 
 # -- SAVE / BGSAVE machinery ---------------------------------------------------------------
 def save_now(srv):
-    """rdbSave to the configured file; True on success (state updated, logged)."""
-    path = rdb_path(srv)
-    try:
-        with srv.sync_signals():
-            rdb.save(srv, path, _save_info(srv))
-    except OSError as e:
-        if e.filename and "temp-" in str(e.filename) and not os.path.exists(str(e.filename)):
-            srv.log("warning", "Failed opening the temp RDB file temp-%d.rdb (in server root "
-                    "dir %s) for saving: %s" % (os.getpid(), os.getcwd(),
-                                                os.strerror(e.errno or errno.EIO)))
-        else:
-            srv.log("warning", "Write error saving DB on disk: %s"
-                    % os.strerror(e.errno or errno.EIO))
-        return False
-    srv.log("notice", "DB saved on disk")
+    """rdbSave to the configured file (rdb.save logs); True on success (state updated)."""
+    with srv.sync_signals():
+        if not rdb.save(srv, rdb_path(srv), _save_info(srv)):
+            return False
     srv.dirty = 0
     srv.lastsave = int(time.time())
     srv.lastbgsave_status = True
@@ -82,8 +72,8 @@ def bgsave(srv):
     srv.child_type = "rdb"
     srv.rdb_save_time_start = int(time.time())
     try:
-        pid = rdb.fork_save(srv, rdb_path(srv), lambda ok, code=0, sig=0:
-                            _bgsave_done(srv, ok, code, sig), _save_info(srv))
+        pid = rdb.fork_save(srv, rdb_path(srv), lambda code, sig: _bgsave_done(srv, code, sig),
+                            _save_info(srv))
     except OSError as e:
         srv.child_type = None
         srv.child_pid = -1
@@ -99,20 +89,17 @@ def bgsave(srv):
     return True
 
 
-def _bgsave_done(srv, ok, exitcode, bysignal):
-    """backgroundSaveDoneHandlerDisk."""
-    if not bysignal and exitcode == 0 and ok:
-        srv.log("notice", "Background saving terminated with success")
+def _bgsave_done(srv, exitcode, bysignal):
+    """backgroundSaveDoneHandlerDisk (checkChildrenDone's call for the BGSAVE child)."""
+    if children.log_done(srv, "disk", exitcode, bysignal):
         srv.dirty = srv.dirty - srv.dirty_before_bgsave
         srv.lastsave = int(time.time())
         srv.lastbgsave_status = True
     elif not bysignal:
-        srv.log("warning", "Background saving error")
         srv.lastbgsave_status = False
     else:
-        srv.log("warning", "Background saving terminated by signal %d" % bysignal)
         _remove_temp(srv.child_pid)
-        if bysignal != 10:   # SIGUSR1 kills a child without an error condition
+        if bysignal != signal.SIGUSR1:   # SIGUSR1 kills a child without an error condition
             srv.lastbgsave_status = False
     start = getattr(srv, "rdb_save_time_start", -1)
     srv.rdb_save_time_last = int(time.time()) - start if start != -1 else -1
@@ -122,7 +109,7 @@ def _bgsave_done(srv, ok, exitcode, bysignal):
         srv.child_pid = -1
     _update_misconf(srv)
     for hook in bgsave_done_hooks:
-        hook(srv, bool(ok and not bysignal and exitcode == 0))
+        hook(srv, not bysignal and exitcode == 0)
 
 
 def _remove_temp(pid):
@@ -133,18 +120,20 @@ def _remove_temp(pid):
             pass
 
 
+def has_rdb_child(srv):
+    """child_type == CHILD_TYPE_RDB: a BGSAVE child, or a full sync's RDB child."""
+    repl = getattr(srv, "repl", None)
+    return srv.child_type == "rdb" or (repl is not None and repl.child is not None)
+
+
 def kill_rdb_child(srv):
-    """killRDBChild: SIGUSR1 the BGSAVE child (no error condition), remove its temp file."""
-    if getattr(srv, "child_type", None) != "rdb":
-        return
-    pid = srv.child_pid
-    rdb.kill_children(srv)
-    # (Redis reaps the child in checkChildrenDone: backgroundSaveDoneHandler's line)
-    srv.log("warning", "Background saving terminated by signal 10")
-    _remove_temp(pid)
-    srv.child_type = None
-    srv.child_pid = -1
-    srv.rdb_save_time_start = -1
+    """killRDBChild: SIGUSR1 to the RDB child (no error condition); the cron reaps it
+    later (checkChildrenDone: the done handler's line, the temp file removed)."""
+    if srv.child_type == "rdb":
+        children.kill(srv.child_pid)
+    repl = getattr(srv, "repl", None)
+    if repl is not None:
+        repl.kill_child()
 
 
 # -- cron: save points, scheduled BGSAVE ----------------------------------------------------
@@ -368,6 +357,7 @@ debug.subcommands[b"reload"] = _debug_reload
 
 # -- FLUSHALL, SHUTDOWN ---------------------------------------------------------------------
 def _on_flush(srv, dbid):
+    """flushAllDataAndResetRDB: kill the RDB child, save when save points are set."""
     if dbid != -1:
         return
     kill_rdb_child(srv)
@@ -376,18 +366,25 @@ def _on_flush(srv, dbid):
 
 
 def _on_shutdown(srv, save, force):
-    """prepareForShutdown's RDB part: kill a BGSAVE child, save when save points are set
-    (unless NOSAVE) or SAVE was given."""
-    if getattr(srv, "child_type", None) == "rdb":
+    """finishShutdown's persistence steps, in its order: kill the RDB child, the AOF
+    part (kill the rewrite child, fsync), then save when save points are set (unless
+    NOSAVE) or SAVE was given. Not None when the server can't exit."""
+    if has_rdb_child(srv):
         srv.log("warning", "There is a child saving an .rdb. Killing it!")
         kill_rdb_child(srv)
+        # (never reaped: the server exits; rdbRemoveTempFile as the done handler would)
+        if srv.child_type == "rdb":
+            _remove_temp(srv.child_pid)
+    aof = getattr(srv, "aof", None)
+    if aof is not None and aof.shutdown(force) is not None:
+        return True
     if (srv.config.values["save"] and save is not False) or save is True:
         srv.log("notice", "Saving the final RDB snapshot before exiting.")
         if not save_now(srv):
-            if force:
-                srv.log("warning", "Error trying to save the DB. Exit anyway.")
-            else:
-                return "Error trying to save the DB, can't exit."
+            if not force:
+                srv.log("warning", "Error trying to save the DB, can't exit.")
+                return True
+            srv.log("warning", "Error trying to save the DB. Exit anyway.")
     return None
 
 

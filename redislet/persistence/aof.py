@@ -26,7 +26,6 @@ a fake client; with appendonly yes and no AOF at all a base is created from the 
 dataset, as Redis 7.0 does. Fatal errors stop the start-up with exit status 1.
 """
 import errno
-import gc
 import os
 import queue
 import signal
@@ -34,9 +33,8 @@ import sys
 import threading
 import time
 
-from .. import hooks
+from .. import children, hooks
 from ..errors import CommandError
-from ..oom import in_fork_child
 from ..util import atoll as _atoll, repr_bytes
 from . import loading
 
@@ -796,7 +794,7 @@ class Aof:
         self.stat_rewrites += 1
         t0 = time.monotonic()
         try:
-            pid = os.fork()
+            pid = children.fork(srv)
         except OSError as e:
             self.lastbgrewrite_ok = False
             self.log("warning", "Can't rewrite append only file in background: fork: %s"
@@ -805,8 +803,6 @@ class Aof:
         if pid == 0:
             code = 1
             try:
-                _child_setup()
-                in_fork_child(self.srv)
                 tmp = self.tmp_rewrite_path(os.getpid())
                 if self.rewrite_to_file(tmp):
                     self.log("notice", "Successfully created the temporary AOF base file %s"
@@ -905,11 +901,8 @@ class Aof:
             return
         pid = srv.child_pid
         self.log("notice", "Killing running AOF rewrite child: %d" % pid)
-        try:
-            os.kill(pid, signal.SIGUSR1)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
+        children.kill(pid)
+        children.wait(pid)      # (as Redis: the loop waits for this one)
         self.remove_temp_files(pid)
         srv.child_type = None
         srv.child_pid = -1
@@ -921,38 +914,24 @@ class Aof:
         _unlink(os.path.join(d, "temp-rewriteaof-%d.aof" % pid))
 
     def check_child_done(self):
-        """checkChildrenDone for the AOF child."""
+        """checkChildrenDone for the AOF child (waitpid WNOHANG)."""
         srv = self.srv
         pid = srv.child_pid
-        try:
-            wpid, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            wpid, status = pid, 1 << 8
-        if wpid == 0:
+        status = children.poll(pid)
+        if status is None:
             return
-        if os.WIFSIGNALED(status):
-            exitcode, bysignal = 0, os.WTERMSIG(status)
-        else:
-            exitcode, bysignal = os.WEXITSTATUS(status), 0
-        self.rewrite_done(exitcode, bysignal, pid)
+        self.rewrite_done(*status, pid)
         srv.child_type = None
         srv.child_pid = -1
 
     def rewrite_done(self, exitcode, bysignal, pid):
         """backgroundRewriteDoneHandler."""
         t_start = time.monotonic()
-        if not bysignal and exitcode == 0:
-            self.log("notice", "Background AOF rewrite terminated with success")
+        if children.log_done(self.srv, "aof", exitcode, bysignal):
             self._install_rewrite(pid, t_start)
-        elif not bysignal:
+        elif bysignal != signal.SIGUSR1:     # (SIGUSR1 kills without an error condition)
             self.lastbgrewrite_ok = False
             self.consecutive_failures += 1
-            self.log("warning", "Background AOF rewrite terminated with error")
-        else:
-            if bysignal != signal.SIGUSR1:
-                self.lastbgrewrite_ok = False
-                self.consecutive_failures += 1
-            self.log("warning", "Background AOF rewrite terminated by signal %d" % bysignal)
         self.remove_temp_files(pid)
         if self.state == AOF_WAIT_REWRITE:
             self.buf = bytearray()
@@ -1045,16 +1024,16 @@ class Aof:
             if self.bio_fsync_errno or self._check_on:
                 self._update_write_check()
 
-    # -- shutdown (prepareForShutdown) --------------------------------------------------
-    def shutdown(self, srv, save, force):
+    # -- shutdown (finishShutdown, through commands/persistence.py) -----------------------
+    def shutdown(self, force):
+        """Kill the rewrite child and fsync; True when the server can't exit."""
         if self.child_is_aof():
             if self.state == AOF_WAIT_REWRITE:
                 if force:
                     self.log("warning", "Writing initial AOF. Exit anyway.")
                 else:
                     self.log("warning", "Writing initial AOF, can't exit.")
-                    return "Errors trying to shut down the server. Check the logs for more " \
-                           "information."
+                    return True
             self.log("warning", "There is a child rewriting the AOF. Killing it!")
             self.kill_child()
         if self.state != AOF_OFF:
@@ -1551,20 +1530,6 @@ def _debug_delay(usec):
         time.sleep(usec / 1000000.0)
 
 
-def _child_setup():
-    """The rewrite child: no GC (copy-on-write), default signal handling."""
-    gc.disable()
-    try:
-        signal.set_wakeup_fd(-1)
-    except (ValueError, OSError):
-        pass
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
-
-
 # -- wiring ---------------------------------------------------------------------------------
 def get(srv):
     a = getattr(srv, "aof", None)
@@ -1603,7 +1568,6 @@ def _server_init(srv):
     cfg.on_change("appendonly", appendonly_changed)
     cfg.on_change("aof-disable-auto-gc", gc_changed)
     srv.cron_hooks.append(a.cron)
-    srv.shutdown_hooks.append(a.shutdown)
 
 
 def startup(srv):
