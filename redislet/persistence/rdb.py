@@ -398,7 +398,9 @@ def _zset_lp_elements(z):
     (so it is given as that int: the listpack stores it integer-encoded either way)."""
     el = []
     ap = el.append
-    for score, m in _zset_decode(z.order, z.dict):
+    d = z.dict
+    for m in map(_member_of_key, z.order):
+        score = d[m]
         ap(m)
         if (score.is_integer() and -_SCORE_INT_MAX <= score <= _SCORE_INT_MAX
                 and (score or math.copysign(1.0, score) > 0)):
@@ -412,28 +414,28 @@ def _dump_zset(value, cfg, compress):
     if value.listpack:
         return b"\x11" + enc_string(lp_build(_zset_lp_elements(value)), compress)
     # the skiplist is saved from its tail: member, then the score as a binary double
-    pairs = _zset_decode(value.order, value.dict)
-    pairs.reverse()
-    members = _enc_strings([m for _, m in pairs], compress)
-    scores = [_pack_d(score) for score, _ in pairs]
-    return b"\x05" + enc_len(len(value)) + b"".join(_chain(zip(members, scores)))
+    members = list(map(_member_of_key, reversed(value.order)))
+    scores = map(_pack_d, map(value.dict.__getitem__, members))
+    return (b"\x05" + enc_len(len(value))
+            + b"".join(_chain(zip(_enc_strings(members, compress), scores))))
 
 
 _DUMPERS = {}
 _d2string = None
-_zset_decode = None
 _chain = itertools.chain.from_iterable
+# a zset's index key is its score's 8-byte sort key then the member (types/zset.py); the
+# exact score is the dict's (the key does not tell -0 from 0)
+_member_of_key = operator.itemgetter(slice(8, None))
 
 
 def _init_types():
-    global _d2string, _zset_decode
+    global _d2string
     from ..commands.hashes import Hash
     from ..commands.sets import RSet
-    from ..types.zset import ZSet, d2string, _decode
+    from ..types.zset import ZSet, d2string
     from ..types.rlist import RList
     from ..types.stream import Stream
     _d2string = d2string
-    _zset_decode = _decode         # (score, member) of the rank-order index keys
     _DUMPERS[bytes] = lambda v, cfg, compress: b"\x00" + enc_string(v, compress)
     _DUMPERS[RList] = lambda v, cfg, compress: b"\x12" + _dump_list(v, cfg, compress)
     _DUMPERS[Hash] = _dump_hash
@@ -872,24 +874,35 @@ def _corrupt(msg, pos, line):
     return RDBError(msg, pos, line)
 
 
+def _as_strings(el):
+    """The decoded elements el with the integer entries spelled as strings (el itself
+    when there are none: a test at C speed)."""
+    if int in set(map(type, el)):
+        return [x if type(x) is bytes else b"%d" % x for x in el]
+    return el
+
+
 def _pairs_value(el, hsh, cfg):
-    """A hash or zset from a decoded ziplist/listpack of field/value (member/score) pairs;
-    None when empty (the key is skipped)."""
+    """A hash or zset from a decoded ziplist/listpack of field/value (member/score) pairs
+    (no field repeats); None when empty (the key is skipped)."""
     if not el:
         return None
     if hsh:
         return _hash_from(el, cfg, len(el) // 2 > cfg["hash-max-listpack-entries"])
-    items = []
-    for i in range(0, len(el), 2):
-        m = el[i]
-        items.append((m if type(m) is bytes else b"%d" % m, _zset_score(el[i + 1])))
-    return _zset_from(items, len(items) <= cfg["zset-max-listpack-entries"])
+    from ..types.zset import ZSet
+    members = _as_strings(el[0::2])
+    scores = el[1::2]
+    # integer entries (most scores) are exact as floats; strings go through strtod
+    scores = list(map(float if set(map(type, scores)) == _INT_ONLY else _zset_score,
+                      scores))
+    return ZSet.from_dict(dict(zip(members, scores)),
+                          len(members) <= cfg["zset-max-listpack-entries"])
 
 
 def _hash_from(pairs_flat, cfg, ht):
     """A Hash of field, value, field, value... (already checked for duplicates)."""
     from ..commands.hashes import Hash
-    strs = [x if type(x) is bytes else b"%d" % x for x in pairs_flat]
+    strs = _as_strings(pairs_flat)
     h = Hash(zip(strs[0::2], strs[1::2]))
     h.ht = ht
     return h
@@ -902,9 +915,7 @@ def _pairs_checked(el):
     if len(el) & 1:
         return False
     fields = el[0::2]
-    if len(set([f if type(f) is bytes else b"%d" % f for f in fields])) != len(fields):
-        return False
-    return True
+    return len(set(_as_strings(fields))) == len(fields)
 
 
 def _zset_score(x):
@@ -1213,7 +1224,7 @@ def load_object(r, t, cfg, ctx=None):
                 except EncodingError:
                     raise _corrupt("Ziplist integrity check failed.", pos,
                                    L_QL_ZIPLIST) from None
-            out.extend([x if type(x) is bytes else b"%d" % x for x in el])
+            out.extend(_as_strings(el))
         return out if out else None
     if t == T_SET_INTSET:
         pos = r.pos
