@@ -298,3 +298,24 @@ def test_second_sigint_while_waiting_for_replicas_exits(tmp_path, kind):
         r.close()
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bgsave_child_that_cannot_save(tmp_path, kind):
+    """rdbSave's line from the child (role C), then backgroundSaveDoneHandlerDisk's error."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    s = start(kind, tmp_path, "--dir", str(gone))
+    try:
+        c = cli(s)
+        gone.rmdir()                    # the child cannot create its temp file
+        assert c.bgsave() is True
+        wait_log(s, "# Background saving error")
+        text = log_text(s)
+        pid = int(text.split("Background saving started by pid ")[1].split()[0])
+        assert ("%d:C " % pid) in text and ("# Failed opening the temp RDB file temp-%d.rdb "
+                                            "(in server root dir unknown) for saving: No such "
+                                            "file or directory" % pid) in text
+        assert info(s, "persistence")["rdb_last_bgsave_status"] == "err"
+    finally:
+        s.stop()

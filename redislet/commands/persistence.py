@@ -47,25 +47,10 @@ def _save_info(srv):
 
 # -- SAVE / BGSAVE machinery ---------------------------------------------------------------
 def save_now(srv):
-    """rdbSave to the configured file; True on success (state updated, logged)."""
-    path = rdb_path(srv)
-    try:
-        with srv.sync_signals():
-            rdb.save(srv, path, _save_info(srv))
-    except OSError as e:
-        if e.filename and "temp-" in str(e.filename) and not os.path.exists(str(e.filename)):
-            try:
-                cwd = os.getcwd()
-            except OSError:     # (the directory was removed)
-                cwd = "unknown"
-            srv.log("warning", "Failed opening the temp RDB file temp-%d.rdb (in server root "
-                    "dir %s) for saving: %s" % (os.getpid(), cwd,
-                                                os.strerror(e.errno or errno.EIO)))
-        else:
-            srv.log("warning", "Write error saving DB on disk: %s"
-                    % os.strerror(e.errno or errno.EIO))
-        return False
-    srv.log("notice", "DB saved on disk")
+    """rdbSave to the configured file (rdb.save logs); True on success (state updated)."""
+    with srv.sync_signals():
+        if not rdb.save(srv, rdb_path(srv), _save_info(srv)):
+            return False
     srv.dirty = 0
     srv.lastsave = int(time.time())
     srv.lastbgsave_status = True

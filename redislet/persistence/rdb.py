@@ -7,10 +7,10 @@ Shared interface (AOF and replication build on it):
     load_value(data, cfg=None) -> value                    inverse; RDBError on bad data
     dump_payload(value, cfg=None) / verify_payload(data)   DUMP format (version + CRC64)
     write_rdb(srv, f, aux_extra=None, aof_base=False)      whole RDB stream to binary file f
-    save(srv, path)                                        temp file, fsync, atomic rename
+    save(srv, path) -> ok                                  rdbSave: temp file, fsync, rename
     load_rdb(srv, f, ...) -> bytes consumed                REPLACE srv's dataset from f
     load(srv, path)
-    fork_save(srv, path, on_done)                          child writes path; on_done(ok)
+    fork_save(srv, path, on_done)                          child saves; on_done(code, signal)
 
 Every object type and encoding of Redis 7.0 and earlier is read: strings (raw, integer,
 LZF), lists (plain, ziplist, quicklist of ziplists, quicklist 2 of listpacks and plain
@@ -23,6 +23,8 @@ of library code bytes) and `FUNCTION_LOADERS` (fn(srv, code), raising ValueError
 message on failure). Without a loader, loaded library code is kept in
 srv.rdb_function_code (a list) for whoever comes later.
 """
+import errno
+import bisect
 import gc
 import itertools
 import math
@@ -630,27 +632,65 @@ def _b(x):
 
 
 def save(srv, path, aux_extra=None):
-    """rdbSave: write to a temp file in the same directory, fsync, rename over path."""
+    """rdbSave: write temp-<pid>.rdb in path's directory, fsync, rename over path, fsync
+    the directory; logged as rdbSave logs. True on success."""
     d = os.path.dirname(path) or "."
-    tmp = os.path.join(d, "temp-%d.rdb" % os.getpid())
+    name = "temp-%d.rdb" % os.getpid()
+    tmp = os.path.join(d, name)
     try:
-        with open(tmp, "wb") as f:
-            write_rdb(srv, f, aux_extra)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        f = open(tmp, "wb")
+    except OSError as e:
+        srv.log("warning", "Failed opening the temp RDB file %s (in server root dir %s) for "
+                "saving: %s" % (name, _cwd(), _strerror(e)))
+        return False
+    op = "rdbSaveRio"           # (what failed, for the log)
+    try:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
+            write_rdb(srv, f, aux_extra)
+            op = "fflush"
+            f.flush()
+            op = "fsync"
+            os.fsync(f.fileno())
+        finally:
+            f.close()
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            srv.log("warning", "Error moving temp DB file %s on the final destination %s (in "
+                    "server root dir %s): %s" % (name, path, _cwd(), _strerror(e)))
+            _unlink(tmp)
+            return False
+        op = "fsyncFileDir"
         fd = os.open(d, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError as e:
+        srv.log("warning", "Write error saving DB on disk(%s): %s" % (op, _strerror(e)))
+        _unlink(tmp)
+        return False
+    except BaseException:
+        _unlink(tmp)
+        raise
+    srv.log("notice", "DB saved on disk")
+    return True
+
+
+def _cwd():
+    try:
+        return os.getcwd()
+    except OSError:          # (the directory was removed)
+        return "unknown"
+
+
+def _strerror(e):
+    return os.strerror(e.errno or errno.EIO)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
     except OSError:
         pass
 
