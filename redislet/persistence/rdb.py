@@ -2518,43 +2518,30 @@ def fork_save(srv, path, on_done, aux_extra=None):
     is reaped. Returns the child pid, or None when fork is unavailable (then the save ran
     synchronously and on_done was already called)."""
     if not hasattr(os, "fork"):
-        try:
-            save(srv, path, aux_extra)
-            code = 0
-        except OSError:
-            code = 1
-        on_done(code, 0)
+        on_done(0 if save(srv, path, aux_extra) else 1, 0)
         return None
-    r, w = os.pipe()
     info_r, info_w = os.pipe()
     child_started(srv)
     pid = children.fork(srv)
     if pid == 0:   # child
         code = 1
         try:
-            os.close(r)
             os.close(info_r)
             global child_reporter
             child_reporter = ChildReporter(srv, info_w)
-            save(srv, path, aux_extra)
-            child_reporter.send(CHILD_INFO_RDB_COW, 0)
-            code = 0
-        except BaseException as e:
-            try:
-                os.write(w, str(e).encode("utf-8", "replace")[:4000])
-            except Exception:
-                pass
+            if save(srv, path, aux_extra):
+                child_reporter.send(CHILD_INFO_RDB_COW, 0)
+                code = 0
         finally:
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
-            except Exception:
+            except Exception:    # noqa: BLE001 - the child exits whatever happens
                 pass
             os._exit(code)
-    os.close(w)
     os.close(info_w)
     os.set_blocking(info_r, False)
-    job = _Child(pid, r, on_done)
+    job = _Child(pid, on_done)
     job.info_fd = info_r
     jobs = getattr(srv, "_fork_jobs", None)
     if jobs is None:
@@ -2565,13 +2552,11 @@ def fork_save(srv, path, on_done, aux_extra=None):
 
 
 class _Child:
-    __slots__ = ("pid", "fd", "on_done", "error", "info_fd")
+    __slots__ = ("pid", "on_done", "info_fd")
 
-    def __init__(self, pid, fd, on_done):
+    def __init__(self, pid, on_done):
         self.pid = pid
-        self.fd = fd
         self.on_done = on_done
-        self.error = ""
         self.info_fd = None
 
     def close_info(self, srv):
@@ -2598,16 +2583,6 @@ def _reap(srv):
         jobs.remove(job)
         job.close_info(srv)
         child_finished(srv)
-        try:
-            job.error = os.read(job.fd, 4096).decode("utf-8", "replace")
-        except OSError:
-            pass
-        try:
-            os.close(job.fd)
-        except OSError:
-            pass
-        if job.error:
-            srv.log("warning", "Background save child error: %s" % job.error)
         try:
             job.on_done(*status)
         except Exception as e:   # pragma: no cover
