@@ -25,6 +25,7 @@ srv.rdb_function_code (a list) for whoever comes later.
 """
 import errno
 import bisect
+import bisect
 import gc
 import itertools
 import math
@@ -228,6 +229,7 @@ def _lp_entry_size(s):
     return n + 10
 
 
+_ENTRY_SIZE = [_lp_entry_size(bytes(n)) for n in range(4096)]
 PACKED_THRESHOLD = 1 << 30
 
 
@@ -240,10 +242,27 @@ def _dump_list(lst, cfg, compress):
     _lp_entry_size), plain nodes for elements of PACKED_THRESHOLD bytes or more."""
     maxbytes, maxcount = _ql_limit(cfg.get("list-max-listpack-size", -2))
     items = list(lst)
-    if items and max(map(len, items)) < min(21, PACKED_THRESHOLD):
-        # every entry is estimated at 11 bytes: nodes of a fixed count, cut by slicing
-        per = max(min((maxbytes - 7) // 11, maxcount), 1)
-        nodes = [_packed_node(items[i:i + per], compress) for i in range(0, len(items), per)]
+    lens = list(map(len, items))
+    top = max(lens, default=0)
+    if top < PACKED_THRESHOLD:
+        # the running sum of the entry sizes: a node ends before the first entry that
+        # would take it past maxbytes (found by bisection), or at maxcount entries
+        cum = list(itertools.accumulate(map(_ENTRY_SIZE.__getitem__, lens) if top < 4096
+                                        else map(_lp_entry_size, items)))
+        limit = maxbytes - 7            # the listpack's header and end byte
+        nodes = []
+        s = 0
+        base = 0
+        n = len(items)
+        while s < n:
+            e = bisect.bisect_right(cum, base + limit, s)
+            if e > s + maxcount:
+                e = s + maxcount
+            elif e == s:
+                e = s + 1               # one entry alone past the limit
+            nodes.append(_packed_node(items[s:e], compress))
+            base = cum[e - 1]
+            s = e
         return enc_len(len(nodes)) + b"".join(nodes)
     nodes = []
     cur = []
