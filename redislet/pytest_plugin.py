@@ -230,10 +230,12 @@ def redislet_server(request):
 
 
 @pytest.fixture
-def redislet_client(request, redislet_server):
+def redislet_client(request):
     """redis.Redis on redislet_server; the server is flushed (keys, functions, scripts)
     before the test. Protocol from --redislet-protocol / redislet_protocol."""
-    client = _client_for(request, redislet_server, "redislet_client", True, {})
+    _redis("redislet_client")     # skip before starting a server that would go unused
+    client = _client_for(request, request.getfixturevalue("redislet_server"),
+                         "redislet_client", True, {})
     try:
         yield client
     finally:
@@ -254,10 +256,12 @@ def redislet_cluster(request):
 
 
 @pytest.fixture
-def redislet_cluster_client(request, redislet_cluster):
+def redislet_cluster_client(request):
     """redis.cluster.RedisCluster on redislet_cluster, flushed (every master, replicated)
     before the test."""
-    client = _cluster_client_for(request, redislet_cluster, "redislet_cluster_client", True, {})
+    _redis_cluster("redislet_cluster_client")   # skip before starting a whole cluster
+    client = _cluster_client_for(request, request.getfixturevalue("redislet_cluster"),
+                                 "redislet_cluster_client", True, {})
     try:
         yield client
     finally:
@@ -289,6 +293,7 @@ def redislet_client_factory(request):
     clients = []
 
     def factory(server=None, **kwargs):
+        _redis("redislet_client_factory")
         if server is None:
             server = request.getfixturevalue("redislet_server")
         client = _client_for(request, server, "redislet_client_factory", False, kwargs)
@@ -326,6 +331,7 @@ def redislet_db(proc_fixture_name, *, flush=True, **redis_kwargs):
     (protocol, decode_responses, db...)."""
     @pytest.fixture
     def _redislet_db(request):
+        _redis(proc_fixture_name)
         srv = request.getfixturevalue(proc_fixture_name)
         client = _client_for(request, srv, proc_fixture_name, flush, redis_kwargs)
         try:
@@ -352,6 +358,7 @@ def redislet_cluster_db(proc_fixture_name, *, flush=True, **redis_kwargs):
     `proc_fixture_name`, flushed before the test unless flush=False."""
     @pytest.fixture
     def _redislet_cluster_db(request):
+        _redis_cluster(proc_fixture_name)
         cluster = request.getfixturevalue(proc_fixture_name)
         client = _cluster_client_for(request, cluster, proc_fixture_name, flush, redis_kwargs)
         try:

@@ -194,6 +194,10 @@ def test_without_redis_py_and_unused(pytester):
         def test_cluster_client(redislet_cluster_client):
             pass
 
+        def test_skipped_clients_started_nothing():
+            assert "redislet.embed" not in sys.modules      # no server
+            assert "redislet.launcher" not in sys.modules   # no cluster
+
         def test_server_only(redislet_server):
             import socket
             with socket.create_connection((redislet_server.host, redislet_server.port)) as s:
@@ -208,7 +212,7 @@ def test_without_redis_py_and_unused(pytester):
     '''))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs",
                                            "test_noredis.py", timeout=120)
-    result.assert_outcomes(passed=1, skipped=2)
+    result.assert_outcomes(passed=2, skipped=2)
     result.stdout.fnmatch_lines(["*redislet_client needs redis-py*pip install redis*",
                                  "*redislet_cluster_client needs redis-py*"])
     # unused: nothing started; and `-p no:redislet` turns the plugin off
