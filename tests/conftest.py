@@ -252,9 +252,10 @@ class Differential:
         assert ra == rb, "%r: redislet %r != redis %r" % (args, ra, rb)
         return ra
 
-    def send_raw(self, data):
+    def send_raw(self, data, until=None):
         """Send the same raw bytes to both; return (redislet bytes, redis bytes) read
-        until each side closes or stays quiet for a moment."""
+        until each side closes or stays quiet for a moment, or (until) as soon as what
+        was read ends with those bytes."""
         outs = []
         for conn in (self.a, self.b):
             conn.send(data)
@@ -266,6 +267,8 @@ class Differential:
                     if not chunk:
                         break
                     got += chunk
+                    if until is not None and got.endswith(until):
+                        break
                     conn.sock.settimeout(0.5)
             except (socket.timeout, ConnectionResetError):
                 pass

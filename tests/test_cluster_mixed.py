@@ -391,17 +391,20 @@ class Writer(threading.Thread):
         assert not self.is_alive(), "writer thread stuck"
 
 
+MOVE = 200     # slots per reshard (redis-cli moves them one by one)
+
+
 @pytest.mark.parametrize("src_i,dst_i", [(0, 1), (1, 0)], ids=["m0-to-m1", "m1-to-m0"])
 @pytest.mark.parametrize("rs", list(RESHARD_CONFIGS), indirect=True)
 def test_reshard_under_load(rs, src_i, dst_i):
-    """redis-cli --cluster reshard moves 500 slots from master src_i to master dst_i while a
+    """redis-cli --cluster reshard moves MOVE slots from master src_i to master dst_i while a
     thread writes (mostly into those slots); "mixed" has masters (redis, redislet, redis), so
     m0-to-m1 is real -> redislet and m1-to-m0 redislet -> real."""
     src, dst = rs.nodes[src_i], rs.nodes[dst_i]
     view = rs.wait_ok(timeout=30).view
     before_src = sum(e - s + 1 for s, e, m, _ in view if m[1] == src.port)
     before_dst = sum(e - s + 1 for s, e, m, _ in view if m[1] == dst.port)
-    moving = sorted(slots_in(rs.slots_of(src)))[:500]     # redis-cli takes the lowest slots
+    moving = sorted(slots_in(rs.slots_of(src)))[:MOVE]     # redis-cli takes the lowest slots
     tag = "rs%d%d" % (src_i, dst_i)
     # data to migrate: 2 keys in each slot that moves, written before
     pre = {key_in_slot(s, "%s:pre%d" % (tag, j)): "pre-%d-%d" % (s, j)
@@ -413,7 +416,7 @@ def test_reshard_under_load(rs, src_i, dst_i):
     try:
         rs.wait_for(lambda: w.n >= 50 or not w.is_alive(), 30, 0.05, "the writer to start")
         n0 = w.n
-        res = rs.reshard(src, dst, 500, timeout=180)
+        res = rs.reshard(src, dst, MOVE, timeout=180)
         n1 = w.n
         time.sleep(0.5)                      # some writes after the move too
     finally:
@@ -423,9 +426,9 @@ def test_reshard_under_load(rs, src_i, dst_i):
     assert "Moving slot" in res.output
 
     view = rs.wait_ok(timeout=30).view
-    assert sum(e - s + 1 for s, e, m, _ in view if m[1] == src.port) == before_src - 500
-    assert sum(e - s + 1 for s, e, m, _ in view if m[1] == dst.port) == before_dst + 500
-    for s in (moving[0], moving[250], moving[-1]):
+    assert sum(e - s + 1 for s, e, m, _ in view if m[1] == src.port) == before_src - MOVE
+    assert sum(e - s + 1 for s, e, m, _ in view if m[1] == dst.port) == before_dst + MOVE
+    for s in (moving[0], moving[MOVE // 2], moving[-1]):
         assert rs.master_for_slot(s) is dst
         assert src.call("CLUSTER", "COUNTKEYSINSLOT", s) == 0
         assert dst.call("CLUSTER", "COUNTKEYSINSLOT", s) >= 2
