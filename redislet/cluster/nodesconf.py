@@ -1,9 +1,10 @@
 """nodes.conf: the node table in CLUSTER NODES format plus a 'vars' line, loaded at start
-and written atomically (temp file, fsync, rename) whenever the configuration changes.
-The node descriptions here also serve CLUSTER NODES and CLUSTER REPLICAS."""
+and rewritten in place whenever the configuration changes (as Redis 7.0 does). The node
+descriptions here also serve CLUSTER NODES and CLUSTER REPLICAS."""
 import fcntl
 import os
 import sys
+from itertools import compress, groupby
 
 from .node import (ClusterNode, MASTER, SLAVE, PFAIL, FAIL, MYSELF, HANDSHAKE, NOADDR,
                    NOFAILOVER, flags_repr, mstime, valid_name)
@@ -172,33 +173,33 @@ class NodesConf:
 
     # -- saving -----------------------------------------------------------------------------
     def save_config(self, do_fsync):
-        """clusterSaveConfig, written to a temp file then renamed over nodes.conf, so a
-        crash leaves the old file or the new one. Raises OSError."""
+        """clusterSaveConfig: rewritten in place, on the file the lock is held on; a longer
+        old file is overwritten with newline padding first, then truncated (the padding is
+        what a crash between the two leaves, and the loader skips blank lines). Raises
+        OSError."""
         self.todo &= ~4          # TODO_SAVE_CONFIG
         content = (self.nodes_description(HANDSHAKE)
                    + "vars currentEpoch %d lastVoteEpoch %d\n"
                    % (self.current_epoch, self.last_vote_epoch)).encode("utf-8",
                                                                           "surrogateescape")
-        path = self.config_path()
-        tmp = "%s.tmp-%d" % (path, os.getpid())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.config_path(), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            view = memoryview(content)
+            size = len(content)
+            old = os.fstat(fd).st_size
+            data = content + b"\n" * (old - size) if old > size else content
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
             if do_fsync:
                 self.todo &= ~8  # TODO_FSYNC_CONFIG
                 os.fsync(fd)
+            if len(data) != size:
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass         # (not critical: the tail is blank lines)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-        if do_fsync:
-            dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        self.lock_config()       # the lock follows the file now in place
 
     def save_config_or_die(self, do_fsync):
         try:
@@ -228,26 +229,29 @@ class NodesConf:
         for a, b in ranges:
             parts.append(str(a) if a == b else "%d-%d" % (a, b))
         if node.flags & MYSELF:
-            for j in range(16384):
-                if self.migrating_slots_to[j] is not None:
-                    parts.append("[%d->-%s]" % (j, self.migrating_slots_to[j].name))
-                elif self.importing_slots_from[j] is not None:
-                    parts.append("[%d-<-%s]" % (j, self.importing_slots_from[j].name))
+            mig, imp = self.migrating_slots_to, self.importing_slots_from
+            # the slots with an open state, found by C-level scans of the two tables
+            for j in sorted({*_not_none(mig), *_not_none(imp)}):
+                if mig[j] is not None:
+                    parts.append("[%d->-%s]" % (j, mig[j].name))
+                else:
+                    parts.append("[%d-<-%s]" % (j, imp[j].name))
         return " ".join(parts)
 
     def slot_map_runs(self):
-        """(owner, start, end) for each run of slots with one owner, in slot order
-        (unassigned runs left out)."""
-        n = None
-        start = 0
-        slots = self.slots
-        for i in range(16385):
-            cur = slots[i] if i < 16384 else None
-            if cur is not n:
+        """[(owner, start, end)] for each run of slots with one owner, in slot order
+        (unassigned runs left out); kept until a slot changes owner (add_slot, del_slot).
+        groupby compares the nodes by identity, in C."""
+        runs = self.slot_runs
+        if runs is None:
+            runs = self.slot_runs = []
+            start = 0
+            for n, run in groupby(self.slots):
+                end = start + len(list(run))
                 if n is not None:
-                    yield n, start, i - 1
-                n = cur
-                start = i
+                    runs.append((n, start, end - 1))
+                start = end
+        return runs
 
     def slot_ranges_by_owner(self):
         """clusterGenNodesSlotsInfo: node -> its slot ranges from the slot map."""
@@ -268,6 +272,15 @@ class NodesConf:
                 r = node.slot_ranges()    # slots in its bitmap not in the map
             lines.append(self.node_description(node, use_pport, r or ()) + "\n")
         return "".join(lines)
+
+
+def _not_none(table):
+    """The indexes of table's entries that are not None, by scans in C: usually every
+    entry is None (count's identity test), else compress tests each entry's truth (a node
+    is always true)."""
+    if table.count(None) == len(table):
+        return ()
+    return compress(range(len(table)), table)
 
 
 def _atoi(s):

@@ -45,6 +45,7 @@ class ClusterState(NodesConf, Bus, Failover):
         self.nodes = {}                        # name -> ClusterNode
         self.blacklist = {}                    # name -> unix time it may be re-added
         self.slots = [None] * SLOTS            # slot -> owner
+        self.slot_runs = None                  # slot_map_runs() until a slot changes owner
         self.migrating_slots_to = [None] * SLOTS
         self.importing_slots_from = [None] * SLOTS
         self.owner_not_claiming_slot = bytearray(SLOTS // 8)
@@ -323,6 +324,7 @@ class ClusterState(NodesConf, Bus, Failover):
             return False
         self.node_set_slot_bit(n, slot)
         self.slots[slot] = n
+        self.slot_runs = None
         return True
 
     def del_slot(self, slot):
@@ -334,6 +336,7 @@ class ClusterState(NodesConf, Bus, Failover):
             remove_channels_in_slot(self.srv, slot)
         n.clear_slot_bit(slot)
         self.slots[slot] = None
+        self.slot_runs = None
         return True
 
     def del_node_slots(self, node):
@@ -372,10 +375,10 @@ class ClusterState(NodesConf, Bus, Failover):
             return
         new_state = CLUSTER_OK
         if self.config["cluster-require-full-coverage"]:
-            for n in self.slots:
-                if n is None or n.flags & FAIL:
-                    new_state = CLUSTER_FAIL
-                    break
+            runs = self.slot_map_runs()
+            if (sum(end - start + 1 for _n, start, end in runs) < SLOTS
+                    or any(n.flags & FAIL for n, _s, _e in runs)):
+                new_state = CLUSTER_FAIL
         size = 0
         reachable = 0
         for n in self.nodes.values():
