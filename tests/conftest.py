@@ -20,6 +20,16 @@ def free_port():
 
 
 def wait_ready(port, proc, timeout=15):
+    _wait_ping(port, proc, timeout, (b"+PONG", b"-NOAUTH"))
+
+
+def wait_up(port, proc, timeout=15):
+    """wait_ready content with -LOADING: a server loading its dataset already accepts
+    (monkeypatch conftest.wait_ready with it to start one that loads slowly)."""
+    _wait_ping(port, proc, timeout, (b"+PONG", b"-NOAUTH", b"-LOADING"))
+
+
+def _wait_ping(port, proc, timeout, replies):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -27,32 +37,10 @@ def wait_ready(port, proc, timeout=15):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                if s.recv(64).startswith(replies):
                     return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server on %d did not start" % port)
-
-
-def wait_up(port, proc, timeout=15):
-    """wait_ready content with -LOADING: a server loading its dataset already accepts
-    (monkeypatch conftest.wait_ready with it to start one that loads slowly)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited with %s" % proc.returncode)
-        try:
-            conn = Raw(port)
-        except OSError:
-            time.sleep(0.05)
-            continue
-        try:
-            if conn.cmd("PING").startswith((b"+PONG", b"-LOADING")):
-                return
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            conn.close()
     raise RuntimeError("server on %d did not start" % port)
 
 
