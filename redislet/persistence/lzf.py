@@ -84,23 +84,22 @@ def compress(data, max_out=None):
         if off >= MAX_OFF:
             i += 1
             continue
-        # the match: 3 bytes known; the next 16 compared as big-endian ints (the first
-        # differing byte is where their xor's highest bit is); when all 16 agree, the
-        # rest of the window the same way, in one xor
+        # the match: 3 bytes known; the next 16 compared as big-endian ints (from_bytes'
+        # default order since 3.11): the first differing byte is where their xor's
+        # highest bit is; when all 16 agree, the rest of the window the same way, at once
         j = i + 19
         if j <= n:
-            x = _from(data[i + 3:j], "big") ^ _from(data[ref + 3:ref + 19], "big")
+            x = _from(data[i + 3:j]) ^ _from(data[ref + 3:ref + 19])
             if x:
                 ln = 19 - ((x.bit_length() + 7) >> 3)
             else:
                 maxlen = n - i
                 if maxlen > MAX_REF:
                     maxlen = MAX_REF
-                x = _from(data[j:i + maxlen], "big") ^ _from(data[ref + 19:ref + maxlen],
-                                                            "big")
+                x = _from(data[j:i + maxlen]) ^ _from(data[ref + 19:ref + maxlen])
                 ln = maxlen - ((x.bit_length() + 7) >> 3)
         else:
-            x = _from(data[i + 3:n], "big") ^ _from(data[ref + 3:ref + n - i], "big")
+            x = _from(data[i + 3:n]) ^ _from(data[ref + 3:ref + n - i])
             ln = n - i - ((x.bit_length() + 7) >> 3)
         if lit_start < i:
             k = i - lit_start
