@@ -1640,10 +1640,7 @@ def _stream_node_uniform(el, mms, mseq):
     for k in range(nf):
         f = el[3 + k]
         cols.append(itertools.repeat(f if type(f) is bytes else b"%d" % f))
-        vals = body[3 + k::stride]
-        if int in set(map(type, vals)):
-            vals = [to_bytes(x) for x in vals]
-        cols.append(vals)
+        cols.append(_as_strings(body[3 + k::stride]))
     return ids, list(map(list, zip(*cols)))
 
 
