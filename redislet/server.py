@@ -127,7 +127,7 @@ class RedisServer:
         self.flush_handle = None
         self.disconnect_hooks = []   # callables(client) run when a client goes away
         self.cron_hooks = []         # callables(server) run on every cron tick
-        self.shutdown_hooks = []     # callables(server, save, force) -> error text or None
+        self.shutdown_hooks = []     # callables(srv, save, force); not None: can't exit
         self.state_checks = []       # callables(client, cmd, argv) -> rejection text or None
         self.inline_checks = 0       # leading state_checks the dispatch runs itself (cluster)
         if v.get("cluster-enabled"):
@@ -792,7 +792,7 @@ class RedisServer:
         else finish_shutdown. Returns None (going away), False (waiting for replicas) or
         True (failed: logged, and the shutdown cancelled)."""
         if self.loading or getattr(self, "sentinel_mode", False):
-            save = False    # a half-loaded dataset is never saved
+            save = False    # (no half-loaded dataset is saved; a sentinel has none)
         self.log("warning", "User requested shutdown...")
         wait = getattr(self, "shutdown_wait", None)    # lagging replicas (replication)
         if wait is not None and wait(save, force, now):
@@ -805,8 +805,6 @@ class RedisServer:
         for hook in self.shutdown_hooks:
             err = hook(self, save, force)
             if err is not None and not force:
-                if isinstance(err, str):
-                    self.log("warning", err)
                 self.log("warning", "Errors trying to shut down the server. Check the logs "
                          "for more information.")
                 return True
