@@ -13,7 +13,7 @@ from .table import command
 from .. import db as _db
 from ..blocking import block, parse_timeout
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT
-from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, integer
+from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, array, integer
 from ..types.zset import (ZSet, str2d, parse_score_range, parse_lex_range, d2string,
                           ld2string, score_key)
 from ..util import parse_ll
@@ -471,9 +471,11 @@ def zlexcount(c, argv):
 _AUTO, _RANK, _SCORE, _LEX = 0, 1, 2, 3
 
 
-def range_items(zs, rangetype, reverse, a, b, offset, limit):
-    """The (score, member) items selected by a ZRANGE-style query, in reply order.
-    rank: a, b = start, end; score/lex: a = parsed spec."""
+def range_items(zs, rangetype, reverse, a, b, offset, limit, scores=True):
+    """The (score, member) items selected by a ZRANGE-style query, in reply order; the
+    members alone with scores=False (no score to decode). rank: a, b = start, end;
+    score/lex: a = parsed spec."""
+    get = zs.range if scores else zs.members
     if rangetype == _RANK:
         llen = len(zs.dict)
         start, end = a, b
@@ -488,8 +490,8 @@ def range_items(zs, rangetype, reverse, a, b, offset, limit):
         if end >= llen:
             end = llen - 1
         if not reverse:
-            return zs.range(start, end + 1)
-        items = zs.range(llen - 1 - end, llen - start)
+            return get(start, end + 1)
+        items = get(llen - 1 - end, llen - start)
         items.reverse()
         return items
     if rangetype == _SCORE:
@@ -505,12 +507,12 @@ def range_items(zs, rangetype, reverse, a, b, offset, limit):
         end = hi if limit < 0 else min(hi, start + limit)
         if start >= end:
             return []
-        return zs.range(start, end)
+        return get(start, end)
     end = hi - offset
     start = lo if limit < 0 else max(lo, end - limit)
     if start >= end:
         return []
-    items = zs.range(start, end)
+    items = get(start, end)
     items.reverse()
     return items
 
@@ -574,6 +576,8 @@ def zrange_generic(c, argv, argc_start, store, rangetype, reverse):
         return EMPTY_ARRAY
     if type(zs) is not ZSet:
         raise CommandError(WRONGTYPE)
+    if not (store or withscores):
+        return array(range_items(zs, rangetype, reverse, a, b, offset, limit, False))
     items = range_items(zs, rangetype, reverse, a, b, offset, limit)
     if store:
         return store_result(c, argv[1], items, b"zrangestore")
