@@ -319,3 +319,27 @@ def test_bgsave_child_that_cannot_save(tmp_path, kind):
         assert info(s, "persistence")["rdb_last_bgsave_status"] == "err"
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_aof_rewrite_child_info(tmp_path, kind, preamble):
+    """The rewrite child reports through the child info pipe as a BGSAVE child does: the
+    keys to save in INFO while it runs, its 'Fork CoW for AOF rewrite' line (role C)."""
+    s = start(kind, tmp_path, "--aof-use-rdb-preamble", preamble)
+    try:
+        c = cli(s)
+        c.execute_command("DEBUG", "POPULATE", "1000")
+        c.config_set("rdb-key-save-delay", 1000)       # a child of ~1 s
+        c.bgrewriteaof()
+        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "1")
+        assert info(s, "persistence")["current_save_keys_total"] == "1000"
+        wait_for(lambda: info(s, "persistence")["aof_rewrite_in_progress"] == "0")
+        wait_log(s, "Background AOF rewrite finished successfully")
+        text = log_text(s)
+        assert [line for line in text.splitlines()
+                if ":C " in line and "* Fork CoW for AOF rewrite: current " in line]
+        p = info(s, "persistence")
+        assert "aof_last_cow_size" in p and p["current_save_keys_total"] == "0"
+    finally:
+        s.stop()

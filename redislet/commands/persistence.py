@@ -442,7 +442,7 @@ def _info_persistence(srv, pairs):
         "rdb_last_load_keys_loaded": srv.rdb_last_load_keys_loaded,
         "rdb_last_cow_size": srv.stat_rdb_cow_bytes,
     })
-    if rdb_child:       # the child info of the BGSAVE child (childinfo.c)
+    if srv.child_type is not None:      # the child info of the child (childinfo.c)
         total = srv.stat_current_save_keys_total
         updated = srv.stat_current_cow_updated
         info.set_fields(pairs, {
@@ -482,7 +482,7 @@ def _server_init(srv):
     srv.rdb_bgsave_scheduled = False
     srv.rdb_last_load_keys_loaded = 0
     srv.rdb_last_load_keys_expired = 0
-    srv.stat_rdb_cow_bytes = 0
+    srv.stat_rdb_cow_bytes = srv.stat_aof_cow_bytes = 0
     rdb.child_finished(srv)
     if not hasattr(srv, "child_type"):
         srv.child_type = None

@@ -36,7 +36,7 @@ import time
 from .. import children, hooks
 from ..errors import CommandError
 from ..util import atoll as _atoll, repr_bytes
-from . import loading
+from . import loading, rdb
 
 AOF_OFF, AOF_ON, AOF_WAIT_REWRITE = 0, 1, 2
 TYPE_BASE, TYPE_HIST, TYPE_INCR = "b", "h", "i"
@@ -792,10 +792,14 @@ class Aof:
             self.lastbgrewrite_ok = False
             return False
         self.stat_rewrites += 1
+        info_r, info_w = os.pipe()       # child info (childinfo.c): progress, CoW
+        rdb.child_started(srv)
         t0 = time.monotonic()
         try:
             pid = children.fork(srv)
         except OSError as e:
+            os.close(info_r)
+            os.close(info_w)
             self.lastbgrewrite_ok = False
             self.log("warning", "Can't rewrite append only file in background: fork: %s"
                      % os.strerror(e.errno))
@@ -803,10 +807,13 @@ class Aof:
         if pid == 0:
             code = 1
             try:
+                os.close(info_r)
+                rdb.child_reporter = rdb.ChildReporter(srv, info_w, "AOF rewrite")
                 tmp = self.tmp_rewrite_path(os.getpid())
                 if self.rewrite_to_file(tmp):
                     self.log("notice", "Successfully created the temporary AOF base file %s"
                              % os.path.basename(tmp))
+                    rdb.child_reporter.send(rdb.CHILD_INFO_AOF_COW, 0)
                     code = 0
             except BaseException:   # noqa: BLE001 - the child reports by its exit status
                 code = 1
@@ -814,6 +821,9 @@ class Aof:
                 os._exit(code)
         srv.stat_fork_time = int((time.monotonic() - t0) * 1000000)
         srv.stat_total_forks = getattr(srv, "stat_total_forks", 0) + 1
+        os.close(info_w)
+        os.set_blocking(info_r, False)
+        self.child_info_fd = info_r
         srv.child_type = "aof"
         srv.child_pid = pid
         self.log("notice", "Background append only file rewriting started by pid %d" % pid)
@@ -832,7 +842,6 @@ class Aof:
             return False
         try:
             if self.values["aof-use-rdb-preamble"]:
-                from . import rdb
                 rdb.write_rdb(self.srv, f, aof_base=True)
             else:
                 self.write_commands(f)
@@ -880,6 +889,8 @@ class Aof:
         for fn in FUNCTION_SAVERS:
             for code in fn(srv) or ():
                 emit([b"FUNCTION", b"LOAD", code])
+        reporter = rdb.child_reporter
+        key_count = 0
         for db in srv.dbs:
             if not db.data:
                 continue
@@ -893,6 +904,9 @@ class Aof:
                     emit([b"PEXPIREAT", key, b"%d" % when])
                 if delay:
                     _debug_delay(delay)
+                key_count += 1
+                if reporter is not None and not key_count & 1023:
+                    reporter.progress(key_count)     # (about once a second)
 
     def kill_child(self):
         """killAppendOnlyChild."""
@@ -903,10 +917,18 @@ class Aof:
         self.log("notice", "Killing running AOF rewrite child: %d" % pid)
         children.kill(pid)
         children.wait(pid)      # (as Redis: the loop waits for this one)
+        self.close_child_info()
         self.remove_temp_files(pid)
         srv.child_type = None
         srv.child_pid = -1
         self.rewrite_time_start = -1
+
+    def close_child_info(self):
+        """The child is gone: its last reports, then resetChildState's child info part."""
+        rdb.read_child_info(self.srv, self.child_info_fd)
+        os.close(self.child_info_fd)
+        self.child_info_fd = -1
+        rdb.child_finished(self.srv)
 
     def remove_temp_files(self, pid):
         d = self.values["dir"]
@@ -917,9 +939,11 @@ class Aof:
         """checkChildrenDone for the AOF child (waitpid WNOHANG)."""
         srv = self.srv
         pid = srv.child_pid
+        rdb.read_child_info(srv, self.child_info_fd)
         status = children.poll(pid)
         if status is None:
             return
+        self.close_child_info()
         self.rewrite_done(*status, pid)
         srv.child_type = None
         srv.child_pid = -1
@@ -1382,7 +1406,7 @@ class Aof:
             "aof_rewrites": self.stat_rewrites,
             "aof_rewrites_consecutive_failures": self.consecutive_failures,
             "aof_last_write_status": "ok" if writing_ok else "err",
-            "aof_last_cow_size": 0,
+            "aof_last_cow_size": self.srv.stat_aof_cow_bytes,
         }
         extra = None
         if self.values["appendonly"]:

@@ -2436,6 +2436,7 @@ def load(srv, path, **kw):
 # -- child info (childinfo.c): a save child reports its progress and copy-on-write size --
 _INFO_REC = struct.Struct("<iqqqd")   # type, keys, cow bytes, cow_updated (us), progress
 CHILD_INFO_CURRENT = 0
+CHILD_INFO_AOF_COW = 1
 CHILD_INFO_RDB_COW = 2
 CHILD_COW_DUTY_CYCLE = 100
 child_reporter = None                 # the ChildReporter of this process (a save child)
@@ -2533,6 +2534,8 @@ def read_child_info(srv, fd):
             srv.stat_current_save_keys_processed = keys
         elif kind == CHILD_INFO_RDB_COW:
             srv.stat_rdb_cow_bytes = srv.stat_current_cow_peak
+        elif kind == CHILD_INFO_AOF_COW:
+            srv.stat_aof_cow_bytes = srv.stat_current_cow_peak
     srv._child_info_buf = buf
 
 
