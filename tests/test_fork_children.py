@@ -173,33 +173,21 @@ SIG_FLAGS = [("shutdown-on-sigterm", signal.SIGTERM), ("shutdown-on-sigint", sig
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name,sig", SIG_FLAGS)
-def test_shutdown_on_signal_nosave_and_save(tmp_path, kind, name, sig):
+@pytest.mark.parametrize("flag,save_points,saved", [("nosave", "3600 1", False),
+                                                    ("save", "", True)])
+def test_shutdown_on_signal_nosave_and_save(tmp_path, kind, name, sig, flag, save_points,
+                                            saved):
     """shutdown-on-sigterm / shutdown-on-sigint apply to the signal's shutdown: nosave
     skips the save of the save points; save saves without any."""
-    d1 = tmp_path / "nosave"
-    d1.mkdir()
-    s = start(kind, d1, "--save", "3600 1")
+    s = start(kind, tmp_path, "--save", save_points)
     try:
         c = cli(s)
         c.set("k", "v")
-        c.config_set(name, "nosave")
+        c.config_set(name, flag)
         s.proc.send_signal(sig)
         assert exited(s) == 0
-        assert "Saving the final RDB snapshot" not in log_text(s)
-        assert not os.path.exists(os.path.join(s.cwd, "dump.rdb"))
-    finally:
-        s.stop()
-    d2 = tmp_path / "save"
-    d2.mkdir()
-    s = start(kind, d2)                 # no save points
-    try:
-        c = cli(s)
-        c.set("k", "v")
-        c.config_set(name, "save")
-        s.proc.send_signal(sig)
-        assert exited(s) == 0
-        assert "* Saving the final RDB snapshot before exiting." in log_text(s)
-        assert os.path.exists(os.path.join(s.cwd, "dump.rdb"))
+        assert ("* Saving the final RDB snapshot before exiting." in log_text(s)) == saved
+        assert os.path.exists(os.path.join(s.cwd, "dump.rdb")) == saved
     finally:
         s.stop()
 
