@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from conftest import start_redislet, start_real_redis
-from test_replication_load import cli, info, log_text, wait_for, wait_log
+from test_replication_load import cli, info, log_text, raw, wait_for, wait_log
 
 KINDS = ["redislet", "redis"]
 
@@ -329,5 +329,25 @@ def test_aof_rewrite_child_info(tmp_path, kind, preamble):
                 if ":C " in line and "* Fork CoW for AOF rewrite: current " in line]
         p = info(s, "persistence")
         assert "aof_last_cow_size" in p and p["current_save_keys_total"] == "0"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_full_sync_child_is_the_rdb_child(tmp_path, kind):
+    """hasActiveChildProcess: while a full sync's child runs, BGSAVE is refused (it is an
+    RDB child), BGREWRITEAOF is scheduled, and FLUSHALL kills it (killRDBChild)."""
+    s, c = slow_child_server(kind, tmp_path, "--repl-diskless-sync", "no")
+    try:
+        r = fake_replica(s)
+        wait_log(s, "Starting BGSAVE for SYNC with target: disk")
+        assert info(s, "persistence")["rdb_bgsave_in_progress"] == "1"
+        with pytest.raises(redis.ResponseError, match="Background save already in progress"):
+            c.bgsave()
+        assert raw(s, "BGREWRITEAOF") == b"+Background append only file rewriting scheduled\r\n"
+        c.flushall()
+        wait_log(s, "# Background saving terminated by signal 10")
+        wait_log(s, "Background append only file rewriting started by pid")
+        r.close()
     finally:
         s.stop()

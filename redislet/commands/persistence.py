@@ -120,20 +120,17 @@ def _remove_temp(pid):
             pass
 
 
-def has_rdb_child(srv):
-    """child_type == CHILD_TYPE_RDB: a BGSAVE child, or a full sync's RDB child."""
-    repl = getattr(srv, "repl", None)
-    return srv.child_type == "rdb" or (repl is not None and repl.child is not None)
-
-
 def kill_rdb_child(srv):
-    """killRDBChild: SIGUSR1 to the RDB child (no error condition); the cron reaps it
-    later (checkChildrenDone: the done handler's line, the temp file removed)."""
-    if srv.child_type == "rdb":
-        children.kill(srv.child_pid)
+    """killRDBChild: SIGUSR1 to the RDB child, a BGSAVE's or a full sync's (no error
+    condition); the cron reaps it later (checkChildrenDone: the done handler's line, the
+    temp file removed)."""
+    if srv.child_type != "rdb":
+        return
     repl = getattr(srv, "repl", None)
-    if repl is not None:
+    if repl is not None and repl.child is not None:
         repl.kill_child()
+    else:
+        children.kill(srv.child_pid)
 
 
 # -- cron: save points, scheduled BGSAVE ----------------------------------------------------
@@ -369,12 +366,10 @@ def _on_shutdown(srv, save, force):
     """finishShutdown's persistence steps, in its order: kill the RDB child, the AOF
     part (kill the rewrite child, fsync), then save when save points are set (unless
     NOSAVE) or SAVE was given. Not None when the server can't exit."""
-    if has_rdb_child(srv):
+    if srv.child_type == "rdb":
         srv.log("warning", "There is a child saving an .rdb. Killing it!")
         kill_rdb_child(srv)
-        # (never reaped: the server exits; rdbRemoveTempFile as the done handler would)
-        if srv.child_type == "rdb":
-            _remove_temp(srv.child_pid)
+        _remove_temp(srv.child_pid)   # (never reaped: the server exits)
     aof = getattr(srv, "aof", None)
     if aof is not None and aof.shutdown(force) is not None:
         return True

@@ -44,10 +44,7 @@ def _info_memory(srv, pairs):
 
 def _info_persistence(srv, pairs):
     from ..commands.info import set_fields
-    fields = {"async_loading": int(bool(srv.async_loading))}
-    if srv.repl.child is not None:       # the RDB child for replicas is an RDB child
-        fields["rdb_bgsave_in_progress"] = 1
-    return set_fields(pairs, fields)
+    return set_fields(pairs, {"async_loading": int(bool(srv.async_loading))})
 
 
 def _info_server(srv, pairs):

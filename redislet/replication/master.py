@@ -14,6 +14,7 @@ import time
 
 from ..errors import CommandError, NOT_INTEGER
 from .. import children
+from ..persistence import rdb
 from ..resp.encode import integer
 from .backlog import Backlog
 
@@ -468,8 +469,8 @@ class MasterRole:
     def should_start_child(self):
         """shouldStartChildReplication: replicas wait for a BGSAVE and the diskless delay
         (repl-diskless-sync-delay, or enough replicas) has passed."""
-        if self.child is not None:
-            return False
+        if self.child is not None or self.srv.child_type is not None:
+            return False     # (hasActiveChildProcess: one BGSAVE / rewrite / sync child)
         v = self.srv.config.values
         waiting = [r for r in self.replicas if r.replinfo.state == WAIT_BGSAVE_START]
         if not waiting:
@@ -496,22 +497,14 @@ class MasterRole:
         socket = (srv.config.values["repl-diskless-sync"] or first is not None) and all_eof
         self.log("notice", "Starting BGSAVE for SYNC with target: %s"
                  % ("replicas sockets" if socket else "disk"))
-        try:
-            from ..persistence import rdb
-            write_rdb = rdb.write_rdb
-        except (ImportError, AttributeError):
-            write_rdb = None
         self.flush_out()
         aux = self.aux_fields()
-        ok = write_rdb is not None
-        child = None
-        if ok:
-            try:
-                child = self._fork(write_rdb, aux, socket, first)
-            except OSError as e:
-                self.log("warning", "Can't save in background: fork: %s" % e)
-                ok = False
-        if not ok:
+        try:
+            child = self._fork(rdb.write_rdb, aux, socket, first)
+        except OSError as e:
+            self.log("warning", "Can't save in background: fork: %s" % e)
+            child = None
+        if child is None:
             self.log("warning", "BGSAVE for replication failed")
             for r in waiting:
                 r.replinfo.state = 0
@@ -523,6 +516,9 @@ class MasterRole:
                 r.flush()
             return
         self.child = child
+        srv.child_type = "rdb"          # (CHILD_TYPE_RDB, as for a BGSAVE)
+        srv.child_pid = child.pid
+        srv.rdb_save_time_start = int(time.time())
         srv.stat_total_forks = getattr(srv, "stat_total_forks", 0) + 1
         offset = srv.master_repl_offset
         for r in waiting:
@@ -549,12 +545,12 @@ class MasterRole:
                                         dir=_writable_dir())
             os.close(fd)
         info_r, info_w = os.pipe()
+        rdb.child_started(srv)
         t0 = time.perf_counter()
         pid = children.fork(srv)
         if pid == 0:   # the child
             code = 1
             try:
-                from ..persistence import rdb
                 os.close(status_r)
                 os.close(info_r)
                 # child info: its reports also find out when the parent is gone
@@ -717,6 +713,11 @@ class MasterRole:
         child.drain_info(srv, close=True)
         _reap(srv.loop, child.pid)
         ok = children.log_done(srv, "socket" if child.socket else "disk", exitcode, bysignal)
+        rdb.child_finished(srv)         # (resetChildState)
+        srv.child_type = None
+        srv.child_pid = -1
+        srv.rdb_save_time_last = int(time.time()) - srv.rdb_save_time_start
+        srv.rdb_save_time_start = -1
         opened = []
         for r in list(self.replicas):
             ri = r.replinfo
