@@ -6,7 +6,7 @@ fields of INFO persistence, saving on SHUTDOWN / SIGTERM and after FLUSHALL.
 Server state (attributes of the server): stat_rdb_saves, lastbgsave_status (True = ok),
 lastbgsave_try, rdb_save_time_start, rdb_save_time_last, dirty_before_bgsave,
 rdb_bgsave_scheduled, rdb_last_load_keys_loaded / _expired, child_type ("rdb" while a
-BGSAVE child runs; the AOF family uses "aof") and child_pid.
+BGSAVE child or a full sync's child runs; the AOF family uses "aof") and child_pid.
 
 `bgsave_done_hooks`: callables(srv, ok) run when a BGSAVE child finished (replication).
 """
