@@ -1103,6 +1103,8 @@ def _read_strings(r, n):
                     p = e
                     continue
             elif b == 0xC1:
+                # one branch per width, not _INT_RUNS: the table lookup costs a hash of
+                # integer values about 9 % of its read
                 if p + 3 <= end:
                     if p + 3 < end and d[p + 3] == b:
                         break               # a run: below
