@@ -906,7 +906,7 @@ def _zset_from(items, listpack):
 
 def _set_from_ints(vals, cfg):
     from ..commands.sets import RSet
-    s = RSet([b"%d" % v for v in vals])
+    s = RSet(map(_fmt_d, vals))
     s.ht = len(s) > cfg["set-max-intset-entries"]
     return s
 
