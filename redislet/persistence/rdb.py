@@ -25,7 +25,6 @@ srv.rdb_function_code (a list) for whoever comes later.
 """
 import errno
 import bisect
-import bisect
 import gc
 import itertools
 import math
