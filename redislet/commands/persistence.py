@@ -391,8 +391,18 @@ def startup_load(srv):
         return
     path = rdb_path(srv)
     start = time.monotonic()
+
+    def load():
+        res = rdb.load(srv, path)
+        # what loadDataFromDisk does next comes before any client is served again
+        srv.rdb_loaded_aux = res.aux
+        srv.log("notice", "DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
+        restore = getattr(srv, "rdb_restore_info", None)
+        if restore is not None:
+            restore(res.aux)
+
     try:
-        res = loading.run_at_startup(srv, lambda: rdb.load(srv, path))
+        loading.run_at_startup(srv, load)
     except FileNotFoundError:
         return
     except OSError as e:
@@ -412,11 +422,6 @@ def startup_load(srv):
                 % (full, e))
         srv.log("warning", "Terminating server after rdb file reading failure.")
         raise SystemExit(1)
-    srv.rdb_loaded_aux = res.aux
-    srv.log("notice", "DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
-    restore = getattr(srv, "rdb_restore_info", None)
-    if restore is not None:
-        restore(res.aux)
 
 
 # -- INFO -----------------------------------------------------------------------------------

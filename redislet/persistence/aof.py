@@ -1363,18 +1363,29 @@ class Aof:
     def load_at_startup(self):
         """loadDataFromDisk (AOF part) + aofOpenIfNeededOnServerStart + aofDelHistoryFiles."""
         self.load_manifest_from_disk()
-        if self.state == AOF_ON:
-            start = time.monotonic()
-            dirty = self.srv.dirty
-            ret = loading.run_at_startup(self.srv, self.load_files)
-            self.srv.dirty = dirty
+        if self.state != AOF_ON:
+            self.open_on_server_start()
+            self.del_history_files()
+            return
+        start = time.monotonic()
+        dirty = self.srv.dirty
+
+        def load():
+            ret = self.load_files()
             if ret in (AOF_FAILED, AOF_OPEN_ERR):
-                raise FatalAofError("load")
+                return ret
+            # the rest comes before any client is served again: a write then reaches
+            # the opened AOF
+            self.srv.dirty = dirty
             if ret != AOF_NOT_EXIST:
                 self.log("notice", "DB loaded from append only file: %.3f seconds"
                          % (time.monotonic() - start))
-        self.open_on_server_start()
-        self.del_history_files()
+            self.open_on_server_start()
+            self.del_history_files()
+            return ret
+
+        if loading.run_at_startup(self.srv, load) in (AOF_FAILED, AOF_OPEN_ERR):
+            raise FatalAofError("load")
 
     def debug_loadaof(self):
         """DEBUG LOADAOF."""
