@@ -549,7 +549,7 @@ class Client(asyncio.Protocol):
             srv = self.server
             if srv.before_reply is not None:   # e.g. the AOF reaches the disk first
                 srv.before_reply()
-            data = out[0] if len(out) == 1 else b"".join(out)
+            data = b"".join(out)     # (one bytes item: join returns it as is)
             out.clear()
             tr = self.transport
             if tr is not None and not self.closed:
