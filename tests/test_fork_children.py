@@ -254,6 +254,9 @@ def test_shutdown_kills_a_full_sync_child(tmp_path, kind):
     try:
         r = fake_replica(s)
         wait_log(s, "Starting BGSAVE for SYNC with target: disk")
+        # the child is writing: its SIGUSR1 handler is set (redis-server's child is
+        # unprotected for a moment after the fork; a signal then kills it silently)
+        wait_for(lambda: temp_rdbs(s), what="the child's temp file")
         pid = child_pid(s)
         c.shutdown(nosave=True, now=True)
         assert exited(s) == 0
