@@ -58,6 +58,15 @@ def temp_rdbs(s):
     return glob.glob(os.path.join(s.cwd, "temp-*.rdb"))
 
 
+def wait_child_line(s, kind, pid):
+    """The SIGUSR1 line of a child killed by a shutdown. redis-server's child does not
+    always get to log it when the machine is loaded (2 of 12 runs beside two busy loops,
+    the parent already gone): only redislet's is required."""
+    if kind == "redislet":
+        wait_for(lambda: has_handler_line(log_text(s), pid,
+                                          "Received SIGUSR1 in child, exiting now."))
+
+
 def start_bgsave(c, s):
     assert c.bgsave() is True
     wait_for(lambda: info(s, "persistence")["rdb_bgsave_in_progress"] == "1")
@@ -132,8 +141,7 @@ def test_shutdown_kills_the_bgsave_child(tmp_path, kind):
         pid = start_bgsave(c, s)
         c.shutdown(nosave=True)         # (redis-py: the closed connection is the answer)
         assert exited(s) == 0
-        wait_for(lambda: has_handler_line(log_text(s), pid,
-                                          "Received SIGUSR1 in child, exiting now."))
+        wait_child_line(s, kind, pid)
         text = log_text(s)
         i = text.index("# User requested shutdown...")
         j = text.index("# There is a child saving an .rdb. Killing it!", i)
@@ -260,8 +268,7 @@ def test_shutdown_kills_a_full_sync_child(tmp_path, kind):
         pid = child_pid(s)
         c.shutdown(nosave=True, now=True)
         assert exited(s) == 0
-        wait_for(lambda: has_handler_line(log_text(s), pid,
-                                          "Received SIGUSR1 in child, exiting now."))
+        wait_child_line(s, kind, pid)
         text = log_text(s)
         assert text.index("# There is a child saving an .rdb. Killing it!") < \
             text.index("is now ready to exit, bye bye...")
