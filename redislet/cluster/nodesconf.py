@@ -47,8 +47,6 @@ class NodesConf:
                 self.log("warning", "Impossible to lock %s: %s" % (path, e.strerror))
             os.close(fd)
             sys.exit(1)
-        if self.lock_fd >= 0:
-            os.close(self.lock_fd)
         self.lock_fd = fd
 
     # -- loading ----------------------------------------------------------------------------
