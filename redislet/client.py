@@ -1,5 +1,6 @@
 """One client connection: an asyncio.Protocol that parses every complete command in a
-read, runs them through the dispatcher, and writes all replies with one transport write.
+read, runs them through the dispatcher, and queues the replies: the socket write happens
+once per client at the end of the loop pass (Client.flush_later, as Redis's beforeSleep).
 
 The dispatcher (Client.call and Client.process) applies Redis's checks in processCommand's
 order; the checks most commands skip sit behind one test (`self.checks or srv.checks`).
@@ -186,9 +187,12 @@ class Client(asyncio.Protocol):
             self.run(cmds)
         if parser.error is not None:
             self.protocol_error()
-        self.flush()
+        if self.out or self.closing:
+            self.flush_later()
         if self.mem_live and not self.closed:
-            srv.cmem.changed(self)      # updateClientMemUsageAndBucket + evictClients
+            # updateClientMemUsageAndBucket; evictClients runs after this pass's writes,
+            # as in beforeSleep, so a reply already made is sent first
+            srv.cmem.changed(self, False)
 
     def protocol_error(self):
         if self.pending or self.blocked is not None or self.paused:
@@ -283,7 +287,8 @@ class Client(asyncio.Protocol):
                 self.advance_reply_skip()
         if not pending and self.parser.error is not None and self.blocked is None:
             self.protocol_error()
-        self.flush()
+        if self.out or self.closing:
+            self.flush_later()
 
     def advance_reply_skip(self):
         """resetClient: CLIENT REPLY SKIP applies to the one command after it."""
@@ -538,8 +543,16 @@ class Client(asyncio.Protocol):
         if self.closed:
             return
         self.out.append(data)
-        if not self.in_exec and not self.flush_scheduled:
+        if not self.in_exec:
             # (inside EXEC the data joins the transaction's replies)
+            self.flush_later()
+
+    def flush_later(self):
+        """Queue the output for the socket write at the end of this loop pass, as Redis
+        writes in beforeSleep (handleClientsWithPendingWrites): one write per client per
+        pass however many commands it sent, and a client whose peer sleeps in its own
+        poll is woken once per pass, not once per reply."""
+        if not self.flush_scheduled:
             self.flush_scheduled = True
             self.server.schedule_flush(self)
 
@@ -563,8 +576,8 @@ class Client(asyncio.Protocol):
                         return
                 tr.write(data)
                 srv.stat_net_output_bytes += n
-                if self.wpaused:
-                    srv.cmem.changed(self, False)
+                if self.wpaused or self.mem_live:
+                    srv.cmem.changed(self, False)     # (writeToClient's update)
                 if self.obuf_class is not None:
                     srv.check_output_limits(self)
         if self.closing and not self.closed:
