@@ -362,7 +362,7 @@ def xadd(c, argv):
         idk = last + 1
         ms = idk >> 64
         seq = idk & MASK64
-    fv = argv[3:]
+    fv = tuple(argv[3:])   # (a tuple of bytes: untracked by the GC once it survives)
     tot = len(fv[0]) + len(fv[1]) if argc == 5 else sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")
@@ -428,7 +428,7 @@ def _xadd_generic(c, argv):
     if idk <= last:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
-    fv = argv[fp:]
+    fv = tuple(argv[fp:])
     tot = sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")

@@ -1899,12 +1899,13 @@ def _parse_stream_node(el, mms, mseq):
             fv = [None] * (2 * nf)
             fv[0::2] = mf
             fv[1::2] = [to_bytes(x) for x in vals]
+            fv = tuple(fv)
         else:
             k = el[i]
             if type(k) is bytes:
                 k = as_int(k)
             i += 1
-            fv = [to_bytes(x) for x in el[i:i + 2 * k]]
+            fv = tuple([to_bytes(x) for x in el[i:i + 2 * k]])
             i += 2 * k
         i += 1                  # lp-count
         ids.append((ms << 64) | seq)

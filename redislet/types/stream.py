@@ -2,7 +2,9 @@
 
 An entry ID is one int, ms << 64 | seq. Entries live in nodes (Redis's listpacks): each node
 keeps its master ID (the rax key), the IDs of its entries in a sorted list, the field/value
-lists (None marks a tombstone, as the DELETED flag does), the live and deleted counters and
+tuples (None marks a tombstone, as the DELETED flag does; tuples, not lists, because the
+GC stops tracking a tuple of bytes, so a long stream does not lengthen every full
+collection), the live and deleted counters and
 the listpack byte size Redis would have. The node boundaries follow Redis exactly
 (stream-node-max-entries / stream-node-max-bytes), so approximate trimming (~), which
 removes whole nodes only, gives the same lengths as Redis.
@@ -247,7 +249,7 @@ class Stream:
         a node without tombstones it is exactly what the per-entry accounting adds up to,
         and a tombstone counts the bytes it really has there."""
         first = next((e for e in entries if e is not None), None)
-        node = Node(master, first if first is not None else [b"", b""])
+        node = Node(master, first if first is not None else (b"", b""))
         mf = node.mfields
         live = deleted = 0
         if lp_bytes is not None:
