@@ -337,8 +337,8 @@ class Client(asyncio.Protocol):
         """The rest of call() after the handler: the reply, error stats, propagation,
         latency histogram, slowlog, latency events, MONITOR."""
         srv = self.server
-        if reply is not None:
-            if reply[:1] == b"-":
+        if reply:
+            if reply[0] == 45:      # b"-"
                 cmd.failed_calls += 1
                 if self.skip_error_stats:     # already counted (scripts)
                     self.skip_error_stats = False
@@ -346,7 +346,7 @@ class Client(asyncio.Protocol):
                     srv.count_error(reply)
             if not self.reply_mode & 1:
                 self.out.append(reply)
-            elif reply and "S" in self.flags_extra:
+            elif "S" in self.flags_extra:
                 self.replica_replied(cmd)
         if srv.dirty != dirty:
             ov = self.prop_override
@@ -362,7 +362,10 @@ class Client(asyncio.Protocol):
             self.propagate_many(ov)
         if self.blocked is None:
             if srv.latency_tracking:
-                cmd.add_latency(dt)
+                if dt < LAT_SMALL:
+                    cmd.lat[dt] += 1
+                else:
+                    cmd.add_latency(dt)
             if dt >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
                 srv.slowlog_add(self, argv, dt)
         else:

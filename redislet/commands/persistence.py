@@ -334,11 +334,14 @@ def _debug_reload(c, argv):
     srv = c.server
     if save and not save_now(srv):
         return ERR_REPLY
+    if flush:
+        for db in srv.dbs:         # emptyData, then rdbLoad into the live dataset: a load
+            db.clear()             # that fails keeps the keys read before the error
 
     def reload():
         srv.rdb_allow_dup = merge      # RDBFLAGS_ALLOW_DUP: also for function libraries
         try:
-            rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush)
+            rdb.load(srv, rdb_path(srv), allow_dup=merge, flush=flush, keep_partial=True)
         except (OSError, rdb.RDBError) as e:
             srv.log("warning", "Error loading the RDB dump: %s" % e)
             return b"-ERR Error trying to load the RDB dump\r\n"

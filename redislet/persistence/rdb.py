@@ -2025,13 +2025,15 @@ class LoadResult:
 
 
 def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
-             aof_preamble=False):
+             aof_preamble=False, keep_partial=False):
     """Read a complete RDB stream from f (a binary file object or bytes) and replace srv's
     dataset with it (flush=False: load on top of it; allow_dup: a loaded key replaces an
     existing one, as DEBUG RELOAD MERGE). Already expired keys are dropped unless the
     server is a replica or this is an AOF preamble (expire=None picks that). Raises
-    RDBError (with the offset) on corrupt data, leaving the current dataset untouched.
-    The file position is left just after the RDB (AOF preamble). Returns a LoadResult."""
+    RDBError (with the offset) on corrupt data, leaving the current dataset untouched,
+    or with keep_partial the keys loaded before the error (rdbLoad into the live
+    dataset, as DEBUG RELOAD does). The file position is left just after the RDB (AOF
+    preamble). Returns a LoadResult."""
     if aof_preamble and expire is None:
         expire = False
     if isinstance(f, (bytes, bytearray, memoryview)):
@@ -2040,7 +2042,13 @@ def load_rdb(srv, f, expire=None, log=True, allow_dup=False, flush=True,
     else:
         start = f.tell() if f.seekable() else 0
         data = f.read()
-    res = _parse_no_gc(srv, data, expire, log, allow_dup, flush)
+    partial = [] if keep_partial else None
+    try:
+        res = _parse_no_gc(srv, data, expire, log, allow_dup, flush, None, partial)
+    except RDBError:
+        if partial:
+            install_dataset(srv, partial[0], flush)
+        raise
     if not isinstance(f, (bytes, bytearray, memoryview)) and f.seekable():
         f.seek(start + res.consumed)
     srv.rdb_last_load_keys_loaded = res.keys_loaded
@@ -2080,11 +2088,13 @@ def _parse_no_gc(*args):
             gc.enable()
 
 
-def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
+def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=None):
     """source (streaming): data is only the first part of the RDB; when an entry runs past
     its end, source.more(tail) returns tail plus the bytes that arrived since (waiting
     for them), or None when the stream has ended, and the entry is parsed again from its
-    start. The consumed prefix is dropped (`base` counts it, `crc` covers it)."""
+    start. The consumed prefix is dropped (`base` counts it, `crc` covers it).
+    partial (a list): gets the dataset being built, for a caller that keeps what was
+    loaded before an error."""
     cfg = srv.config.values
     res = LoadResult()
     if len(data) < 9:
@@ -2108,6 +2118,8 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
         new = [({}, {}) for _ in range(ndb)]
     else:
         new = [(dict(db.data), dict(db.expires)) for db in srv.dbs]
+    if partial is not None:
+        partial.append(new)
     data_d, exp_d = new[0]
     dbid = 0
     now = int(time.time() * 1000)
@@ -2284,22 +2296,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None):
     if ctx.sanitizations:
         srv.stat_dump_payload_sanitizations = (
             getattr(srv, "stat_dump_payload_sanitizations", 0) + ctx.sanitizations)
-    # install the new dataset
-    lru_new = srv.lru_new
-    for db, (dd, ed) in zip(srv.dbs, new):
-        if db.watched:
-            db.touch_all_watched(None)
-        old_lru = db.lru
-        db.data = dd
-        db.expires = ed
-        db.lru = dict.fromkeys(dd, lru_new)
-        if not flush:
-            for k, v in old_lru.items():
-                if k in dd:
-                    db.lru[k] = v
-        db.expire_scan = None
-        db.expire_cursor = 0
-        db.replaced_data()
+    install_dataset(srv, new, flush)
     if pending_lru:
         for dbid, key, word in pending_lru:
             srv.dbs[dbid].lru[key] = word
@@ -2375,6 +2372,26 @@ def _set_lru(srv, pending, dbid, key, lru_idle, lfu_freq):
         word = int(time.time() * 1000) - lru_idle * 1000
     if word is not None:
         pending.append((dbid, key, word))
+
+
+def install_dataset(srv, new, flush):
+    """Make the parsed [(data, expires)] per database the server's dataset (flush=False:
+    `new` started as copies of the old one, whose LRU clocks the keys keep)."""
+    lru_new = srv.lru_new
+    for db, (dd, ed) in zip(srv.dbs, new):
+        if db.watched:
+            db.touch_all_watched(None)
+        old_lru = db.lru
+        db.data = dd
+        db.expires = ed
+        db.lru = dict.fromkeys(dd, lru_new)
+        if not flush:
+            for k, v in old_lru.items():
+                if k in dd:
+                    db.lru[k] = v
+        db.expire_scan = None
+        db.expire_cursor = 0
+        db.replaced_data()
 
 
 def _install_functions(srv, functions, flush=True):

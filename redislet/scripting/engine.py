@@ -173,18 +173,15 @@ class RunCtx:
 
 
 def must_obey(srv, c):
-    """mustObeyClient: the master link or the AOF loading client."""
-    if getattr(c, "must_obey", False):
-        return True
-    repl = getattr(srv, "repl", None)
-    return repl is not None and c is getattr(repl, "master", None)
+    """mustObeyClient: the master link ("M") or the AOF loading client."""
+    return c.must_obey or "M" in c.flags_extra
 
 
 def replica_state(srv):
     """(masterhost set, link up) from the replication module."""
-    repl = getattr(srv, "repl", None)
-    if repl is None or getattr(repl, "masterhost", None) is None:
+    if not srv.is_replica:          # (set exactly while masterhost is)
         return False, True
+    repl = srv.repl
     try:
         from ..replication.replica import CONNECTED
     except Exception:          # pragma: no cover

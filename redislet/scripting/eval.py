@@ -271,7 +271,7 @@ def _eval_run(c, argv, evalsha, ro, script):
         script, err = st.create(body)
         if script is None:
             raise CommandError(err)
-    if not script.flags & E.FLAG_EVAL_COMPAT or E.replica_state(srv)[0]:
+    if not script.flags & E.FLAG_EVAL_COMPAT or srv.is_replica:
         msg = prepare_check(c, script.flags, ro)
         if msg is not None:
             raise CommandError(msg)
