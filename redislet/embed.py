@@ -9,7 +9,17 @@ list or tuple gives a directive of several arguments (rename_command=("flushdb",
 import asyncio
 import threading
 
+from . import children
 from .config import Config
+
+
+def _reap_child(srv):
+    """SHUTDOWN kills a saving child and leaves it to the exit (init reaps what a
+    redis-server leaves); this process goes on, so it reaps the child itself."""
+    pid = srv.child_pid
+    if pid > 0:
+        children.kill(pid)
+        children.wait(pid)
 
 
 def _new_loop():
@@ -93,6 +103,7 @@ class Server:
             return
         self._ready.set()
         loop.run_until_complete(self.server.stopped)
+        _reap_child(self.server)
         # let transports finish closing
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()

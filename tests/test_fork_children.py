@@ -361,3 +361,20 @@ def test_a_full_sync_child_is_the_rdb_child(tmp_path, kind):
         r.close()
     finally:
         s.stop()
+
+
+def test_embedded_server_reaps_the_child_shutdown_kills(tmp_path):
+    """A standalone server exits after SHUTDOWN kills its saving child (init reaps it);
+    an embedded one lives in a process that goes on, so it reaps the child itself."""
+    import redislet
+    with redislet.Server(dir=str(tmp_path), rdb_key_save_delay="100000") as srv:
+        r = redis.Redis(port=srv.port)
+        for i in range(20):
+            r.set("k%d" % i, i)
+        r.bgsave()
+        pid = srv.server.child_pid
+        assert pid > 0
+        r.shutdown(nosave=True)
+        srv._thread.join(10)
+    with pytest.raises(ChildProcessError):      # reaped: no zombie left
+        os.waitpid(pid, os.WNOHANG)
