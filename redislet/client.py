@@ -330,7 +330,24 @@ class Client(asyncio.Protocol):
         cmd.calls += 1
         cmd.usec += dt
         srv.stat_numcommands += 1
-        self._after_call(cmd, argv, reply, dt, dirty)
+        if (not reply or reply[0] == 45 or dt >= srv.after_call_us   # None, b"", b"-"
+                or self.prop_override is not None or self.blocked is not None
+                or srv.monitors or (self.reply_mode & 1 and "S" in self.flags_extra)
+                or srv.tracking_clients or srv.tracking_current is not None):
+            self._after_call(cmd, argv, reply, dt, dirty)
+        else:
+            # _after_call's common case: a plain reply, its write propagated
+            if srv.dirty != dirty:
+                if cmd.is_write:
+                    srv.propagate(self.db.id, argv)
+                self.woff = srv.master_repl_offset   # WAIT waits for this offset
+            if not self.reply_mode & 1:
+                self.out.append(reply)
+            if srv.latency_tracking:
+                if dt < LAT_SMALL:
+                    cmd.lat[dt] += 1
+                else:
+                    cmd.add_latency(dt)
         return reply
 
     def _after_call(self, cmd, argv, reply, dt, dirty):

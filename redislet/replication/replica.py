@@ -87,7 +87,7 @@ class MasterClient(Client):
 
     def call(self, cmd, argv):
         reply = Client.call(self, cmd, argv)
-        if reply is not None and reply[:1] == b"-":
+        if reply and reply[0] == 45:        # b"-"
             self.server.repl.master_error(reply, cmd)
         return reply
 
