@@ -325,7 +325,10 @@ class ClientMemory:
         if the clients are over maxmemory-clients (now, after a read was processed;
         else before the loop's next events, as beforeSleep: a write may happen while
         another client's command runs)."""
-        if not self.update(c):
+        if not self.update(c) and self.buckets is None:
+            # (with eviction on, a client that can't be evicted is accounted by the cron
+            # only, as updateClientMemUsageAndBucket skips it: its big query buffer does
+            # not get other clients evicted before the cron sees it)
             self.update_memory(c)
         p = c.parser
         if not (c.wpaused or p.buf or p.partlen or p.argv is not None
