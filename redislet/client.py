@@ -382,10 +382,7 @@ class Client(asyncio.Protocol):
             self.propagate_many(ov)
         if self.blocked is None:
             if srv.latency_tracking:
-                if dt < LAT_SMALL:
-                    cmd.lat[dt] += 1
-                else:
-                    cmd.add_latency(dt)
+                cmd.add_latency(dt)
             if dt >= srv.slowlog_threshold >= 0 and not cmd.skip_slowlog:
                 srv.slowlog_add(self, argv, dt)
         else:
@@ -548,6 +545,11 @@ class Client(asyncio.Protocol):
                        or (self.subscribed > 0 and self.resp == 2)
                        or self.tracking is not None or "S" in self.flags_extra
                        or (acl is not None and self.user in acl.restricted))
+
+    def must_obey_client(self):
+        """mustObeyClient: the master link ("M") or the AOF loading client, whose
+        commands are applied without the checks and limits other clients get."""
+        return self.must_obey or "M" in self.flags_extra
 
     def set_protocol(self, version):
         self.resp = version

@@ -468,3 +468,29 @@ def test_flushall_kills_bgsave_child_with_redis_log_lines(tmp_path, kind):
         assert p["rdb_bgsave_in_progress"] == "0" and p["rdb_last_bgsave_status"] == "ok"
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("kind", ["redislet", "redis"])
+def test_master_stream_skips_the_bit_offset_limit(tmp_path, kind):
+    """mustObeyClient: a SETBIT from the master applies on a replica whose own
+    proto-max-bulk-len would refuse that offset (a plain client gets the error)."""
+    start = start_redislet if kind == "redislet" else start_real_redis
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    m = start(tmp_path / "m")
+    r = start(tmp_path / "r", "--proto-max-bulk-len", "1mb")
+    try:
+        mc, rc = cli(m), cli(r)
+        offset = 8 * (1 << 20) + 7          # byte 1 MiB: past the replica's limit
+        assert raw(r, "SETBIT", "own", str(offset), "1") == \
+            b"-ERR bit offset is not an integer or out of range\r\n"
+        rc.replicaof("127.0.0.1", m.port)
+        wait_for(lambda: info(r, "replication")["master_link_status"] == "up", 30, "sync")
+        mc.setbit("big", offset, 1)
+        mc.set("after", "1")
+        wait_for(lambda: rc.get("after") == b"1", what="the stream")
+        assert rc.strlen("big") == (1 << 20) + 1
+        assert rc.getrange("big", 1 << 20, 1 << 20) == b"\x01"
+    finally:
+        r.stop()
+        m.stop()

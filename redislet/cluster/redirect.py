@@ -236,10 +236,6 @@ def cached_slot(key):
 
 
 # -- getNodeByQuery ---------------------------------------------------------------------------
-def must_obey(c):
-    """mustObeyClient: our master's link, or the AOF loading client."""
-    return "M" in c.flags_extra or getattr(c, "must_obey", False)
-
 
 _SCRIPT_CMDS = frozenset(("eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"))
 
@@ -375,7 +371,7 @@ def redirect_text(srv, c, n, slot, code):
 def cluster_check(c, cmd, argv):
     """processCommand's cluster redirection, as a state check: the error text, or None."""
     srv = c.server
-    if srv.cluster is None or must_obey(c):
+    if srv.cluster is None or c.must_obey_client():
         return None
     kind = cmd.cluster_kind
     if kind == KIND_NONE:
@@ -450,7 +446,7 @@ def script_cluster_check(ctx, fc, cmd, argv):
     """A command called by a script: the error text, or None. fc is the script client."""
     caller = ctx.caller
     srv = fc.server
-    if srv.cluster is None or must_obey(caller) or getattr(ctx, "obey", False):
+    if srv.cluster is None or caller.must_obey_client() or getattr(ctx, "obey", False):
         return None
     fc.asking = caller.asking
     fc.readonly_mode = caller.readonly_mode

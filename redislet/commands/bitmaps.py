@@ -29,11 +29,6 @@ _NOT_FF = re.compile(rb"[^\xff]")
 _CHUNK = 1 << 20
 
 
-def _must_obey(c):
-    """mustObeyClient: the master link and the AOF loader skip the size limit."""
-    return getattr(c, "must_obey", False)
-
-
 def _to_i64(v):
     v &= U64
     return v - (1 << 64) if v >> 63 else v
@@ -47,7 +42,7 @@ def bit_offset(c, arg, hash_=False, bits=0):
         raise CommandError(BIT_OFFSET_ERR)
     if usehash:
         off = _to_i64(off * bits)
-    if off < 0 or (not _must_obey(c)
+    if off < 0 or (not c.must_obey_client()
                    and (off >> 3) >= c.server.config.values["proto-max-bulk-len"]):
         raise CommandError(BIT_OFFSET_ERR)
     return off

@@ -238,7 +238,7 @@ def function_load(c, argv):
     if i >= len(argv):
         raise CommandError("ERR Function code is missing")
     srv = c.server
-    timeout = 0 if E.must_obey(srv, c) else None
+    timeout = 0 if c.must_obey_client() else None
     if timeout is None:
         name = srv.functions.create(argv[i], replace)
     else:

@@ -202,11 +202,6 @@ def _lookup_read(c, key):
     return v
 
 
-def _must_obey(c):
-    """mustObeyClient: the master link or the AOF loader (their trims are exact)."""
-    return getattr(c, "must_obey", False)
-
-
 def _notify(c, event, key):
     srv = c.server
     if srv.notify_flags & _NOTIFY_STREAM:
@@ -300,7 +295,7 @@ def parse_add_trim(c, argv, xadd):
                            "trimming strategy")
     if not xadd and a.strategy == TRIM_NONE:
         raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
-    if _must_obey(c):
+    if c.must_obey_client():     # (their trims are exact)
         a.limit = 0
     elif limit_given:
         if not a.approx:

@@ -172,11 +172,6 @@ class RunCtx:
         self.cross_slot = True    # SCRIPT_ALLOW_CROSS_SLOT (cluster: keys of any slot)
 
 
-def must_obey(srv, c):
-    """mustObeyClient: the master link ("M") or the AOF loading client."""
-    return c.must_obey or "M" in c.flags_extra
-
-
 def replica_state(srv):
     """(masterhost set, link up) from the replication module."""
     if not srv.is_replica:          # (set exactly while masterhost is)
@@ -851,7 +846,7 @@ class LuaEngine:
         fc.user = c.user
         if fc.resp != 2:
             fc.set_protocol(2)
-        ctx.obey = must_obey(srv, c)
+        ctx.obey = c.must_obey_client()
         if srv.config.values["maxmemory"]:
             ctx.oom = oom_state(srv)
         ctx.start = time.monotonic()

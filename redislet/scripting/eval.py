@@ -111,7 +111,7 @@ def command_flags_check(c, flags):
     if flags & E.FLAG_EVAL_COMPAT or c.in_exec:
         return None
     srv = c.server
-    obey = E.must_obey(srv, c)
+    obey = c.must_obey_client()
     write = not flags & E.FLAG_NO_WRITES
     denyoom = not flags & (E.FLAG_ALLOW_OOM | E.FLAG_NO_WRITES)
     if denyoom and not obey and E.oom_state(srv):
@@ -169,7 +169,7 @@ def prepare_check(c, flags, ro):
     """scriptPrepareForRun's refusals: an error text or None."""
     srv = c.server
     stale = E.running_stale(srv)
-    obey = E.must_obey(srv, c)
+    obey = c.must_obey_client()
     if not flags & E.FLAG_EVAL_COMPAT:
         if flags & E.FLAG_NO_CLUSTER and srv.config.values["cluster-enabled"]:
             return "ERR Can not run script on cluster, 'no-cluster' flag is set."
