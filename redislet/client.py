@@ -187,15 +187,12 @@ class Client(asyncio.Protocol):
             self.run(cmds)
         if parser.error is not None:
             self.protocol_error()
-        if self.mem_live and not self.closed:
-            # memory accounting on (maxmemory-clients, or a partial query): the reply is
-            # written now, then updateClientMemUsageAndBucket and evictClients, so the
-            # reply of the read that crossed the limit is sent before any eviction
-            self.flush()
-            if not self.closed:
-                srv.cmem.changed(self)
-        elif self.out or self.closing:
+        if self.out or self.closing:
             self.flush_later()
+        if self.mem_live and not self.closed:
+            # updateClientMemUsageAndBucket; evictClients runs after this pass's writes,
+            # as in beforeSleep, so a reply already made is sent first
+            srv.cmem.changed(self, False)
 
     def protocol_error(self):
         if self.pending or self.blocked is not None or self.paused:

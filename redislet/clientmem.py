@@ -362,6 +362,12 @@ class ClientMemory:
 
     def _evict_soon(self):
         self.evict_handle = None
+        srv = self.srv
+        if srv.flush_handle is not None:
+            # the pass's writes first, as beforeSleep runs evictClients after them (the
+            # flush may have been queued after this call)
+            srv.flush_handle.cancel()
+            srv.flush_queued()
         self.evict()
 
     def evict(self):

@@ -485,9 +485,9 @@ class RedisServer:
         """Flush c's output at the end of this loop pass (see Client.write)."""
         self.flush_queue.append(c)
         if self.flush_handle is None:
-            self.flush_handle = self.loop.call_soon(self._flush_queued)
+            self.flush_handle = self.loop.call_soon(self.flush_queued)
 
-    def _flush_queued(self):
+    def flush_queued(self):
         self.flush_handle = None
         queue, self.flush_queue = self.flush_queue, []
         for c in queue:

@@ -168,3 +168,18 @@ def test_dump_lzf_value_roundtrip(both):
     both.b.cmd("RESTORE", "fromours", 0, pa)
     assert both.a.cmd("GET", "fromreal") == both.b.cmd("GET", "fromours") == \
         both.a.cmd("GET", "big")
+
+
+@pytest.mark.skipif(__import__("redislet.persistence.lzf", fromlist=["_c"])._c is None,
+                    reason="python-lzf (the `fast` extra) is not installed")
+def test_compressed_payloads_are_redis_bytes(both):
+    """With python-lzf (liblzf, built as Redis builds it), compressed strings and the
+    listpacks of lists, hashes and zsets serialize to the very bytes redis-server's do."""
+    both("RPUSH", "l", *[b"item:7:%d" % j for j in range(100)])
+    both("HSET", "h", *[x for j in range(30) for x in (b"field:%d" % j, b"value:%d" % j)])
+    both("ZADD", "z", *[x for j in range(30) for x in (b"%r" % (j * 1.5), b"m:%d" % j)])
+    both("SET", "s", "abc" * 100 + "abd" * 50)
+    for key in ("l", "h", "z", "s"):
+        pa, pb = both.a.cmd("DUMP", key), both.b.cmd("DUMP", key)
+        assert bulk_of(pa).find(b"\xc3") in (1, 3), key     # an LZF string
+        assert pa == pb, key

@@ -2,6 +2,7 @@
 and encoding, SAVE / BGSAVE / DEBUG RELOAD / save points / MISCONF / SHUTDOWN saves,
 corrupt files, old encodings from Redis's own test assets."""
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -273,6 +274,60 @@ def test_corrupt_files_stop_startup(tmp_path):
     assert code == 1 and "Wrong signature" in out
     code, out = _start_fails(tmp_path, b"REDIS0011" + good[9:])
     assert code == 1 and "Can't handle RDB format version 11" in out
+
+
+def _plain_rdb(entries):
+    """An RDB (version 10, checksum 0: not checked) of string entries in db 0, each
+    (key, value) or (key, value, expire ms), in that order."""
+    out = [b"REDIS0010\xfe\x00"]
+    for e in entries:
+        if len(e) == 3:
+            out.append(b"\xfc" + e[2].to_bytes(8, "little"))
+        out.append(b"\x00")
+        for s in e[:2]:     # 6- or 14-bit lengths
+            n = len(s)
+            out.append((bytes([n]) if n < 64 else bytes([0x40 | n >> 8, n & 0xff])) + s)
+    return b"".join(out) + b"\xff" + bytes(8)
+
+
+def test_duplicate_key_in_a_run_of_short_strings(tmp_path):
+    """The loader's fast path for runs of short string keys hands a duplicate to the
+    checked path: Redis's message for it, wherever it is in the run."""
+    keys = [(b"k:%d" % i, b"v:%d" % i) for i in range(3000)]
+    for where in (1, 57, 2999):
+        code, out = _start_fails(tmp_path, _plain_rdb(keys[:where] + [keys[where // 2]]
+                                                      + keys[where:]))
+        assert code == 1
+        assert "RDB has duplicated key 'k:%d' in DB 0" % (where // 2) in out
+    # after a key with an expire (the checked path), then in the next run
+    code, out = _start_fails(tmp_path, _plain_rdb(
+        [(b"a", b"1", 1 << 50), (b"b", b"2"), (b"c", b"3"), (b"b", b"4")]))
+    assert code == 1 and "RDB has duplicated key 'b' in DB 0" in out
+
+
+def test_short_string_runs_load_as_written(tmp_path):
+    """Runs of short strings mixed with expires and keys or values of 64 bytes or more,
+    loaded as written (the loader's run reader stops at anything else)."""
+    entries = []
+    for i in range(5000):
+        if i % 97 == 0:
+            entries.append((b"e:%d" % i, b"x", 1 << 50))
+        elif i % 101 == 0:
+            entries.append((b"long:%d:" % i + b"k" * 70, b"v"))
+        elif i % 103 == 0:
+            entries.append((b"lv:%d" % i, b"w" * (63 + i % 2)))
+        else:
+            entries.append((b"k:%d" % i, b"v:%d" % i))
+    (tmp_path / "dump.rdb").write_bytes(_plain_rdb(entries))
+    s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
+                       "--loading-process-events-interval-bytes", "1024")
+    try:
+        c = client(s)
+        assert c.dbsize() == len(entries)
+        assert c.mget([e[0] for e in entries]) == [e[1] for e in entries]
+        assert c.pexpiretime("e:97") == 1 << 50 and c.ttl("k:1") == -1
+    finally:
+        s.stop()
 
 
 def test_corrupt_ziplist_asset(tmp_path):
@@ -573,12 +628,67 @@ def test_crc64():
     assert crc64_python(0, b"123456789") == 0xe9c6d914c4b8d9ca
 
 
+def _lzf_samples(rng):
+    out = [b"a" * 1000, b"abcabcabd" * 50, os.urandom(500), b"x" * 10 + os.urandom(40),
+           b"".join(b"item:%d:%d" % (7, j) for j in range(200)), b"ab", b"abcd" * 3]
+    for _ in range(300):
+        # runs, repeats at every distance and noise, up to 20 KiB (past the 8 KiB window)
+        parts = []
+        while sum(map(len, parts)) < rng.randrange(1, 20000):
+            k = rng.random()
+            if k < 0.3 and parts:
+                parts.append(rng.choice(parts)[:rng.randrange(1, 300)])
+            elif k < 0.6:
+                parts.append(bytes([rng.randrange(256)]) * rng.randrange(1, 400))
+            else:
+                parts.append(rng.randbytes(rng.randrange(1, 50)))
+        out.append(b"".join(parts))
+    return out
+
+
 def test_lzf_roundtrip():
-    for d in [b"a" * 1000, b"abcabcabd" * 50, os.urandom(500), b"x" * 10 + os.urandom(40)]:
+    rng = random.Random(7)
+    for d in _lzf_samples(rng):
         comp = lzf.compress(d)
         assert lzf.decompress(comp, len(d)) == d
-    with pytest.raises(lzf.LZFError):
-        lzf.decompress(b"\x20\x00", 3)
+        assert lzf.decompress_py(lzf.compress_py(d), len(d)) == d
+        # the limit is on the output: None when it would not fit in max_out bytes (liblzf
+        # also gives up a few bytes early, as in Redis, so a fit is only asserted with room)
+        for fn in (lzf.compress, lzf.compress_py):
+            assert fn(d, len(fn(d)) - 1) is None
+            assert fn(d, len(fn(d)) + 4) == fn(d)
+        assert lzf.compress_py(d, len(d) + len(d) // 16 + 64) is not None
+    for dec in (lzf.decompress, lzf.decompress_py):
+        for bad, n in ((b"\x20\x00", 3), (b"\x05abc", 6), (b"\x01ab", 3), (b"\x01ab", 1),
+                       (b"\xff\xff\xff", 100), (b"\x00a\xe0", 50)):
+            with pytest.raises(lzf.LZFError):
+                dec(bad, n)
+    # writable buffers, which python-lzf's "s#" refuses
+    d = b"abcabcabd" * 50
+    comp = lzf.compress(bytearray(d))
+    assert lzf.decompress(bytearray(comp), len(d)) == d
+
+
+@pytest.mark.skipif(lzf._c is None, reason="python-lzf (the `fast` extra) is not installed")
+def test_lzf_c_and_python_agree():
+    """python-lzf (liblzf, as in Redis) and the Python fallback read each other's output;
+    corrupted inputs are refused or decoded alike."""
+    rng = random.Random(11)
+    for d in _lzf_samples(rng):
+        c_comp, py_comp = lzf.compress(d), lzf.compress_py(d)
+        assert lzf.decompress_py(c_comp, len(d)) == d
+        assert lzf.decompress(py_comp, len(d)) == d
+        if len(c_comp) > 2:
+            bad = bytearray(c_comp)
+            bad[rng.randrange(len(bad))] ^= 1 << rng.randrange(8)
+            bad = bytes(bad)
+            results = []
+            for dec in (lzf.decompress, lzf.decompress_py):
+                try:
+                    results.append(dec(bad, len(d)))
+                except lzf.LZFError:
+                    results.append("error")
+            assert results[0] == results[1]
 
 
 def test_listpack_roundtrip():

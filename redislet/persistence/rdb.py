@@ -2088,6 +2088,33 @@ def _parse_no_gc(*args):
             gc.enable()
 
 
+def _short_string_run(data, p, stop, d):
+    """The string keys from p on whose key and value are both raw strings under 64 bytes,
+    with no expire, idle or freq record before them (most keys of a big dataset of short
+    strings), put into d up to the first entry that does not end before stop or whose
+    key is already in d (both left for _parse). Returns (position, keys put)."""
+    n = size = len(d)
+    while p + 2 < stop and not data[p]:
+        b = data[p + 1]
+        if b >= 64:
+            break
+        q = p + 2 + b
+        if q >= stop:
+            break
+        b = data[q]
+        if b >= 64:
+            break
+        e = q + 1 + b
+        if e >= stop:
+            break
+        d[data[p + 2:q]] = data[q + 1:e]
+        size += 1
+        if len(d) != size:      # a duplicate: _parse reads it again (and finds it in d)
+            break
+        p = e
+    return p, len(d) - n
+
+
 def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=None):
     """source (streaming): data is only the first part of the RDB; when an entry runs past
     its end, source.more(tail) returns tail plus the bytes that arrived since (waiting
@@ -2147,6 +2174,15 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=N
             if p >= r.end:
                 raise RDBError("Unexpected EOF reading RDB file", p)
             t = data[p]
+            if t == 0 and expiretime == lru_idle == lfu_freq == -1 and not key_delay:
+                # a run of plain short strings first; the entry after it below, as usual
+                p, count = _short_string_run(data, p, min(end, next_yield), data_d)
+                if count:
+                    res.keys_loaded += count
+                    start = p
+                    if p >= end:
+                        raise RDBError("Unexpected EOF reading RDB file", p)
+                    t = data[p]
             r.pos = p + 1
             if t == 0:      # the common case first: a string key (short raw strings inline)
                 p += 1

@@ -37,11 +37,7 @@ def _string(f):
         ulen, _e = _length(f)
         data = f.read(clen)
         from ..persistence import lzf
-        for name in ("decompress", "lzf_decompress"):
-            fn = getattr(lzf, name, None)
-            if fn is not None:
-                return fn(data, ulen)
-        raise ValueError("no lzf")
+        return lzf.decompress(data, ulen)
     raise ValueError("bad string encoding")
 
 

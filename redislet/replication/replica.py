@@ -1097,14 +1097,11 @@ class ReplicaRole:
         reader = self.reader
         if reader is not None:
             reader.feed(data)
-            out = []
             try:
-                cmd = reader.gets()
-                while cmd is not False:
-                    if type(cmd) is not list or not cmd:
-                        raise ValueError("expected '*'")
-                    out.append(cmd)
-                    cmd = reader.gets()
+                out = list(iter(reader.gets, False))
+                # every one a non-empty list (checked at C speed: this is per command)
+                if not all(out) or {*map(type, out)} - {list}:
+                    raise ValueError("expected '*'")
                 return out
             except Exception as e:  # noqa: BLE001 - hiredis.ProtocolError and odd replies
                 err = "Protocol error: %s" % e
