@@ -224,6 +224,41 @@ def test_writes_during_full_sync_reach_the_replica(servers):
     assert rc.get("during:299") == b"299"
 
 
+@pytest.mark.parametrize("master_kind", ["redislet", "redis"])
+def test_disk_sync_is_a_bgsave_of_the_dump_file(servers, tmp_path, master_kind):
+    """With repl-diskless-sync no, a full sync BGSAVEs to the master's dump file, as Redis
+    does: the file stays and the save counters move (no persistence configured); with
+    rdb-del-sync-files the file of a later sync goes once the replica has it."""
+    m = servers(master_kind, *FAST, "--repl-diskless-sync", "no")
+    mc = cli(m)
+    mc.set("a", 1)
+    mc.set("b", 2)
+    before = info(mc, "persistence")
+    assert before["rdb_changes_since_last_save"] == "2"
+    dump = tmp_path / "s0" / "dump.rdb"
+    assert not dump.exists()
+    r = servers("redislet", "--replicaof", "127.0.0.1", str(m.port))
+    wait_synced(mc, cli(r))
+    wait_for(lambda: info(mc, "persistence")["rdb_bgsave_in_progress"] == "0", 10,
+             "the save child done")
+    after = info(mc, "persistence")
+    assert after["rdb_changes_since_last_save"] == "0"
+    assert after["rdb_last_bgsave_status"] == "ok"
+    assert int(after["rdb_saves"]) == int(before["rdb_saves"]) + 1
+    assert int(after["rdb_last_save_time"]) >= int(before["rdb_last_save_time"])
+    assert dump.exists()
+    log = (tmp_path / "s0" / "server.log").read_text()
+    assert "Background saving started by pid" in log and "DB saved on disk" in log
+    assert "Background saving terminated with success" in log
+    mc.config_set("rdb-del-sync-files", "yes")
+    r2 = servers("redislet", "--replicaof", "127.0.0.1", str(m.port))
+    wait_synced(mc, cli(r2))
+    assert cli(r2).get("b") == b"2"
+    wait_for(lambda: not dump.exists(), 10, "the sync's dump file removed")
+    assert ("Removing the RDB file used to feed replicas in a persistence-less instance"
+            in (tmp_path / "s0" / "server.log").read_text())
+
+
 # -- partial resynchronization ---------------------------------------------------------------
 @pytest.mark.parametrize("master_kind", ["redislet", "redis"])
 def test_partial_resync_after_link_loss(servers, master_kind):

@@ -65,9 +65,7 @@ def bgsave(srv):
     """rdbSaveBackground: True when the child was started."""
     if has_active_child(srv):
         return False
-    srv.stat_rdb_saves += 1
-    srv.dirty_before_bgsave = srv.dirty
-    srv.lastbgsave_try = int(time.time())
+    before_bgsave(srv)
     t0 = time.monotonic()
     srv.child_type = "rdb"
     srv.rdb_save_time_start = int(time.time())
@@ -89,30 +87,45 @@ def bgsave(srv):
     return True
 
 
-def _bgsave_done(srv, exitcode, bysignal):
-    """backgroundSaveDoneHandlerDisk (checkChildrenDone's call for the BGSAVE child)."""
-    if children.log_done(srv, "disk", exitcode, bysignal):
+def before_bgsave(srv):
+    """rdbSaveBackground's bookkeeping before its fork (a BGSAVE, or a full sync's save to
+    disk)."""
+    srv.stat_rdb_saves += 1
+    srv.dirty_before_bgsave = srv.dirty
+    srv.lastbgsave_try = int(time.time())
+
+
+def bgsave_finished(srv, ok, bysignal, pid):
+    """backgroundSaveDoneHandlerDisk's bookkeeping, after its log line (a BGSAVE's
+    child, or a full sync's that saved to disk)."""
+    if ok:
         srv.dirty = srv.dirty - srv.dirty_before_bgsave
         srv.lastsave = int(time.time())
         srv.lastbgsave_status = True
     elif not bysignal:
         srv.lastbgsave_status = False
     else:
-        _remove_temp(srv.child_pid)
+        remove_temp(pid)
         if bysignal != signal.SIGUSR1:   # SIGUSR1 kills a child without an error condition
             srv.lastbgsave_status = False
+    _update_misconf(srv)
+
+
+def _bgsave_done(srv, exitcode, bysignal):
+    """backgroundSaveDoneHandlerDisk (checkChildrenDone's call for the BGSAVE child)."""
+    ok = children.log_done(srv, "disk", exitcode, bysignal)
+    bgsave_finished(srv, ok, bysignal, srv.child_pid)
     start = getattr(srv, "rdb_save_time_start", -1)
     srv.rdb_save_time_last = int(time.time()) - start if start != -1 else -1
     srv.rdb_save_time_start = -1
     if getattr(srv, "child_type", None) == "rdb":
         srv.child_type = None
         srv.child_pid = -1
-    _update_misconf(srv)
     for hook in bgsave_done_hooks:
         hook(srv, not bysignal and exitcode == 0)
 
 
-def _remove_temp(pid):
+def remove_temp(pid):
     if pid and pid > 0:
         try:
             os.unlink("temp-%d.rdb" % pid)
@@ -372,7 +385,7 @@ def _on_shutdown(srv, save, force):
     if srv.child_type == "rdb":
         srv.log("warning", "There is a child saving an .rdb. Killing it!")
         kill_rdb_child(srv)
-        _remove_temp(srv.child_pid)   # (never reaped: the server exits)
+        remove_temp(srv.child_pid)   # (never reaped: the server exits)
     aof = getattr(srv, "aof", None)
     if aof is not None and aof.shutdown(force) is not None:
         return True

@@ -35,6 +35,7 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
         self.outq = []
         self.flush_scheduled = False
         self.child = None
+        self.rdb_for_sync = False    # a full sync wrote the dump (RDBGeneratedByReplication)
         self.waiting = []
         self.waiting_scheduled = False
         self.getack_scheduled = False
@@ -292,8 +293,8 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
                      % (len(self.replicas) - lagging, len(self.replicas)))
 
     def shutdown(self, srv, save, force):
-        """Drop the RDB child (killed by the persistence step before) and its temporary
-        file: the server is going away."""
+        """Drop the RDB child (killed by the persistence step before) and its temp file:
+        the server is going away."""
         child = self.child
         if child is not None:
             self.kill_child()      # (idempotent: commands/persistence.py killed it first)
@@ -304,11 +305,9 @@ class Replication(MasterRole, ReplicaRole, FailoverRole):
                         self.srv.loop.remove_reader(fd)
                     except Exception:  # noqa: BLE001 - a closed loop or fd
                         pass
-            if child.path is not None:
-                try:
-                    os.unlink(child.path)
-                except OSError:
-                    pass
+            if child.path is not None:     # a save to disk: its temp file (rdbRemoveTempFile)
+                from ..commands.persistence import remove_temp
+                remove_temp(child.pid)
         if self.transfer_file is not None or self.source is not None:
             self.abort_transfer()
         return None

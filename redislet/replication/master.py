@@ -9,7 +9,6 @@ stream from its `pending_from` offset on is kept in the backlog, which grows pas
 repl-backlog-size for it (Redis's shared replication buffer).
 """
 import os
-import tempfile
 import time
 
 from ..errors import CommandError, NOT_INTEGER
@@ -103,7 +102,7 @@ def replinfo(c):
 
 class RdbChild:
     """A forked child producing an RDB for replicas: into a pipe (socket target, the
-    diskless transfer) or into a temporary file (disk target)."""
+    diskless transfer) or, as a BGSAVE, into the dump file (disk target)."""
 
     def __init__(self, pid, socket, status_fd, data_fd=None, path=None, targets=()):
         self.pid = pid
@@ -499,6 +498,8 @@ class MasterRole:
                  % ("replicas sockets" if socket else "disk"))
         self.flush_out()
         aux = self.aux_fields()
+        if not socket:
+            persistence().before_bgsave(srv)    # rdbSaveBackground(server.rdb_filename)
         try:
             child = self._fork(rdb.write_rdb, aux, socket, first)
         except OSError as e:
@@ -516,6 +517,8 @@ class MasterRole:
                 r.flush()
             return
         self.child = child
+        if not socket and srv.config.values["rdb-del-sync-files"]:
+            self.rdb_for_sync = True    # (RDBGeneratedByReplication)
         srv.child_type = "rdb"          # (CHILD_TYPE_RDB, as for a BGSAVE)
         srv.child_pid = child.pid
         srv.rdb_save_time_start = int(time.time())
@@ -541,9 +544,7 @@ class MasterRole:
         if socket:
             data_r, data_w = os.pipe()
         else:
-            fd, path = tempfile.mkstemp(prefix="temp-repl-%d-" % os.getpid(), suffix=".rdb",
-                                        dir=_writable_dir())
-            os.close(fd)
+            path = persistence().rdb_path(srv)
         info_r, info_w = os.pipe()
         rdb.child_started(srv)
         t0 = time.perf_counter()
@@ -558,16 +559,15 @@ class MasterRole:
                 if data_r is not None:
                     os.close(data_r)
                 if socket:
-                    f = os.fdopen(data_w, "wb", buffering=1 << 16)
-                else:
-                    f = open(path, "wb")
-                with f:
-                    _write(write_rdb, srv, f, aux, filter_functions)
-                    f.flush()
-                    if not socket:
-                        os.fsync(f.fileno())
-                os.write(status_w, b"1")
-                code = 0
+                    with os.fdopen(data_w, "wb", buffering=1 << 16) as f:
+                        _write(write_rdb, srv, f, aux, filter_functions)
+                        f.flush()
+                    ok = True
+                else:       # rdbSave: temp-<pid>.rdb, fsync, renamed over the dump file
+                    ok = rdb.save(srv, path, aux)
+                if ok:
+                    os.write(status_w, b"1")
+                    code = 0
             except BaseException:  # noqa: BLE001 - the child reports by exit status
                 code = 1
             finally:
@@ -713,6 +713,8 @@ class MasterRole:
         child.drain_info(srv, close=True)
         _reap(srv.loop, child.pid)
         ok = children.log_done(srv, "socket" if child.socket else "disk", exitcode, bysignal)
+        if not child.socket:        # a BGSAVE's: the dump file is fresh
+            persistence().bgsave_finished(srv, ok, bysignal, child.pid)
         rdb.child_finished(srv)         # (resetChildState)
         srv.child_type = None
         srv.child_pid = -1
@@ -751,11 +753,6 @@ class MasterRole:
                 ri.state = SEND_BULK
                 self.write_replica(r, b"$%d\r\n" % size)
                 self.send_bulk(r)
-        if child.path is not None:
-            try:
-                os.unlink(child.path)    # open handles keep the data readable
-            except OSError:
-                pass
         if self.should_start_child():
             self.start_child()
 
@@ -975,6 +972,35 @@ class MasterRole:
             self.log("notice", "Replication backlog freed after %d seconds without connected "
                      "replicas." % ttl)
         self.refresh_good()
+        self.remove_sync_rdb()
+
+    def remove_sync_rdb(self):
+        """removeRDBUsedToSyncReplicas: with rdb-del-sync-files and no persistence, the
+        dump file a full sync wrote goes once no replica waits for it or reads it."""
+        v = self.srv.config.values
+        if not v["rdb-del-sync-files"]:
+            self.rdb_for_sync = False
+            return
+        if not self.rdb_for_sync or v["save"] or v["appendonly"]:
+            return
+        if any(r.replinfo.state in (WAIT_BGSAVE_START, WAIT_BGSAVE_END, SEND_BULK)
+               for r in self.replicas):
+            return
+        path = persistence().rdb_path(self.srv)
+        if os.path.lexists(path):
+            self.rdb_for_sync = False
+            self.log("notice", "Removing the RDB file used to feed replicas in a "
+                     "persistence-less instance")
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def persistence():
+    """commands.persistence (imported late: it imports this package)."""
+    from ..commands import persistence as mod
+    return mod
 
 
 def _transport_size(c):
@@ -1032,11 +1058,6 @@ def _reap(loop, pid):
         return
     if done == 0:
         loop.call_later(0.05, _reap, loop, pid)
-
-
-def _writable_dir():
-    d = os.getcwd()
-    return d if os.access(d, os.W_OK) else tempfile.gettempdir()
 
 
 def _write(write_rdb, srv, f, aux, filter_functions):

@@ -1121,22 +1121,24 @@ class ReplicaRole:
         srv = self.srv
         base = c.stream_pos if c.multi is not None else c.reploff
         process = c.process
-        call = c.call
-        commands = srv.commands      # lookupCommand: rename-command applies
+        call = Client.call          # MasterClient.call's error check is below
+        dispatch = srv.dispatch     # lookupCommand: rename-command applies
         multi_start = -1
         done = len(cmds)
         sized, sized_off = 0, base      # cmds[:sized] end at stream offset sized_off
         srv.master_executing = True
         try:
             for i, argv in enumerate(cmds):
-                name = argv[0].lower()
-                if name == b"replconf" and c.multi is None:
+                name = argv[0]
+                if len(name) == 8 and name.lower() == b"replconf" and c.multi is None:
                     # commandProcessed moves reploff after each command: REPLCONF GETACK
                     # acknowledges the stream processed before it
                     sized_off += canonical_size(cmds[sized:i])
                     sized = i
                     c.reploff = sized_off
-                cmd = commands.get(name)
+                cmd = dispatch.get(name)
+                if cmd is None:
+                    cmd = dispatch.get(name.lower())
                 # the master's commands skip processCommand's checks (they must be
                 # obeyed); MULTI queueing, pauses and odd commands take process()
                 if (cmd is None or cmd.subcommands is not None or c.multi is not None
@@ -1145,7 +1147,9 @@ class ReplicaRole:
                     process(argv)
                 else:
                     c.last_cmd = cmd
-                    call(cmd, argv)
+                    reply = call(c, cmd, argv)
+                    if reply and reply[0] == 45:        # b"-"
+                        self.master_error(reply, cmd)
                     if srv.ready_keys:
                         srv.handle_ready_keys()
                 if c.paused:            # CLIENT PAUSE: this command waits, and the rest
