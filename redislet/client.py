@@ -190,8 +190,14 @@ class Client(asyncio.Protocol):
         if self.out or self.closing:
             self.flush_later()
         if self.mem_live and not self.closed:
-            # updateClientMemUsageAndBucket; evictClients runs after this pass's writes,
-            # as in beforeSleep, so a reply already made is sent first
+            # the output limits apply as replies are added (Redis checks them in
+            # _addReplyToBufferOrList): a client past them goes now and does not count
+            # for client eviction (flush() checks the others when it writes)
+            if self.out and srv.obuf_limits_on and srv.cmem.check_append(
+                    self, sum(map(len, self.out))):
+                return
+            # updateClientMemUsageAndBucket; evictClients runs before the next command
+            # or after this pass's writes (clientmem.schedule_evict)
             srv.cmem.changed(self, False)
 
     def protocol_error(self):
@@ -494,6 +500,8 @@ class Client(asyncio.Protocol):
             msg = srv.state_check(self, cmd, argv)
             if msg is not None:
                 self.reject(cmd, msg)
+                return None
+            if self.closed:     # evicted by the checks' evictClients
                 return None
         if self.subscribed and self.resp == 2 and cmd.name not in _PUBSUB_OK:
             self.reject(cmd, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE"

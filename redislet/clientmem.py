@@ -356,12 +356,37 @@ class ClientMemory:
 
     # -- client eviction ------------------------------------------------------------------
     def schedule_evict(self):
+        """Clients over the limit are evicted before the next command runs (processCommand
+        calls evictClients) or at the end of the loop pass (beforeSleep), whichever comes
+        first."""
         srv = self.srv
-        if self.evict_handle is None and srv.loop is not None:
-            self.evict_handle = srv.loop.call_soon(self._evict_soon)
+        tm = self.type_mem
+        if (self.evict_handle is not None or srv.loop is None or not self.limit
+                or tm[TYPE_NORMAL] + tm[TYPE_PUBSUB] < self.limit):
+            return
+        self.evict_handle = srv.loop.call_soon(self._evict_soon)
+        # (after the cluster redirection, before maxmemory's check, as in processCommand)
+        srv.state_checks.insert(srv.inline_checks, self.evict_check)
+        srv.update_checks()
+
+    def _unschedule(self):
+        srv = self.srv
+        if self.evict_handle is not None:
+            self.evict_handle.cancel()
+            self.evict_handle = None
+        if self.evict_check in srv.state_checks:
+            srv.state_checks.remove(self.evict_check)
+            srv.update_checks()
+
+    def evict_check(self, c, cmd, argv):
+        """processCommand's evictClients (a state check while one is due): c itself may be
+        evicted, and then its command does not run (Client.check sees it closed)."""
+        self._unschedule()
+        self.evict()
 
     def _evict_soon(self):
         self.evict_handle = None
+        self._unschedule()
         srv = self.srv
         if srv.flush_handle is not None:
             # the pass's writes first, as beforeSleep runs evictClients after them (the
