@@ -23,6 +23,7 @@ of library code bytes) and `FUNCTION_LOADERS` (fn(srv, code), raising ValueError
 message on failure). Without a loader, loaded library code is kept in
 srv.rdb_function_code (a list) for whoever comes later.
 """
+import array
 import errno
 import bisect
 import gc
@@ -140,6 +141,7 @@ _unpack_u32 = struct.Struct("<I").unpack_from
 # ======================================================================================
 _LEN1 = [bytes((i,)) for i in range(64)]
 _NUMSTART = frozenset(b"-0123456789")
+_first = operator.itemgetter(0)
 
 
 def enc_len(n):
@@ -155,6 +157,7 @@ def enc_len(n):
 _enc_i8 = struct.Struct("<Bb").pack       # (0xc0, v): the encoding byte and the value
 _enc_i16 = struct.Struct("<Bh").pack
 _enc_i32 = struct.Struct("<Bi").pack
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def enc_int_string(v):
@@ -373,6 +376,13 @@ def _enc_strings(strings, compress):
     call: a string that can be neither integer-encoded (12 bytes or more, or not
     starting like a number) nor compressed (20 bytes or less, or compression off) is its
     length byte and its bytes; a short one starting like a number takes _enc_short_int."""
+    strings = list(strings)
+    lens = list(map(len, strings))
+    if lens and max(lens) <= (20 if compress else 63) and min(lens):
+        firsts = bytes(map(_first, strings))
+        if len(firsts.translate(None, b"-0123456789")) == len(firsts):
+            # none can be an integer or compressed: each is its length byte and itself
+            return list(map(bytes.__add__, map(_LEN1.__getitem__, lens), strings))
     out = []
     ap = out.append
     len1 = _LEN1
@@ -424,12 +434,28 @@ def _enc_ints_one_width(strings):
     lo = min(vals)
     hi = max(vals)
     if lo >= 32768:
-        return b"".join(map(_enc_i32, itertools.repeat(0xC2), vals))
+        return _tagged(0xC2, "i", vals)
     if lo >= 128 and hi < 32768:
-        return b"".join(map(_enc_i16, itertools.repeat(0xC1), vals))
+        return _tagged(0xC1, "h", vals)
     if hi < 128:
-        return b"".join(map(_enc_i8, itertools.repeat(0xC0), vals))
+        return _tagged(0xC0, "b", vals)
     return None
+
+
+def _tagged(tag, code, vals):
+    """The records tag + little-endian value of vals, all of one array type code: the
+    values packed by array, the tag and their bytes interleaved by slice assignment."""
+    arr = array.array(code, vals)
+    if _BIG_ENDIAN:
+        arr.byteswap()
+    w = arr.itemsize
+    raw = arr.tobytes()
+    n = len(vals)
+    out = bytearray((w + 1) * n)
+    out[0::w + 1] = bytes((tag,)) * n
+    for i in range(w):
+        out[i + 1::w + 1] = raw[i::w]
+    return bytes(out)
 
 
 _SCORE_INT_MAX = 4611686018427387904.0      # d2string prints integers up to 2^62 as %d
