@@ -371,18 +371,21 @@ def _stream_node_elements(node):
     return el
 
 
-def _enc_strings(strings, compress):
-    """rdbSaveRawString of each string, one bytes per string. The common cases take no
-    call: a string that can be neither integer-encoded (12 bytes or more, or not
-    starting like a number) nor compressed (20 bytes or less, or compression off) is its
-    length byte and its bytes; a short one starting like a number takes _enc_short_int."""
+def _enc_strings(strings, compress, after=None):
+    """rdbSaveRawString of each string, joined; each followed by the item of `after` at
+    its index when given (a zset's binary scores). The common cases take no call: a
+    string that can be neither integer-encoded (12 bytes or more, or not starting like a
+    number) nor compressed (20 bytes or less, or compression off) is its length byte and
+    its bytes (when all are, one C-level join); a short one starting like a number takes
+    _enc_short_int."""
     strings = list(strings)
     lens = list(map(len, strings))
     if lens and max(lens) <= (20 if compress else 63) and min(lens):
         firsts = bytes(map(_first, strings))
         if len(firsts.translate(None, b"-0123456789")) == len(firsts):
-            # none can be an integer or compressed: each is its length byte and itself
-            return list(map(bytes.__add__, map(_LEN1.__getitem__, lens), strings))
+            heads = map(_LEN1.__getitem__, lens)
+            return b"".join(_chain(zip(heads, strings) if after is None
+                                   else zip(heads, strings, after)))
     out = []
     ap = out.append
     len1 = _LEN1
@@ -403,14 +406,14 @@ def _enc_strings(strings, compress):
             ap(len1[n] + x)
         else:
             ap(enc_string(x, compress))
-    return out
+    return b"".join(out if after is None else _chain(zip(out, after)))
 
 
 def _dump_hash(value, cfg, compress):
     flat = _chain(value.items())        # field, value, field, value...
     if not value.ht:
         return b"\x10" + enc_string(lp_build(flat), compress)
-    return b"\x04" + enc_len(len(value)) + b"".join(_enc_strings(flat, compress))
+    return b"\x04" + enc_len(len(value)) + _enc_strings(flat, compress)
 
 
 def _dump_set(value, cfg, compress):
@@ -419,7 +422,7 @@ def _dump_set(value, cfg, compress):
     members = list(value)
     body = _enc_ints_one_width(members)
     if body is None:
-        body = b"".join(_enc_strings(members, compress))
+        body = _enc_strings(members, compress)
     return b"\x02" + enc_len(len(value)) + body
 
 
@@ -486,7 +489,7 @@ def _dump_zset(value, cfg, compress):
     members = list(map(_member_of_key, reversed(value.order)))
     scores = map(_pack_d, map(value.dict.__getitem__, members))
     return (b"\x05" + enc_len(len(value))
-            + b"".join(_chain(zip(_enc_strings(members, compress), scores))))
+            + _enc_strings(members, compress, scores))
 
 
 _DUMPERS = {}
