@@ -259,6 +259,42 @@ def test_disk_sync_is_a_bgsave_of_the_dump_file(servers, tmp_path, master_kind):
             in (tmp_path / "s0" / "server.log").read_text())
 
 
+@pytest.mark.parametrize("kind", ["redislet", "redis"])
+def test_replica_that_cannot_persist(servers, tmp_path, kind):
+    """Redis 7.0: a replica whose BGSAVE failed (save points set) answers MISCONF to its
+    clients' writes and PINGs, ahead of READONLY; its master's writes are applied (and
+    logged) with replica-ignore-disk-write-errors, and are a panic without it."""
+    m = servers(kind, *FAST)
+    r = servers(kind, "--save", "1000 1000", "--replica-ignore-disk-write-errors", "yes")
+    mc, rc = cli(m), cli(r)
+    rc.replicaof("127.0.0.1", m.port)
+    mc.set("a", 1)
+    wait_synced(mc, rc)
+    dump = tmp_path / "s1" / "dump.rdb"
+    if dump.exists():
+        dump.unlink()
+    dump.mkdir()                # the rename over it fails (even as root)
+    rc.execute_command("BGSAVE")
+    wait_for(lambda: info(rc, "persistence")["rdb_bgsave_in_progress"] == "0"
+             and info(rc, "persistence")["rdb_last_bgsave_status"] == "err", 10,
+             "the replica's failed BGSAVE")
+    with pytest.raises(redis.ResponseError, match="^MISCONF Redis is configured"):
+        rc.ping()
+    with pytest.raises(redis.ResponseError, match="^MISCONF Redis is configured"):
+        rc.set("x", 1)
+    assert rc.get("a") == b"1"
+    mc.set("b", 2)
+    wait_synced(mc, rc)
+    assert rc.get("b") == b"2"
+    log = tmp_path / "s1" / "server.log"
+    assert ("Replica is applying a command even though it is unable to write to disk."
+            in log.read_text())
+    rc.config_set("replica-ignore-disk-write-errors", "no")
+    mc.set("c", 3)
+    wait_for(lambda: r.proc.poll() is not None, 10, "the replica's panic")
+    assert "Replica was unable to write command to disk." in log.read_text()
+
+
 # -- partial resynchronization ---------------------------------------------------------------
 @pytest.mark.parametrize("master_kind", ["redislet", "redis"])
 def test_partial_resync_after_link_loss(servers, master_kind):

@@ -166,35 +166,62 @@ def _cron(srv):
             srv.rdb_bgsave_scheduled = False
 
 
-# -- MISCONF --------------------------------------------------------------------------------
+# -- MISCONF (writeCommandsDeniedByDiskError) ----------------------------------------------
 def _misconf_active(srv):
     v = srv.config.values
-    return (not srv.lastbgsave_status and v["stop-writes-on-bgsave-error"] and v["save"]
-            and not srv.is_replica)
+    return not srv.lastbgsave_status and v["stop-writes-on-bgsave-error"] and v["save"]
 
 
 def _misconf_check(c, cmd, argv):
-    srv = c.server
-    if not _misconf_active(srv):
+    if not _misconf_active(c.server):
         return None
-    if getattr(c, "must_obey", False):
-        return None
-    is_write = cmd.is_write
-    if not is_write and cmd.name == "exec" and c.multi:
-        is_write = any(q.is_write for q, _ in c.multi)
-    if is_write or cmd.name == "ping":
-        return MISCONF_RDB
-    return None
+    return disk_error_reply(c, cmd, MISCONF_RDB)
 
 
 def _update_misconf(srv):
-    on = _misconf_check in srv.state_checks
-    if not srv.lastbgsave_status and not on:
-        srv.state_checks.append(_misconf_check)
-        srv.update_checks()
-    elif srv.lastbgsave_status and on:
-        srv.state_checks.remove(_misconf_check)
-        srv.update_checks()
+    set_disk_check(srv, _misconf_check, not srv.lastbgsave_status)
+
+
+def set_disk_check(srv, check, on):
+    """Install or remove a disk-error check (the RDB's MISCONF, the AOF's write error)
+    ahead of the replication checks: processCommand tests the disk before NOREPLICAS and
+    READONLY. srv.disk_checks counts them: while one is on, the master's stream on a
+    replica takes the checked path too."""
+    checks = srv.state_checks
+    if on and check not in checks:
+        repl = getattr(getattr(srv, "repl", None), "check_fn", None)
+        checks.insert(checks.index(repl) if repl in checks else len(checks), check)
+        srv.disk_checks += 1
+    elif not on and check in checks:
+        checks.remove(check)
+        srv.disk_checks -= 1
+    else:
+        return
+    srv.update_checks()
+
+
+def disk_error_reply(c, cmd, msg):
+    """processCommand while a disk error denies writes: msg for a write or a PING. A
+    command of the master (or of the AOF being loaded) is applied instead: logged every
+    10 s with replica-ignore-disk-write-errors (or for a PING), else Redis panics."""
+    is_write = cmd.is_write
+    if not is_write and cmd.name == "exec" and c.multi:
+        is_write = any(q.is_write for q, _ in c.multi)
+    if not is_write and cmd.name != "ping":
+        return None
+    if not c.must_obey_client():
+        return msg
+    srv = c.server
+    if cmd.name != "ping" and not srv.config.values["replica-ignore-disk-write-errors"]:
+        from .debug import _panic
+        _panic(c, "Replica was unable to write command to disk.", "server.c:3890")
+        return None
+    now = time.monotonic()
+    if now > getattr(srv, "disk_error_logged", -1e9) + 10:
+        srv.disk_error_logged = now
+        srv.log("warning", "Replica is applying a command even though it is unable to "
+                "write to disk.")
+    return None
 
 
 # -- commands ------------------------------------------------------------------------------

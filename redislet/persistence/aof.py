@@ -635,14 +635,10 @@ class Aof:
     def _update_write_check(self):
         srv = self.srv
         want = not self.last_write_status_ok or bool(self.bio_fsync_errno)
-        if want and not self._check_on:
-            srv.state_checks.append(self._state_check)
-            self._check_on = True
-            srv.update_checks()
-        elif not want and self._check_on:
-            srv.state_checks.remove(self._state_check)
-            self._check_on = False
-            srv.update_checks()
+        if want != self._check_on:
+            from ..commands.persistence import set_disk_check
+            set_disk_check(srv, self._state_check, want)
+            self._check_on = want
 
     def _state_check(self, c, cmd, argv):
         err = self.write_error()
@@ -650,14 +646,9 @@ class Aof:
             if self.last_write_status_ok and not self.bio_fsync_errno:
                 self.srv.loop.call_soon(self._update_write_check)
             return None
-        if getattr(c, "must_obey", False):
-            return None
-        is_write = cmd.is_write
-        if not is_write and cmd.name == "exec" and c.multi:
-            is_write = any(q.is_write for q, _ in c.multi)
-        if is_write or cmd.name == "ping":
-            return "MISCONF Errors writing to the AOF file: %s" % os.strerror(err)
-        return None
+        from ..commands.persistence import disk_error_reply
+        return disk_error_reply(c, cmd, "MISCONF Errors writing to the AOF file: %s"
+                                % os.strerror(err))
 
     # -- switching on and off -----------------------------------------------------------
     def _attach(self):

@@ -1140,9 +1140,11 @@ class ReplicaRole:
                 if cmd is None:
                     cmd = dispatch.get(name.lower())
                 # the master's commands skip processCommand's checks (they must be
-                # obeyed); MULTI queueing, pauses and odd commands take process()
+                # obeyed); MULTI queueing, pauses, a disk error (a panic or a log line)
+                # and odd commands take process()
                 if (cmd is None or cmd.subcommands is not None or c.multi is not None
-                        or srv.pause_type or (cmd.arity > 0 and cmd.arity != len(argv))
+                        or srv.pause_type or srv.disk_checks
+                        or (cmd.arity > 0 and cmd.arity != len(argv))
                         or len(argv) < -cmd.arity):
                     process(argv)
                 else:
