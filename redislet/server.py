@@ -125,7 +125,7 @@ class RedisServer:
         self.serving = False         # listeners accept once start-up loading is done
         self.flush_queue = []        # clients with output written outside their replies
         self.flush_handle = None
-        self.disk_checks = 0         # disk-error checks installed (persistence.set_disk_check)
+        self.disk_checks = []        # the disk-error state checks on (persistence.set_disk_check)
         self.disconnect_hooks = []   # callables(client) run when a client goes away
         self.cron_hooks = []         # callables(server) run on every cron tick
         self.shutdown_hooks = []     # callables(srv, save, force); not None: can't exit

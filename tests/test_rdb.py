@@ -527,6 +527,40 @@ def test_misconf_root_safe(tmp_path):
         s.stop()
 
 
+def test_misconf_replies_like_redis(tmp_path):
+    """After a failed BGSAVE (save points set), commands, scripts (their writes and their
+    declared flags) and PING get redis-server's replies byte for byte."""
+    from conftest import Raw
+    replies = []
+    for kind, start in (("redislet", start_redislet), ("redis", start_real_redis)):
+        d = tmp_path / kind
+        d.mkdir()
+        s = start(d, "--dir", str(d), "--dbfilename", "dump.rdb", "--save", "1000 1000")
+        try:
+            c = client(s)
+            c.set("k", "v")
+            os.mkdir(d / "dump.rdb")          # the rename over it fails (even as root)
+            c.execute_command("BGSAVE")
+            _wait_bgsave(c)
+            raw = Raw(s.port)
+            replies.append([raw.cmd(*cmd) for cmd in (
+                ("SET", "k", "w"), ("GET", "k"), ("PING",), ("INCR", "n"),
+                ("MULTI",), ("SET", "a", "1"), ("EXEC",),
+                ("EVAL", "return redis.call('set','k','x')", "0"),
+                ("EVAL", "return redis.pcall('set','k','x')", "0"),
+                ("EVAL", "#!lua\nreturn redis.call('set','k','x')", "0"),
+                ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','k')", "0"),
+                ("EVAL", "return redis.call('get','k')", "0"),
+                ("CONFIG", "SET", "stop-writes-on-bgsave-error", "no"),
+                ("SET", "k", "y"), ("PING",),
+                ("CONFIG", "SET", "save", ""))])     # (else SIGTERM's save fails: no exit)
+            raw.sock.close()
+        finally:
+            s.stop()
+    assert replies[0] == replies[1]
+    assert replies[0][0].startswith(b"-MISCONF Redis is configured to save RDB snapshots")
+
+
 def test_flushall_saves(tmp_path):
     s = start_redislet(tmp_path, "--dir", str(tmp_path), "--dbfilename", "dump.rdb",
                        "--save", "1000 1000")

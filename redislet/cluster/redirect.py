@@ -388,9 +388,6 @@ def cluster_check(c, cmd, argv):
     return Redirect(redirect_text(srv, c, n, slot, code))
 
 
-cluster_check._cluster_check = True
-
-
 # -- blocked clients --------------------------------------------------------------------------
 def redirect_blocked_client(srv, c):
     """clusterRedirectBlockedClientIfNeeded: unblock c with a redirection when the slot

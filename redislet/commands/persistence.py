@@ -185,16 +185,16 @@ def _update_misconf(srv):
 def set_disk_check(srv, check, on):
     """Install or remove a disk-error check (the RDB's MISCONF, the AOF's write error)
     ahead of the replication checks: processCommand tests the disk before NOREPLICAS and
-    READONLY. srv.disk_checks counts them: while one is on, the master's stream on a
-    replica takes the checked path too."""
+    READONLY. srv.disk_checks lists them: while one is on, the master's stream on a
+    replica takes the checked path too, and scripts ask them (scripting.engine)."""
     checks = srv.state_checks
     if on and check not in checks:
         repl = getattr(getattr(srv, "repl", None), "check_fn", None)
         checks.insert(checks.index(repl) if repl in checks else len(checks), check)
-        srv.disk_checks += 1
+        srv.disk_checks.append(check)
     elif not on and check in checks:
         checks.remove(check)
-        srv.disk_checks -= 1
+        srv.disk_checks.remove(check)
     else:
         return
     srv.update_checks()

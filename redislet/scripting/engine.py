@@ -206,17 +206,10 @@ def not_enough_replicas(srv):
 def disk_error(srv, caller):
     """writeCommandsDeniedByDiskError: the MISCONF text of the persistence modules, or
     None (asked through their processCommand checks with a write command)."""
-    if not srv.state_checks:
-        return None
     setcmd = COMMANDS.get(b"set")
-    for check in srv.state_checks:
-        if getattr(check, "_busy_check", False) or getattr(check, "_cluster_check", False):
-            continue
-        try:
-            msg = check(caller, setcmd, [b"set", b"k", b"v"])
-        except Exception:       # pragma: no cover - a check that needs more context
-            msg = None
-        if msg and msg.startswith("MISCONF"):
+    for check in srv.disk_checks:
+        msg = check(caller, setcmd, [b"set", b"k", b"v"])
+        if msg:
             return msg
     return None
 
