@@ -184,6 +184,42 @@ def test_eviction_by_query_buffer_and_no_evict(servers):
             r.close()
 
 
+def _read_bulk(sock):
+    buf = b""
+    while not buf.endswith(b"\r\n") or len(buf) < int(buf[1:buf.index(b"\r\n")]) + 7:
+        buf += sock.recv(65536)
+    return buf
+
+
+def test_eviction_before_the_next_command(servers):
+    """evictClients runs in processCommand too: a client whose read took the clients past
+    maxmemory-clients is gone before another client's command of the same loop pass
+    (both wait behind a DEBUG SLEEP, so the server reads them in one pass, in order)."""
+    for srv in servers:
+        r = control(srv.port)
+        r.execute_command("CLIENT", "NO-EVICT", "on")
+        r.config_set("maxmemory-clients", 1000000)
+        sleeper = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        other = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        big = connect(srv.port, "big")
+        try:
+            sleeper.sendall(encode_command(["DEBUG", "SLEEP", "0.5"]))
+            time.sleep(0.1)
+            big.sendall(b"*1\r\n$1000001\r\n" + b"v" * 100000)      # a partial query
+            time.sleep(0.1)
+            other.sendall(encode_command(["CLIENT", "LIST"]))
+            listed = _read_bulk(other)
+            assert b"name=big " not in listed, srv
+            assert closed(big)
+            assert sleeper.recv(100) == b"+OK\r\n"
+        finally:
+            for sock in (sleeper, other, big):
+                sock.close()
+            r.config_set("maxmemory-clients", 0)
+            r.execute_command("CLIENT", "NO-EVICT", "off")
+            r.close()
+
+
 def test_eviction_percentage_of_maxmemory(lone):
     r = control(lone.port)
     r.execute_command("CLIENT", "NO-EVICT", "on")
