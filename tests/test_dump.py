@@ -183,3 +183,17 @@ def test_compressed_payloads_are_redis_bytes(both):
         pa, pb = both.a.cmd("DUMP", key), both.b.cmd("DUMP", key)
         assert bulk_of(pa).find(b"\xc3") in (1, 3), key     # an LZF string
         assert pa == pb, key
+
+
+def test_restore_lzf_string_with_a_huge_length(both):
+    """A DUMP payload whose LZF string announces more bytes than its data can expand to
+    (up to 1 TiB) is refused as Redis refuses it, and the server goes on (python-lzf would
+    malloc the announced size unchecked)."""
+    from redislet.persistence.crc64 import crc64
+    from redislet.persistence.rdb import enc_len
+    for ulen in (1 << 40, 100 * 1000 * 1000, 50):
+        comp = b"\x01ab\xe0\xff\x00"          # a literal "ab", then a 264-byte copy
+        body = b"\x00\xc3" + enc_len(len(comp)) + enc_len(ulen) + comp + b"\x0a\x00"
+        payload = body + crc64(0, body).to_bytes(8, "little")
+        both("RESTORE", "k%d" % ulen, "0", payload)
+    both("PING")

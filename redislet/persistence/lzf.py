@@ -23,12 +23,17 @@ class LZFError(ValueError):
 MAX_LIT = 32
 MAX_OFF = 1 << 13
 MAX_REF = (1 << 8) + (1 << 3)   # 264
+MAX_EXPANSION = 89              # output bytes per input byte at most (a 3-byte token: 264)
 _from = int.from_bytes
 
 
 def decompress(data, out_len):
     """Decompress data (bytes-like) that must expand to exactly out_len bytes."""
     if _c is not None and out_len > 0:
+        if out_len > len(data) * MAX_EXPANSION + MAX_REF:
+            # more than any LZF stream can expand to: refused before python-lzf mallocs
+            # out_len bytes (it does not check for NULL)
+            raise LZFError("output length past what the input can hold")
         try:
             # ("s#" takes read-only buffers only)
             out = _c.decompress(data if type(data) is bytes else bytes(data), out_len)
