@@ -295,6 +295,29 @@ def test_replica_that_cannot_persist(servers, tmp_path, kind):
     assert "Replica was unable to write command to disk." in log.read_text()
 
 
+def test_rdb_only_disk_transfer_is_whole(servers, tmp_path):
+    """redis-cli --rdb from a disk-target master: the rdb-only replica is dropped only once
+    every byte of the file reached its socket (a file bigger than the socket buffers, so
+    that part of it is still in the transport when the file's end is read)."""
+    import os
+    import shutil
+    import subprocess
+    cli_bin = shutil.which("redis-cli")
+    if cli_bin is None:
+        pytest.skip("redis-cli (Debian's redis-tools) is not installed")
+    m = servers("redislet", "--repl-diskless-sync", "no")
+    mc = cli(m)
+    p = mc.pipeline(transaction=False)
+    for i in range(12000):
+        p.set("k%d" % i, os.urandom(1000))      # incompressible: a 12 MB file
+    p.execute()
+    out = tmp_path / "cli.rdb"
+    res = subprocess.run([cli_bin, "-p", str(m.port), "--rdb", str(out)],
+                         capture_output=True, text=True, timeout=60)
+    assert "Transfer finished with success" in res.stdout + res.stderr
+    assert out.read_bytes() == (tmp_path / "s0" / "dump.rdb").read_bytes()
+
+
 # -- partial resynchronization ---------------------------------------------------------------
 @pytest.mark.parametrize("master_kind", ["redislet", "redis"])
 def test_partial_resync_after_link_loss(servers, master_kind):

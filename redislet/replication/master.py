@@ -769,6 +769,11 @@ class MasterRole:
         while _transport_size(r) < TRANSPORT_HIGH:
             chunk = f.read(RDB_CHUNK)
             if not chunk:
+                if _transport_size(r):
+                    # the end of the file is still in the transport: Redis puts the
+                    # replica online (or drops an rdb-only one, at once) when every byte
+                    # reached the socket
+                    break
                 f.close()
                 ri.file = None
                 if not self.put_online(r):
