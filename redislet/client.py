@@ -149,7 +149,7 @@ class Client(asyncio.Protocol):
     def resume_writing(self):
         self.wpaused = False
         if not self.closed and self.id:
-            self.server.cmem.changed(self, False)
+            self.server.cmem.changed(self)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -198,7 +198,7 @@ class Client(asyncio.Protocol):
                 return
             # updateClientMemUsageAndBucket; evictClients runs before the next command
             # or after this pass's writes (clientmem.schedule_evict)
-            srv.cmem.changed(self, False)
+            srv.cmem.changed(self)
 
     def protocol_error(self):
         if self.pending or self.blocked is not None or self.paused:
@@ -607,7 +607,7 @@ class Client(asyncio.Protocol):
                 tr.write(data)
                 srv.stat_net_output_bytes += n
                 if self.wpaused:
-                    srv.cmem.changed(self, False)
+                    srv.cmem.changed(self)
                 if self.obuf_class is not None:
                     srv.check_output_limits(self)
         if self.closing and not self.closed:

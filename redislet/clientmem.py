@@ -320,11 +320,10 @@ class ClientMemory:
             c.mem_bucket = idx
         return True
 
-    def changed(self, c, evict_now=True):
-        """A read or write changed c's buffers: update its memory (and bucket), then evict
-        if the clients are over maxmemory-clients (now, after a read was processed;
-        else before the loop's next events, as beforeSleep: a write may happen while
-        another client's command runs)."""
+    def changed(self, c):
+        """A read or write changed c's buffers: update its memory (and bucket); clients
+        over maxmemory-clients are then evicted before the next command or at the end of
+        the loop pass (schedule_evict)."""
         if not self.update(c) and self.buckets is None:
             # (with eviction on, a client that can't be evicted is accounted by the cron
             # only, as updateClientMemUsageAndBucket skips it: its big query buffer does
@@ -335,10 +334,7 @@ class ClientMemory:
                 or self.buckets is not None):
             c.mem_live = False
         if self.buckets is not None:
-            if evict_now:
-                self.evict()
-            else:
-                self.schedule_evict()
+            self.schedule_evict()
 
     def forget(self, c):
         """freeClient: the client's memory leaves the totals and its bucket."""
@@ -385,7 +381,6 @@ class ClientMemory:
         self.evict()
 
     def _evict_soon(self):
-        self.evict_handle = None
         self._unschedule()
         srv = self.srv
         if srv.flush_handle is not None:

@@ -140,7 +140,8 @@ _unpack_u32 = struct.Struct("<I").unpack_from
 # writing
 # ======================================================================================
 _LEN1 = [bytes((i,)) for i in range(64)]
-_NUMSTART = frozenset(b"-0123456789")
+_NUMSTART_BYTES = b"-0123456789"       # what an integer-encodable string starts with
+_NUMSTART = frozenset(_NUMSTART_BYTES)
 _first = operator.itemgetter(0)
 
 
@@ -382,7 +383,7 @@ def _enc_strings(strings, compress, after=None):
     lens = list(map(len, strings))
     if lens and max(lens) <= (20 if compress else 63) and min(lens):
         firsts = bytes(map(_first, strings))
-        if len(firsts.translate(None, b"-0123456789")) == len(firsts):
+        if len(firsts.translate(None, _NUMSTART_BYTES)) == len(firsts):
             heads = map(_LEN1.__getitem__, lens)
             return b"".join(_chain(zip(heads, strings) if after is None
                                    else zip(heads, strings, after)))
