@@ -606,7 +606,9 @@ class Client(asyncio.Protocol):
                         return
                 tr.write(data)
                 srv.stat_net_output_bytes += n
-                if self.wpaused:
+                if self.wpaused or self.mem_live:
+                    # writeToClient's updateClientMemUsageAndBucket: the reply of a read
+                    # under accounting was counted before this end-of-pass write
                     srv.cmem.changed(self)
                 if self.obuf_class is not None:
                     srv.check_output_limits(self)
