@@ -22,7 +22,7 @@ def now_ms():
 
 class Database:
     __slots__ = ("id", "data", "expires", "server", "watched", "blocking", "avg_ttl",
-                 "expire_cursor", "expire_scan", "lru")
+                 "expire_cursor", "expire_scan", "lru", "lru_base")
 
     def __init__(self, server, dbid):
         self.id = dbid
@@ -35,6 +35,7 @@ class Database:
         self.expire_cursor = 0
         self.expire_scan = None
         self.lru = {}         # key -> last access (srv.lru_clock ms), or LFU word in LFU mode
+        self.lru_base = None  # the clock of the keys missing from lru (see access_clock)
 
     # -- reading ----------------------------------------------------------------------
     def lookup(self, key, write=True):
@@ -238,7 +239,15 @@ class Database:
         self.data = {}
         self.expires = {}
         self.lru = {}
+        self.lru_base = None
         return n
+
+    def access_clock(self, key, default=None):
+        """robj->lru of key: its db.lru entry, or lru_base for the keys an RDB load put in
+        that nothing touched since (the loader leaves them out of db.lru: one dict slot
+        and 0.12 s less per million keys loaded), or default."""
+        c = self.lru.get(key, self.lru_base)
+        return default if c is None else c
 
     def replaced_data(self):
         """The RDB loader installed a whole new self.data (cluster db 0 re-indexes)."""
@@ -348,6 +357,26 @@ def unwatch_all(c):
 # srv.lru_clock, refreshed by the cron) or, with an LFU maxmemory-policy, the LFU word
 # (minutes << 8 | logarithmic counter). srv.lru_new is the value a new key starts with.
 LFU_INIT_VAL = 5
+LRU_CLOCK_MAX = (1 << 24) - 1
+
+
+def lru_field(word):
+    """robj->lru as Redis holds it (24 bits): an LFU word as is, an LRU clock in seconds.
+    An LRU clock here is in ms, so never under 2**24; after a maxmemory-policy change a
+    key still holds the other kind, read as Redis reads it."""
+    return word // 1000 & LRU_CLOCK_MAX if word > LRU_CLOCK_MAX else word
+
+
+def idle_ms(word, now):
+    """estimateObjectIdleTime: the time since the access clock word, now being
+    srv.lru_clock, in whole seconds of the clock as Redis counts it. An LFU word left
+    from an LFU policy is read as a 24-bit seconds clock, as Redis does."""
+    clock = now // 1000
+    if word > LRU_CLOCK_MAX:
+        word //= 1000
+        return (clock - word) * 1000 if clock > word else 0
+    clock &= LRU_CLOCK_MAX
+    return (clock - word if clock >= word else clock + LRU_CLOCK_MAX - word) * 1000
 
 
 def lfu_minutes():
@@ -357,9 +386,10 @@ def lfu_minutes():
 def lfu_decr_and_return(db, key):
     """LFUDecrAndReturn: the key's counter after decaying one step per lfu-decay-time
     minutes elapsed since its last decrement time."""
-    word = db.lru.get(key)
+    word = db.access_clock(key)
     if word is None:
         return LFU_INIT_VAL
+    word = lru_field(word)      # an LRU clock left from an LRU policy reads as Redis's
     ldt = word >> 8
     counter = word & 255
     decay = db.server.config.values["lfu-decay-time"]
@@ -382,6 +412,17 @@ def lfu_touch(db, key):
         if random.random() < 1.0 / (base * db.server.config.values["lfu-log-factor"] + 1):
             counter += 1
     db.lru[key] = (lfu_minutes() << 8) | counter
+
+
+def restored_clock(srv, lfu_freq, lru_idle):
+    """objectSetLRUOrLFU: the access clock of a key restored (RESTORE, RDB load) with an
+    LFU frequency or an idle time (-1: none given), or None to keep a new key's."""
+    if srv.lfu_mode:
+        if lfu_freq >= 0:
+            return (lfu_minutes() << 8) | lfu_freq
+    elif lru_idle >= 0:
+        return srv.lru_clock - lru_idle * 1000
+    return None
 
 
 def update_lru_clock(srv):

@@ -422,8 +422,10 @@ class MaxMemory:
         if kind == "lru":
             now = self.srv.time_ms()
             lru_get = db.lru.get
-            clock = self.srv.lru_clock
-            scores = [(now - lru_get(k, clock), k) for k in got]
+            base = db.lru_base
+            if base is None:
+                base = self.srv.lru_clock
+            scores = [(now - lru_get(k, base), k) for k in got]
         elif kind == "lfu":
             from .db import lfu_decr_and_return
             scores = [(255 - lfu_decr_and_return(db, k), k) for k in got]

@@ -303,6 +303,11 @@ def test_duplicate_key_in_a_run_of_short_strings(tmp_path):
     code, out = _start_fails(tmp_path, _plain_rdb(
         [(b"a", b"1", 1 << 50), (b"b", b"2"), (b"c", b"3"), (b"b", b"4")]))
     assert code == 1 and "RDB has duplicated key 'b' in DB 0" in out
+    # values of 0 and 1 bytes (slices of those are shared objects), equal or not
+    for first, again in ((b"", b""), (b"x", b"x"), (b"x", b"yy"), (b"yy", b"")):
+        code, out = _start_fails(tmp_path, _plain_rdb(
+            [(b"a", b"1"), (b"d", first), (b"c", b"3"), (b"d", again), (b"e", b"5")]))
+        assert code == 1 and "RDB has duplicated key 'd' in DB 0" in out
 
 
 def test_short_string_runs_load_as_written(tmp_path):
@@ -328,6 +333,69 @@ def test_short_string_runs_load_as_written(tmp_path):
         assert c.pexpiretime("e:97") == 1 << 50 and c.ttl("k:1") == -1
     finally:
         s.stop()
+
+
+def test_loaded_keys_access_times_like_redis(tmp_path):
+    """Keys loaded from an RDB start idle at the load (redislet keeps no access-clock entry
+    for them until they are touched): OBJECT IDLETIME, DEBUG OBJECT, RENAME, MOVE, SWAPDB,
+    the idle records a SAVE writes under an LRU policy, and OBJECT FREQ under LFU, as
+    redis-server reports them."""
+    rdb_bytes = _plain_rdb([(b"k:%d" % i, b"v:%d" % i) for i in range(20)])
+    servers = []
+    for name, start in (("real", start_real_redis), ("mine", start_redislet)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "dump.rdb").write_bytes(rdb_bytes)
+        servers.append(start(d, "--dir", str(d), "--dbfilename", "dump.rdb"))
+    try:
+        time.sleep(2.3)
+        seen = []
+        for s in servers:
+            c = client(s)
+            c.get("k:1")
+            c.rename("k:2", "r2")
+            c.move("k:3", 1)
+            c.swapdb(0, 2)
+            c2 = client(s, db=2)
+            dbg = c2.execute_command("DEBUG", "OBJECT", "k:6")
+            row = [c2.object("idletime", "k:0"), c2.object("idletime", "k:1"),
+                   c2.object("idletime", "r2"), client(s, db=1).object("idletime", "k:3"),
+                   int(dbg.split(b"lru_seconds_idle:")[1].split()[0])]
+            c2.config_set("maxmemory-policy", "allkeys-lru")
+            c2.save()
+            c2.execute_command("DEBUG", "RELOAD")
+            row += [client(s, db=2).object("idletime", "k:7"),
+                    client(s, db=2).object("idletime", "k:1")]
+            seen.append(row)
+        for row in seen:    # (each server's keys are as old as its own load)
+            assert row[0] in (2, 3) and row[4] in (2, 3) and row[5] in (2, 3)
+            assert row[1:4] == [0, 0, 0] and row[6] == 0
+        # LRU clocks read as LFU words after a policy change (SAVE writes them as freqs)
+        freqs = []
+        for s in servers:
+            c = client(s, db=2)
+            c.config_set("maxmemory-policy", "allkeys-lfu")
+            freqs.append(c.object("freq", "k:8"))
+            assert c.save()
+        assert 0 <= freqs[1] <= 255
+        if freqs[0] != freqs[1]:    # Redis's word is the clock's seconds: a tick between?
+            freqs = [client(s, db=2).object("freq", "k:11") for s in servers]
+        assert freqs[0] == freqs[1]
+    finally:
+        for s in servers:
+            s.stop()
+    # a fresh load under LFU: the keys start at LFU_INIT_VAL
+    for name, start in (("real", start_real_redis), ("mine", start_redislet)):
+        d = tmp_path / name
+        (d / "dump.rdb").write_bytes(rdb_bytes)
+        s = start(d, "--dir", str(d), "--dbfilename", "dump.rdb",
+                  "--maxmemory-policy", "allkeys-lfu")
+        try:
+            c = client(s)
+            assert c.object("freq", "k:9") == 5
+            assert c.dbsize() == 20
+        finally:
+            s.stop()
 
 
 def test_corrupt_ziplist_asset(tmp_path):

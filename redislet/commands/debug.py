@@ -7,6 +7,7 @@ import time
 
 from .table import command
 from .help import help_reply
+from ..db import idle_ms, lru_field
 from ..errors import CommandError
 from ..resp.encode import OK, bulk, integer
 
@@ -247,14 +248,11 @@ def _object(c, argv):
     v = db.data.get(argv[2])
     if v is None:
         raise CommandError("ERR no such key")
-    lru_ms = db.lru.get(argv[2], c.server.time_ms()) if hasattr(db, "lru") else 0
     srv = c.server
-    if getattr(srv, "lfu_mode", False):
-        lru = lru_ms & 0xFFFFFF
-        idle = 0
-    else:
-        lru = (lru_ms // 1000) & 0xFFFFFF
-        idle = max(0, (srv.time_ms() - lru_ms) // 1000)
+    now = srv.lru_clock
+    word = db.access_clock(argv[2], now)
+    lru = lru_field(word)
+    idle = idle_ms(word, now) // 1000
     extra = ""
     enc = _encoding(v)
     if enc == "quicklist":

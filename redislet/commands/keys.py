@@ -3,7 +3,8 @@ RENAMENX, COPY, MOVE, SWAPDB, FLUSHDB, FLUSHALL, DBSIZE, TOUCH, the EXPIRE famil
 family, PERSIST and OBJECT (db.c, expire.c, object.c)."""
 from .. import db as _db
 from .. import hooks
-from ..db import TYPE_NAMES, ENCODING_FUNCS, update_lru_clock, lfu_decr_and_return
+from ..db import (TYPE_NAMES, ENCODING_FUNCS, update_lru_clock, lfu_decr_and_return,
+                  idle_ms)
 from ..errors import CommandError, SYNTAX, NOT_INTEGER, NO_SUCH_KEY, INVALID_DB
 from ..glob import compile_glob
 from ..resp.encode import OK, ZERO, ONE, NEG_ONE, NEG_TWO, integer, bulk, array
@@ -217,7 +218,7 @@ def _rename(c, argv, nx):
     if src == dst:
         return ZERO if nx else OK
     when = db.expires.get(src) if db.expires else None
-    lru = db.lru.get(src)
+    lru = db.access_clock(src)
     if db.lookup(dst) is not None:
         if nx:
             return ZERO
@@ -266,7 +267,7 @@ def move(c, argv):
     when = src.expires.get(key) if src.expires else None
     if dst.lookup(key) is not None:
         return ZERO
-    lru = src.lru.get(key)
+    lru = src.access_clock(key)
     dst.add(key, v)
     if lru is not None:
         dst.lru[key] = lru
@@ -360,7 +361,7 @@ def swapdb(c, argv):
                     if (type(old.data.get(key)) in _db.SIGNAL_ON_DELETE
                             and type(new.data.get(key)) not in _db.SIGNAL_ON_DELETE):
                         srv.ready_keys.append((old, key))
-        for a in ("data", "expires", "lru", "avg_ttl", "expire_cursor", "expire_scan"):
+        for a in ("data", "expires", "lru", "lru_base", "avg_ttl", "expire_cursor", "expire_scan"):
             x, y = getattr(db1, a), getattr(db2, a)
             setattr(db1, a, y)
             setattr(db2, a, x)
@@ -630,10 +631,7 @@ def object_idletime(c, argv):
     if srv.lfu_mode:
         raise CommandError(_LFU_ERR)
     now = srv.lru_clock
-    last = c.db.lru.get(key, now)
-    if not isinstance(last, int) or last > now:
-        last = now
-    return integer((now - last) // 1000)
+    return integer(idle_ms(c.db.access_clock(key, now), now) // 1000)
 
 
 @command("object|freq")

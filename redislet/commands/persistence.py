@@ -19,6 +19,7 @@ from .table import command
 from . import debug, info
 from .keys import flush_hooks, NOTIFY_GENERIC
 from .. import children, cli, hooks
+from ..db import restored_clock
 from ..errors import CommandError, SYNTAX
 from ..resp.encode import OK, bulk
 from ..util import ll_arg as _ll
@@ -348,12 +349,9 @@ def restore_cmd(c, argv):
 
 def _set_lru_lfu(srv, db, key, lfu_freq, lru_idle):
     """objectSetLRUOrLFU."""
-    if srv.lfu_mode:
-        if lfu_freq >= 0:
-            from ..db import lfu_minutes
-            db.lru[key] = (lfu_minutes() << 8) | lfu_freq
-    elif lru_idle >= 0:
-        db.lru[key] = srv.lru_clock - lru_idle * 1000
+    word = restored_clock(srv, lfu_freq, lru_idle)
+    if word is not None:
+        db.lru[key] = word
 
 
 # -- DEBUG RELOAD ---------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
+from ..db import idle_ms, lfu_decr_and_return, restored_clock
 from ..util import atoll
 
 RDB_VERSION = 10
@@ -681,11 +682,9 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude
 
 def _lru_opcode(srv, db, key, lfu):
     if lfu:
-        from ..db import lfu_decr_and_return
         return b"\xf9" + bytes((lfu_decr_and_return(db, key),))
-    last = db.lru.get(key, srv.lru_clock)
-    idle = max(0, int(time.time() * 1000) - last) // 1000
-    return b"\xf8" + enc_len(idle)
+    now = srv.lru_clock
+    return b"\xf8" + enc_len(idle_ms(db.access_clock(key, now), now) // 1000)
 
 
 def _delay(us):
@@ -2123,7 +2122,11 @@ def _short_string_run(data, p, stop, d):
     with no expire, idle or freq record before them (most keys of a big dataset of short
     strings), put into d up to the first entry that does not end before stop or whose
     key is already in d (both left for _parse). Returns (position, keys put)."""
-    n = size = len(d)
+    n = len(d)
+    # setdefault stores a new key, and for a duplicate returns the value already there,
+    # which is not the fresh slice v; slices of 0 or 1 bytes are shared objects, so those
+    # values take the explicit test
+    put = d.setdefault
     while p + 2 < stop and not data[p]:
         b = data[p + 1]
         if b >= 64:
@@ -2137,9 +2140,13 @@ def _short_string_run(data, p, stop, d):
         e = q + 1 + b
         if e >= stop:
             break
-        d[data[p + 2:q]] = data[q + 1:e]
-        size += 1
-        if len(d) != size:      # a duplicate: _parse reads it again (and finds it in d)
+        v = data[q + 1:e]
+        if b < 2:
+            k = data[p + 2:q]
+            if k in d:
+                break           # a duplicate: _parse reads it again (and finds it in d)
+            d[k] = v
+        elif put(data[p + 2:q], v) is not v:
             break
         p = e
     return p, len(d) - n
@@ -2429,32 +2436,31 @@ def _length_reads(data, p, reads):
 
 def _set_lru(srv, pending, dbid, key, lru_idle, lfu_freq):
     """objectSetLRUOrLFU, applied once the dataset is installed."""
-    lfu = srv.lfu_mode
-    word = None
-    if lfu and lfu_freq != -1:
-        from ..db import lfu_minutes
-        word = (lfu_minutes() << 8) | lfu_freq
-    elif not lfu and lru_idle != -1:
-        word = int(time.time() * 1000) - lru_idle * 1000
+    word = restored_clock(srv, lfu_freq, lru_idle)
     if word is not None:
         pending.append((dbid, key, word))
 
 
 def install_dataset(srv, new, flush):
     """Make the parsed [(data, expires)] per database the server's dataset (flush=False:
-    `new` started as copies of the old one, whose LRU clocks the keys keep)."""
+    `new` started as copies of the old one, whose LRU clocks the keys keep). The loaded
+    keys get no db.lru entry: they all have the clock of a new key, db.lru_base."""
     lru_new = srv.lru_new
     for db, (dd, ed) in zip(srv.dbs, new):
         if db.watched:
             db.touch_all_watched(None)
-        old_lru = db.lru
+        lru = {}
+        if not flush:
+            access_clock = db.access_clock
+            for k in db.data:
+                if k in dd:
+                    c = access_clock(k)
+                    if c is not None:
+                        lru[k] = c
         db.data = dd
         db.expires = ed
-        db.lru = dict.fromkeys(dd, lru_new)
-        if not flush:
-            for k, v in old_lru.items():
-                if k in dd:
-                    db.lru[k] = v
+        db.lru = lru
+        db.lru_base = lru_new
         db.expire_scan = None
         db.expire_cursor = 0
         db.replaced_data()
