@@ -723,7 +723,7 @@ def test_crc64():
     data = os.urandom(300_000)
     from redislet.persistence.crc64 import _crc_loop, crc64_python
     assert crc64(5, data) == _crc_loop(5, data)
-    # every backend (crcmod-plus's C, numpy lanes, the loop) gives the same value,
+    # every backend (anycrc's C, numpy lanes, the loop) gives the same value,
     # for any start value, length and buffer type
     for buf in (data, memoryview(data)[3:], bytearray(data[:1000]), b"", data * 10):
         assert crc64(7, buf) == crc64_python(7, buf)
