@@ -748,6 +748,27 @@ def _lzf_samples(rng):
     return out
 
 
+def test_integer_members_in_one_width_as_each_alone():
+    """The C-speed path for sets of integers of one width writes what the per-member
+    path writes (rdbTryIntegerEncoding: int8/16/32 up to 2^31 - 1, strings otherwise)."""
+    rng = random.Random(3)
+    odd = [b"0", b"01", b"-5", b"1" * 12, b"9" * 5000, b"2147483647", b"2147483648", b"",
+           b"1 ", b"+1", b"127", b"128", b"32767", b"32768", b"1_0"]
+    spans = [(1, 128), (128, 32768), (32768, 1 << 31), (1, 1 << 33)]
+    hits = 0
+    for _ in range(2000):
+        if rng.random() < 0.3:
+            members = [rng.choice(odd) for _ in range(rng.randrange(1, 6))]
+        else:
+            lo, hi = rng.choice(spans)
+            members = [b"%d" % rng.randrange(lo, hi) for _ in range(rng.randrange(1, 40))]
+        got = rdb._enc_ints_one_width(members)
+        if got is not None:
+            hits += 1
+            assert got == rdb._enc_strings(members, True), members
+    assert hits > 1000
+
+
 def test_lzf_roundtrip():
     rng = random.Random(7)
     for d in _lzf_samples(rng):

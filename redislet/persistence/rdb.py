@@ -429,33 +429,34 @@ def _dump_set(value, cfg, compress):
 
 
 def _enc_ints_one_width(strings):
-    """The RDB encodings of strings that all spell canonical integers from 1 to 10^9 - 1
+    """The RDB encodings of strings that all spell canonical integers from 1 to 2^31 - 1
     encoded in one width (say a set of integers past the intset limits), all at C
     speed; None for anything else."""
-    if not (strings and b"".join(strings).isdigit() and min(strings) >= b"1"
-            and max(map(len, strings)) <= 9):     # digits only, no leading 0, int32
+    if not (strings and b"".join(strings).isdigit() and min(strings) >= b"1"):
+        return None                     # digits only, no leading 0 (nor a lone 0)
+    try:
+        arr = array.array("i", map(int, strings))
+    except (OverflowError, ValueError):  # past int32 (or int()'s limit on digits)
         return None
-    vals = list(map(int, strings))
-    lo = min(vals)
-    hi = max(vals)
+    lo = min(arr)
     if lo >= 32768:
-        return _tagged(0xC2, "i", vals)
+        return _tagged(0xC2, arr)
+    hi = max(arr)
     if lo >= 128 and hi < 32768:
-        return _tagged(0xC1, "h", vals)
+        return _tagged(0xC1, array.array("h", arr))
     if hi < 128:
-        return _tagged(0xC0, "b", vals)
+        return _tagged(0xC0, array.array("b", arr))
     return None
 
 
-def _tagged(tag, code, vals):
-    """The records tag + little-endian value of vals, all of one array type code: the
-    values packed by array, the tag and their bytes interleaved by slice assignment."""
-    arr = array.array(code, vals)
+def _tagged(tag, arr):
+    """The records tag + little-endian value of each item of the array arr: the tag and
+    the array's bytes interleaved by slice assignment."""
     if _BIG_ENDIAN:
         arr.byteswap()
     w = arr.itemsize
     raw = arr.tobytes()
-    n = len(vals)
+    n = len(arr)
     out = bytearray((w + 1) * n)
     out[0::w + 1] = bytes((tag,)) * n
     for i in range(w):
