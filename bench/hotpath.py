@@ -64,6 +64,9 @@ TESTS = {
     # redis-benchmark's zadd: every score 0, so ties are ordered by member
     "zadd0": lambda i: enc("ZADD", "myzset0", "0", "element:%012d" % _rnd(i)),
     "xadd": lambda i: enc("XADD", "mystream", "*", "myfield", "myvalue"),
+    # redis-benchmark's mset: ten keys, one random number for all (as __rand_int__ is)
+    "mset": lambda i: enc("MSET", *(x for _ in range(10) for x in ("key:%012d" % _rnd(i),
+                                                                   "xxx"))),
     # evalsha_bench.py's script (loaded by SCRIPT LOAD before the run)
     "evalsha": lambda i: enc("EVALSHA", EVALSHA_SHA, "1", "key"),
     "publish": lambda i: enc("PUBLISH", "chan", "hello"),
