@@ -162,7 +162,8 @@ def _translate(p, nocase):
 
 @lru_cache(maxsize=1024)
 def compile_glob(pattern, nocase=False):
-    """Return a predicate bytes -> bool for the glob pattern (bytes).
+    """Return a predicate on bytes for the glob pattern (bytes), true on a match: a C
+    function where it can be one (filter() and comprehensions then call no Python code).
 
     As in Redis, an empty subject matches only an empty pattern (so "*" does not match "";
     KEYS and SCAN special-case a lone "*" themselves)."""
@@ -180,6 +181,8 @@ def compile_glob(pattern, nocase=False):
         return lambda s: _port(pattern, s, nocase)
     rx = re.compile(src, re.DOTALL | (re.IGNORECASE if nocase else 0))
     full = rx.fullmatch
+    if full(b"") is None:
+        return full             # a match object or None
     return lambda s: bool(s) and full(s) is not None
 
 

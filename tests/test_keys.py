@@ -45,10 +45,10 @@ def test_type(both):
 
 
 def test_keys(both):
-    for k in ["key_x", "key_y", "key_z", "foo_a", "foo_b", "foo_c", "a*b", "a?b", "[x]"]:
+    for k in ["key_x", "key_y", "key_z", "foo_a", "foo_b", "foo_c", "a*b", "a?b", "[x]", ""]:
         both("SET", k, "v")
     for pat in ["foo*", "*", "key_?", "key_[xy]", "key_[^x]*", "a\\*b", "nomatch", "",
-                "[", "*_*", "?", "a[*]b", "\\[x\\]"]:
+                "[", "*_*", "?", "a[*]b", "\\[x\\]", "**", "***", "*?", "?*", "*x*"]:
         assert _sorted_array(both.a.cmd("KEYS", pat)) == _sorted_array(both.b.cmd("KEYS", pat))
 
 

@@ -127,6 +127,20 @@ def test_numeric_ties_and_floats(both):
     both("EXISTS", "x")
 
 
+def test_plain_numbers(both):
+    """Decimal numbers (the common input, converted at C speed): equal doubles tie by
+    their bytes, in both directions, with LIMIT, in lists and big sets."""
+    nums = ["1", "1.0", "01", "-0", "0", "-0.0", "00", "12345678901234567890",
+            "12345678901234567891", "-12345678901234567890", "0.1", "0.10000000000000000001",
+            "99999999999999999999.99999999999999999999", "-7", "-7.5", "3", "2.999999999999999999"]
+    both("RPUSH", "pl", *nums)
+    for args in ((), ("DESC",), ("LIMIT", "2", "5"), ("DESC", "LIMIT", "0", "4")):
+        both("SORT", "pl", *args)
+    both("SADD", "big", *[str(i * 7919 % 1000 - 500) for i in range(1000)])
+    both("SORT", "big", "LIMIT", "0", "20")
+    both("SORT", "big", "DESC", "LIMIT", "10", "20")
+
+
 @pytest.mark.parametrize("vals", [
     ("1", "x"), ("1", "1e"), ("1", " "), ("nan",), ("-nan",), ("1e310",), ("-1e310",),
     ("0x1p1024",), ("1_000",), ("+-5",), ("0x",), ("1e-400",), ("1e-310",),

@@ -167,8 +167,7 @@ def keys(c, argv):
     if pat == b"*":
         found = list(data)
     else:
-        m = compile_glob(pat)
-        found = [k for k in data if m(k)]
+        found = list(filter(compile_glob(pat), data))
     expires = db.expires
     if expires and found:
         srv = db.server

@@ -33,6 +33,9 @@ _STRTOD = re.compile(
     rb"|(?P<nan>[nN][aA][nN](?:\([0-9A-Za-z_]*\))?)"
     rb")")
 _DBL_MIN = 2.2250738585072014e-308
+# numbers whose strtod is Python's float() (correctly rounded both), far from overflow
+# and underflow: most numeric SORT inputs, converted at C speed
+_PLAIN_NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?").fullmatch
 
 
 def strtod_score(b):
@@ -327,6 +330,10 @@ def _do_sort(c, db, vector, sortby, alpha, desc, store, start, end):
             pqsort(keyed, cmp, start, end)
         else:
             keyed.sort(key=lambda t: t[0], reverse=desc)
+        return [e for _, e in keyed]
+    if sortby is None and all(map(_PLAIN_NUMBER, vector)):
+        keyed = list(zip(map(float, vector), vector))
+        keyed.sort(reverse=desc)
         return [e for _, e in keyed]
     keyed = []
     error = False
