@@ -41,6 +41,7 @@ from bisect import bisect_left
 
 from .errors import CommandError, SYNTAX, NOT_INTEGER
 from .glob import compile_glob
+from .resp.encode import bulks
 from .util import parse_ll
 
 _OFF = 1 << 63
@@ -106,9 +107,7 @@ def parse_scan_options(argv, i, allow_type=False):
 def scan_reply(cursor, items):
     """The two-element SCAN reply: [cursor as bulk, array of bulk strings]."""
     c = b"%d" % (cursor if cursor < _OFF else cursor - (1 << 64))
-    parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(c), c, len(items))]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(x), x) for x in items])
-    return b"".join(parts)
+    return bulks(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(c), c, len(items)), items)
 
 
 def scan_dict(d, cursor, count, match_fn=None):

@@ -240,3 +240,27 @@ def test_protocol_error_counted_in_errorstats(server, real):
         outs.append(b"errorstat_ERR:count=1" in info)
         c.close()
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+def test_arrays_of_bulk_strings_of_every_size(both, resp3):
+    """Array, set and map replies of 0 to 20 and 100 bulk strings (the encoder lays out
+    eight and more by table), with items of 0 bytes up to 5000 (past the table's 1 KB),
+    byte for byte as redis-server sends them."""
+    if resp3:
+        both.resp3()
+    sizes = list(range(21)) + [100]
+    for n in sizes:
+        both("ZADD", "z%d" % n, *[x for i in range(n) for x in (str(i), "m" * (i % 70))])
+        both("ZADD", "zbig%d" % n, *[x for i in range(n) for x in (
+            str(i), "x%d" % i + "b" * (1023, 1024, 5000, 3)[i % 4])])
+        both("SADD", "s%d" % n, *[str(i * 3) for i in range(n)])    # intset: ascending
+        both("HSET", "h%d" % n, *[x for i in range(n) for x in ("f%d" % i, "v" * (i % 9))]
+             ) if n else None
+        both("ZRANGE", "z%d" % n, "0", "-1")
+        both("ZRANGE", "zbig%d" % n, "0", "-1")
+        both("SMEMBERS", "s%d" % n)
+        both("HKEYS", "h%d" % n)
+        both("HVALS", "h%d" % n)
+        both("HGETALL", "h%d" % n)
+        both("SRANDMEMBER", "s%d" % n, "-0")

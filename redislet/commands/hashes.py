@@ -15,7 +15,7 @@ from ..longdouble import format_long_double, parse_long_double, round_ld
 from .table import command
 from .. import db as _db
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, wrong_args
-from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, integer, bulk
+from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, array, bulk, bulks, integer
 from ..util import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -324,9 +324,7 @@ def hkeys(c, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    parts = [b"*%d\r\n" % len(h)]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(f), f) for f in h])
-    return b"".join(parts)
+    return array(h)
 
 
 @command("hvals")
@@ -334,9 +332,7 @@ def hvals(c, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
-    parts = [b"*%d\r\n" % len(h)]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(v), v) for v in h.values()])
-    return b"".join(parts)
+    return array(h.values())
 
 
 @command("hgetall")
@@ -344,10 +340,7 @@ def hgetall(c, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return c.r.map_header(0)
-    parts = [c.r.map_header(len(h))]
-    parts.extend([b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(f), f, len(v), v)
-                  for f, v in h.items()])
-    return b"".join(parts)
+    return bulks(c.r.map_header(len(h)), list(itertools.chain.from_iterable(h.items())))
 
 
 def _random_field(h):

@@ -15,7 +15,7 @@ from .. import db as _db
 from .. import dictmodel
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER
 from ..scan import parse_cursor, parse_scan_options, scan_dict, scan_reply
-from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, integer
+from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, array, bulks, integer
 from ..util import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -71,15 +71,7 @@ def _ordered(s):
 
 
 def _set_reply(r, members):
-    parts = [r.set_header(len(members))]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(m), m) for m in members])
-    return b"".join(parts)
-
-
-def _array_reply(members):
-    parts = [b"*%d\r\n" % len(members)]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(m), m) for m in members])
-    return b"".join(parts)
+    return bulks(r.set_header(len(members)), members)
 
 
 # DEBUG HTSTATS-KEY's model of the dict of a set (redislet/dictmodel.py): the dict
@@ -387,17 +379,17 @@ def _srandmember_count(c, argv):
         _dm_steps(c.server, s, _FAIR_STEPS * count)
     if not uniq or count == 1:
         if count == 1:
-            return _array_reply([_random_member(s)])
+            return array([_random_member(s)])
         if count > 1000:
             # in batches: a reply over the output buffer limits stops the loop
             from ..clientmem import random_reply
             members = list(s)
-            return random_reply(c, count, lambda n: _array_reply(
+            return random_reply(c, count, lambda n: array(
                 random.choices(members, k=n)))
-        return _array_reply(random.choices(list(s), k=count))
+        return array(random.choices(list(s), k=count))
     if count >= len(s):
-        return _array_reply(_ordered(s))
-    return _array_reply(random.sample(list(s), count))
+        return array(_ordered(s))
+    return array(random.sample(list(s), count))
 
 
 def _lookup_sets(c, keys):

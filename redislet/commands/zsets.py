@@ -58,9 +58,7 @@ def reply_items(c, items, withscores):
     [member, score] pairs (RESP3)."""
     n = len(items)
     if not withscores:
-        parts = [b"*%d\r\n" % n]
-        parts.extend([b"$%d\r\n%s\r\n" % (len(m), m) for _, m in items])
-        return b"".join(parts)
+        return array([m for _, m in items])
     dbl = c.r.double
     if c.resp == 2:
         parts = [b"*%d\r\n" % (2 * n)]
