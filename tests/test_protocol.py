@@ -264,3 +264,9 @@ def test_arrays_of_bulk_strings_of_every_size(both, resp3):
         both("HVALS", "h%d" % n)
         both("HGETALL", "h%d" % n)
         both("SRANDMEMBER", "s%d" % n, "-0")
+        both("ZRANGE", "z%d" % n, "0", "-1", "WITHSCORES")
+        both("ZREVRANGE", "zbig%d" % n, "0", "-1", "WITHSCORES")
+    scores = ["inf", "-inf", "-0", "0.1", "1e300", "5e-324", "-2.5", "123456789012345678"]
+    both("ZADD", "special", *[x for i, s in enumerate(scores) for x in (s, "m%d" % i)])
+    both("ZRANGE", "special", "0", "-1", "WITHSCORES")
+    both("ZRANGEBYSCORE", "special", "-inf", "+inf", "WITHSCORES", "LIMIT", "1", "5")

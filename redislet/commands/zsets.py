@@ -13,7 +13,7 @@ from .table import command
 from .. import db as _db
 from ..blocking import block, parse_timeout
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT
-from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, array, integer
+from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, array, bulks, integer
 from ..types.zset import (ZSet, str2d, parse_score_range, parse_lex_range, d2string,
                           ld2string, score_key)
 from ..util import parse_ll
@@ -59,17 +59,14 @@ def reply_items(c, items, withscores):
     n = len(items)
     if not withscores:
         return array([m for _, m in items])
-    dbl = c.r.double
+    # addReplyDouble's %.17g (which spells the infinities "inf" and "-inf" too)
     if c.resp == 2:
-        parts = [b"*%d\r\n" % (2 * n)]
-        for s, m in items:
-            parts.append(b"$%d\r\n%s\r\n" % (len(m), m))
-            parts.append(dbl(s))
-    else:
-        parts = [b"*%d\r\n" % n]
-        for s, m in items:
-            parts.append(b"*2\r\n$%d\r\n%s\r\n" % (len(m), m))
-            parts.append(dbl(s))
+        flat = [None] * (2 * n)
+        flat[0::2] = [m for _, m in items]
+        flat[1::2] = [b"%.17g" % s for s, _ in items]
+        return bulks(b"*%d\r\n" % (2 * n), flat)
+    parts = [b"*%d\r\n" % n]
+    parts.extend([b"*2\r\n$%d\r\n%s\r\n,%.17g\r\n" % (len(m), m, s) for s, m in items])
     return b"".join(parts)
 
 
