@@ -25,12 +25,23 @@ SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication"
 providers = {name: [] for name in SECTIONS}
 
 
+class _Pairs(list):
+    """A section's (field, value) pairs with the position of each field, kept by
+    set_fields (several providers update one section: one index, not one each)."""
+    __slots__ = ("index",)
+
+
 def set_fields(pairs, updates):
     """Replace the values of the named fields in pairs (appending new ones); returns pairs."""
-    index = {k: i for i, (k, _v) in enumerate(pairs)}
+    index = getattr(pairs, "index", None)
+    if index is None:
+        index = {k: i for i, (k, _v) in enumerate(pairs)}
+        if type(pairs) is _Pairs:
+            pairs.index = index
     for k, v in updates.items():
         i = index.get(k)
         if i is None:
+            index[k] = len(pairs)
             pairs.append((k, v))
         else:
             pairs[i] = (k, v)
@@ -523,10 +534,13 @@ _GENERATORS = {
 def section_pairs(srv, name):
     """The (field, value) pairs of one section, with the providers of other families."""
     pairs = _GENERATORS[name][1](srv)
-    for fn in providers[name]:
-        res = fn(srv, pairs)
-        if res is not None:
-            pairs = res
+    fns = providers[name]
+    if fns:
+        pairs = _Pairs(pairs)
+        for fn in fns:
+            res = fn(srv, pairs)
+            if res is not None:
+                pairs = res
     return pairs
 
 
