@@ -154,6 +154,29 @@ def test_mget_mset_msetnx(both):
     both("MGET", "a", "nokey")
 
 
+def test_mget_many_keys(both):
+    """MGET's two paths (no key with a TTL: all at once; else key by key, expired keys
+    reclaimed), with empty values, wrong types, repeats, and the hit/miss counters."""
+    keys = ["k%d" % i for i in range(12)]
+    both("MSET", *[x for i, k in enumerate(keys) for x in (k, "v" * (i % 3))])
+    both("CONFIG", "RESETSTAT")
+    both("MGET", *keys)
+    both("MGET", *(keys + ["nokey"] + keys[:2]))
+    both("RPUSH", "list", "x")
+    both("MGET", *(["list"] + keys))
+    both("PEXPIRE", "k3", "1")
+    both("EXPIRE", "k4", "100")
+    time.sleep(0.05)
+    both("MGET", *keys)
+    both("MGET", "k1", "k2")
+    both("DBSIZE")
+    both.resp3()
+    both("MGET", *(keys + ["nokey"]))
+    info = [dict(x.split(b":") for x in r.split(b"\r\n") if x.startswith(b"keyspace_"))
+            for r in (both.a.cmd("INFO", "stats"), both.b.cmd("INFO", "stats"))]
+    assert info[0] == info[1] and info[0][b"keyspace_hits"] != b"0"
+
+
 def test_append_strlen(both):
     both("APPEND", "k", "hello")
     both("APPEND", "k", " world")

@@ -15,7 +15,7 @@ from .. import hooks
 from ..db import ENCODING_FUNCS, lfu_touch
 from ..errors import (CommandError, SYNTAX, NOT_INTEGER, NOT_FLOAT, WRONGTYPE,
                       WRONGTYPE_REPLY, NOT_INTEGER_REPLY)
-from ..resp.encode import OK, ZERO, ONE, EMPTY_BULK, integer, bulk
+from ..resp.encode import OK, ZERO, ONE, EMPTY_BULK, integer, bulk, bulks
 from ..util import parse_ll
 from . import keys as _keys
 from .table import command
@@ -368,6 +368,10 @@ def getset(c, argv):
 
 @command("mget")
 def mget(c, argv):
+    if len(argv) > 8:
+        reply = _mget_many(c, argv)
+        if reply is not None:
+            return reply
     lookup = c.db.lookup_read
     null = c.r.null
     out = [b"*%d\r\n" % (len(argv) - 1)]
@@ -378,6 +382,25 @@ def mget(c, argv):
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(v), v))
     return b"".join(out)
+
+
+def _mget_many(c, argv):
+    """MGET of many keys none of which can have expired (no TTL): each lookupKeyRead is a
+    get, a hit or miss count and an LRU clock update, done here for all keys at C speed.
+    None (having done nothing) when that does not hold, or when a key is missing or not a
+    string (the loop in mget() makes those replies)."""
+    db = c.db
+    srv = c.server
+    keys = argv[1:]
+    if srv.lfu_mode or srv.notify_flags & 2048 or (      # NOTIFY_KEY_MISS
+            db.expires and not db.expires.keys().isdisjoint(keys)):
+        return None
+    vals = list(map(db.data.get, keys))
+    if None in vals or not all(map(bytes.__instancecheck__, vals)):
+        return None
+    srv.stat_keyspace_hits += len(vals)
+    db.lru.update(dict.fromkeys(keys, srv.lru_clock))
+    return bulks(b"*%d\r\n" % len(keys), vals)
 
 
 def _mset_generic(c, argv, nx):
