@@ -154,14 +154,20 @@ def publish(srv, channel, message, shard=False):
     table = srv.pubsub_shard if shard else srv.pubsub_channels
     clients = table.get(channel)
     if clients:
-        body = (_B_SMESSAGE if shard else _B_MESSAGE) + bulk(channel) + bulk(message)
-        frames = {}
-        for t in tuple(clients):
-            f = frames.get(t.resp)
-            if f is None:
-                f = frames[t.resp] = _HDR3[t.resp] + body
-            t.write(f)
-            receivers += 1
+        body = b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            _B_SMESSAGE if shard else _B_MESSAGE, len(channel), channel, len(message), message)
+        if len(clients) == 1:
+            t = next(iter(clients))
+            t.write(_HDR3[t.resp] + body)
+            receivers = 1
+        else:
+            frames = {}
+            for t in tuple(clients):     # (a write may close a client: it unsubscribes)
+                f = frames.get(t.resp)
+                if f is None:
+                    f = frames[t.resp] = _HDR3[t.resp] + body
+                t.write(f)
+                receivers += 1
     if shard or not srv.pubsub_patterns:
         return receivers
     tail = None
