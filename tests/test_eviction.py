@@ -123,6 +123,29 @@ def test_lru_keeps_recently_used_keys(ev):
     assert sum(ev.exists(k) for k in hot) >= 95
 
 
+def test_lru_ranks_loaded_keys_by_the_load(ev):
+    """Keys an RDB load put in have the clock of the load until touched (they have no
+    entry of their own): untouched ones are older than keys read since."""
+    fill(ev, 1900, "a")
+    fill(ev, 100, "z")      # the hot keys: the pool ranks ties by name, these last
+    ev.config_set("maxmemory-policy", "allkeys-lru")
+    ev.execute_command("DEBUG", "RELOAD")
+    hot = ["z:%d" % i for i in range(100)]
+    time.sleep(1.1)
+    for k in hot:
+        ev.get(k)
+    assert ev.object("idletime", "a:500") >= 1 and ev.object("idletime", "z:5") == 0
+    m = ev.info("memory")
+    ev.config_set("maxmemory", int(m["used_memory"] - 0.3 * (m["used_memory"]
+                                                             - m["used_memory_startup"])))
+    ev.set("one", "more")           # evicts about 600 keys (going on in the cron's time)
+    deadline = time.time() + 10
+    while ev.dbsize() > 1500 and time.time() < deadline:
+        time.sleep(0.05)
+    assert ev.dbsize() <= 1500
+    assert sum(ev.exists(k) for k in hot) >= 95
+
+
 def test_lfu_keeps_hot_keys(ev):
     ev.config_set("maxmemory-policy", "allkeys-lfu")
     fill(ev, 2000, "k")
