@@ -128,8 +128,8 @@ def test_lru_ranks_loaded_keys_by_the_load(ev):
     entry of their own): untouched ones are older than keys read since."""
     fill(ev, 1900, "a")
     fill(ev, 100, "z")      # the hot keys: the pool ranks ties by name, these last
+    ev.execute_command("DEBUG", "RELOAD")   # (no LRU policy yet: no idle records saved)
     ev.config_set("maxmemory-policy", "allkeys-lru")
-    ev.execute_command("DEBUG", "RELOAD")
     hot = ["z:%d" % i for i in range(100)]
     time.sleep(1.1)
     for k in hot:
