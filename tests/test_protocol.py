@@ -264,6 +264,9 @@ def test_arrays_of_bulk_strings_of_every_size(both, resp3):
         both("HVALS", "h%d" % n)
         both("HGETALL", "h%d" % n)
         both("SRANDMEMBER", "s%d" % n, "-0")
+        both("RPUSH", "l%d" % n, *["x%d" % i + "c" * (0, 9, 1023, 1024, 5000)[i % 5]
+                                   for i in range(n)]) if n else None
+        both("LRANGE", "l%d" % n, "0", "-1")
         both("ZRANGE", "z%d" % n, "0", "-1", "WITHSCORES")
         both("ZREVRANGE", "zbig%d" % n, "0", "-1", "WITHSCORES")
     scores = ["inf", "-inf", "-0", "0.1", "1e300", "5e-324", "-2.5", "123456789012345678"]
