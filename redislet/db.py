@@ -171,8 +171,14 @@ class Database:
                 or srv.lfu_mode or srv.notify_flags & 16384
                 or not self.expires.keys().isdisjoint(keys)):
             return False
-        self.data.update(zip(keys, values))
-        self.lru.update(dict.fromkeys(keys, srv.lru_new))
+        # a loop of dict stores (specialized by the interpreter) beats dict.update over
+        # zip() for the few keys of an MSET
+        data = self.data
+        lru = self.lru
+        clock = srv.lru_new
+        for key, value in zip(keys, values):
+            data[key] = value
+            lru[key] = clock
         return True
 
     def delete(self, key):

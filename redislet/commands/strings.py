@@ -399,7 +399,10 @@ def _mget_many(c, argv):
     if None in vals or not all(map(bytes.__instancecheck__, vals)):
         return None
     srv.stat_keyspace_hits += len(vals)
-    db.lru.update(dict.fromkeys(keys, srv.lru_clock))
+    lru = db.lru
+    clock = srv.lru_clock
+    for key in keys:        # (dict stores beat lru.update(dict.fromkeys(...)) here)
+        lru[key] = clock
     return bulks(b"*%d\r\n" % len(keys), vals)
 
 
