@@ -42,6 +42,9 @@ from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_dec
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
 from ..db import idle_ms, lfu_decr_and_return, restored_clock
+# a zset's index key is its score's 8-byte sort key then the member; the exact score is
+# the dict's (the key does not tell -0 from 0)
+from ..types.zset import member_of_key
 from ..util import atoll
 
 RDB_VERSION = 10
@@ -474,7 +477,7 @@ def _zset_lp_elements(z):
     el = []
     ap = el.append
     d = z.dict
-    for m in map(_member_of_key, z.order):
+    for m in map(member_of_key, z.order):
         score = d[m]
         ap(m)
         if (score.is_integer() and -_SCORE_INT_MAX <= score <= _SCORE_INT_MAX
@@ -489,7 +492,7 @@ def _dump_zset(value, cfg, compress):
     if value.listpack:
         return b"\x11" + enc_string(lp_build(_zset_lp_elements(value)), compress)
     # the skiplist is saved from its tail: member, then the score as a binary double
-    members = list(map(_member_of_key, reversed(value.order)))
+    members = list(map(member_of_key, reversed(value.order)))
     scores = map(_pack_d, map(value.dict.__getitem__, members))
     return (b"\x05" + enc_len(len(value))
             + _enc_strings(members, compress, scores))
@@ -498,9 +501,6 @@ def _dump_zset(value, cfg, compress):
 _DUMPERS = {}
 _d2string = None
 _chain = itertools.chain.from_iterable
-# a zset's index key is its score's 8-byte sort key then the member (types/zset.py); the
-# exact score is the dict's (the key does not tell -0 from 0)
-_member_of_key = operator.itemgetter(slice(8, None))
 
 
 def _init_types():

@@ -33,7 +33,7 @@ _pack_d = struct.Struct(">d").pack
 _unpack_d = struct.Struct(">d").unpack_from   # reads the first 8 bytes of a key
 _FLIP = bytes(range(255, -1, -1))      # bytes.translate table: every bit inverted
 ZERO_KEY = b"\x80" + bytes(7)          # the prefix of 0 and -0
-_member = itemgetter(slice(8, None))    # an index key's member, at C speed
+member_of_key = itemgetter(slice(8, None))   # an index key's member, at C speed
 
 
 def score_key(s):
@@ -132,8 +132,8 @@ class ZSet:
     def members(self, lo=0, hi=None):
         """The members of ranks [lo, hi) (0 <= lo, hi <= len), in rank order."""
         if lo == 0 and hi is None:
-            return list(map(_member, self.order))
-        return list(map(_member, self.order[lo:hi]))
+            return list(map(member_of_key, self.order))
+        return list(map(member_of_key, self.order[lo:hi]))
 
     def iter_members(self):
         """The members in rank order, lazily."""
