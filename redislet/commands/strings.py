@@ -396,7 +396,7 @@ def _mget_many(c, argv):
             db.expires and not db.expires.keys().isdisjoint(keys)):
         return None
     vals = list(map(db.data.get, keys))
-    if None in vals or not all(map(bytes.__instancecheck__, vals)):
+    if not all(map(bytes.__instancecheck__, vals)):      # a missing key (None) too
         return None
     srv.stat_keyspace_hits += len(vals)
     lru = db.lru
