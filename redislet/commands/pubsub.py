@@ -156,18 +156,12 @@ def publish(srv, channel, message, shard=False):
     if clients:
         body = b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
             _B_SMESSAGE if shard else _B_MESSAGE, len(channel), channel, len(message), message)
-        if len(clients) == 1:
-            t = next(iter(clients))
-            t.write(_HDR3[t.resp] + body)
-            receivers = 1
-        else:
-            frames = {}
-            for t in tuple(clients):     # (a write may close a client: it unsubscribes)
-                f = frames.get(t.resp)
-                if f is None:
-                    f = frames[t.resp] = _HDR3[t.resp] + body
-                t.write(f)
-                receivers += 1
+        resp2 = b"*3\r\n" + body
+        resp3 = b">3\r\n" + body
+        targets = tuple(clients)     # (a write may close a client: it unsubscribes)
+        for t in targets:
+            t.write(resp3 if t.resp == 3 else resp2)
+        receivers = len(targets)
     if shard or not srv.pubsub_patterns:
         return receivers
     tail = None
