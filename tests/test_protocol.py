@@ -273,3 +273,34 @@ def test_arrays_of_bulk_strings_of_every_size(both, resp3):
     both("ZADD", "special", *[x for i, s in enumerate(scores) for x in (s, "m%d" % i)])
     both("ZRANGE", "special", "0", "-1", "WITHSCORES")
     both("ZRANGEBYSCORE", "special", "-inf", "+inf", "WITHSCORES", "LIMIT", "1", "5")
+
+
+_SESSION8_CASES = [
+    ("SET", "s", "v"), ("RPUSH", "l", "a", "b"), ("HSET", "h", "f", "v"), ("SADD", "st", "m"),
+    ("ZADD", "z", "1", "a", "2", "b"),
+    ("MGET",), ("MGET", *["k%d" % i for i in range(9)], "l"), ("MGET", *(["s"] * 10)),
+    ("MSET", "a"), ("MSET", *[x for i in range(10) for x in ("m%d" % i, "v")]),
+    ("KEYS",), ("KEYS", "a", "b"), ("KEYS", "m1*"),
+    ("SORT", "h"), ("SORT", "l"), ("SORT", "st"), ("SORT", "z", "LIMIT", "0"),
+    ("PUBLISH", "ch"), ("PUBLISH", "ch", "m", "x"), ("PUBLISH", "ch", "m"),
+    ("HGETALL", "s"), ("HGETALL",), ("HKEYS", "l"), ("HVALS", "z"),
+    ("SMEMBERS", "h"), ("SMEMBERS",), ("SRANDMEMBER", "st", "x"),
+    ("ZRANGE", "z", "0", "-1", "WITHSCORES", "x"), ("ZRANGE", "s", "0", "-1"),
+    ("ZRANGEBYSCORE", "z", "a", "b"), ("ZREVRANGE", "z", "0", "-1", "WITHSCORES"),
+    ("LRANGE", "h", "0", "-1"), ("LRANGE", "l", "x", "1"), ("LRANGE", "l"),
+    ("OBJECT", "IDLETIME", "nokey"), ("OBJECT", "FREQ", "s"), ("OBJECT", "IDLETIME"),
+    ("SCAN", "x"), ("SCAN", "0", "COUNT", "0"), ("SCAN", "0", "MATCH"),
+    ("RENAME", "nokey", "x"), ("MOVE", "s", "x"), ("SWAPDB", "0", "x"),
+    ("INFO", "a", "b"),
+]
+
+def test_errors_of_commands_with_fast_paths(both):
+    """Wrong types, wrong arity and bad arguments of the commands whose replies take
+    the fast paths (bulks, MGET/MSET loops, KEYS filter, numeric SORT, PUBLISH frames,
+    access clocks), byte for byte with redis-server, RESP2 then RESP3."""
+    for args in _SESSION8_CASES:
+        both(*args)
+    both.resp3()
+    for args in _SESSION8_CASES:
+        if args[0] not in ("MSET", "SET", "RPUSH", "HSET", "SADD", "ZADD", "INFO"):
+            both(*args)
