@@ -16,6 +16,7 @@ import time
 
 from .table import command, COMMANDS
 from .. import REDIS_VERSION
+from .._build import compiled_in_use
 
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
                     "cpu", "module_list", "errorstats", "cluster", "keyspace")
@@ -226,6 +227,8 @@ def _server(srv):
         ("executable", _EXECUTABLE),
         ("config_file", srv.config.config_file or ""),
         ("io_threads_active", 0),
+        # redislet's own: the modules running compiled (redislet/_build.py), or none
+        ("redislet_compiled", ",".join(compiled_in_use()) or "none"),
     ]
 
 

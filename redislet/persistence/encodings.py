@@ -86,28 +86,28 @@ def lp_decode(buf, check_count=True, strict_end=True):
     if total != n or buf[n - 1] != 0xFF:
         raise EncodingError("listpack header size mismatch")
     out = []
-    append = out.append
     p = 6
     last = n - 1
+    d = buf      # (compiled: a typed view for direct reads)
     try:
         while True:
-            b = buf[p]
+            b = d[p]
             # the two common entries first, each with its 1-byte back-length: a 7-bit
             # uint (back-length 1) and a 6-bit string (back-length = its size); the
             # terminator at `last` can never pass for a back-length
             if b < 0x80:
-                if buf[p + 1] != 1:
+                if d[p + 1] != 1:
                     _lp_bad("listpack back-length mismatch")
-                append(b)
+                out.append(b)
                 p += 2
                 continue
             if b < 0xC0:
                 e = p + 1 + (b & 0x3F)
                 if e > last:
                     _lp_bad("listpack entry past the end")
-                if buf[e] != e - p:
+                if d[e] != e - p:
                     _lp_bad("listpack back-length mismatch")
-                append(buf[p + 1:e])
+                out.append(buf[p + 1:e])
                 p = e + 1
                 continue
             if b == 0xFF:
@@ -115,16 +115,16 @@ def lp_decode(buf, check_count=True, strict_end=True):
             if b < 0xE0:
                 if p + 1 > last:
                     _lp_bad("listpack entry past the end")
-                v = ((b & 0x1F) << 8) | buf[p + 1]
+                v = ((b & 0x1F) << 8) | d[p + 1]
                 e = p + 2
-                append(v - 8192 if v >= 4096 else v)
+                out.append(v - 8192 if v >= 4096 else v)
             elif b < 0xF0:
                 if p + 2 > last:
                     _lp_bad("listpack entry past the end")
-                e = p + 2 + (((b & 0x0F) << 8) | buf[p + 1])
+                e = p + 2 + (((b & 0x0F) << 8) | d[p + 1])
                 if e > last:
                     _lp_bad("listpack entry past the end")
-                append(buf[p + 2:e])
+                out.append(buf[p + 2:e])
             elif b == 0xF0:
                 if p + 5 > last:
                     _lp_bad("listpack entry past the end")
@@ -132,7 +132,7 @@ def lp_decode(buf, check_count=True, strict_end=True):
                 e = p + ((5 + ln) & 0xFFFFFFFF)     # uint32 arithmetic, as in C
                 if e > last:
                     _lp_bad("listpack entry past the end")
-                append(buf[p + 5:e] if e >= p + 5 else b"")
+                out.append(buf[p + 5:e] if e >= p + 5 else b"")
             elif b <= 0xF4:
                 if b == 0xF1:
                     e = p + 3
@@ -145,20 +145,20 @@ def lp_decode(buf, check_count=True, strict_end=True):
                 if p + 1 > last or e > last:
                     _lp_bad("listpack entry past the end")
                 if b == 0xF1:
-                    append(_I16.unpack_from(buf, p + 1)[0])
+                    out.append(_I16.unpack_from(buf, p + 1)[0])
                 elif b == 0xF2:
-                    append(int.from_bytes(buf[p + 1:p + 4], "little", signed=True))
+                    out.append(int.from_bytes(buf[p + 1:p + 4], "little", signed=True))
                 elif b == 0xF3:
-                    append(_I32.unpack_from(buf, p + 1)[0])
+                    out.append(_I32.unpack_from(buf, p + 1)[0])
                 else:
-                    append(_I64.unpack_from(buf, p + 1)[0])
+                    out.append(_I64.unpack_from(buf, p + 1)[0])
             else:
                 _lp_bad("invalid listpack entry encoding")
             # the back-length: its size follows from the entry length, it must fit and
             # spell that length (lpValidateNext)
             ln = e - p
             if ln <= 127:
-                if e > last or buf[e] != ln:
+                if e > last or d[e] != ln:
                     _lp_bad("listpack back-length mismatch")
                 p = e + 1
             else:
@@ -298,7 +298,6 @@ _NUMSTART = frozenset(b"-0123456789")
 
 def lp_entries(elements, parts):
     """Append the encoded entries of elements (bytes or int) to the list parts."""
-    ap = parts.append
     head = _STR6_HEAD
     tail = _STR6_TAIL
     numstart = _NUMSTART
@@ -311,17 +310,17 @@ def lp_entries(elements, parts):
                 # b"1.5" is a string without a call)
                 if (n and e[0] in numstart and n <= 20
                         and (e.isdigit() or e[0] == 45 and e[1:].isdigit())):
-                    ap(_lp_numeric(e))
+                    parts.append(_lp_numeric(e))
                 else:
-                    ap(head[n])
-                    ap(e)
-                    ap(tail[n])
+                    parts.append(head[n])
+                    parts.append(e)
+                    parts.append(tail[n])
             else:
-                ap(lp_str(e))
+                parts.append(lp_str(e))
         elif 0 <= e <= 127:
-            ap(small[e])
+            parts.append(small[e])
         else:
-            ap(lp_int(e))
+            parts.append(lp_int(e))
 
 
 def _lp_numeric(s):
@@ -349,6 +348,92 @@ def lp_build(elements):
     parts = []
     lp_entries(elements, parts)
     return lp_from_parts(parts, len(elements))
+
+
+# -- runs of RDB string records (set members, hash fields and values, zset pairs) -------
+# the 8/16/32-bit integer encodings (0xc0-0xc2): record width, a Struct that skips the
+# encoding byte and reads the value, the encoding byte
+_INT_RUNS = ((2, Struct("<xb"), b"\xc0"), (3, Struct("<xh"), b"\xc1"),
+             (5, Struct("<xi"), b"\xc2"))
+fmt_d = b"%d".__mod__        # an int as its decimal bytes
+_unpack_h = _I16.unpack_from
+_unpack_i = _I32.unpack_from
+_unpack_d = Struct("<d").unpack_from
+
+
+def read_string_run(d, p, end, n, out):
+    """Read up to n RDB string records from d[p:end] into the list out, while each is a raw
+    string under 64 bytes or an 8/16/32-bit integer (most members of sets, hashes and
+    zsets); returns the position of the first record not read (another encoding, or one
+    that does not fit before end: the caller reads it with the general reader, which
+    reports the error). Consecutive integers of one width (a set of integers past the
+    intset limits) go up to 64 at a time through Struct.iter_unpack."""
+    v = d           # (compiled: a typed view, for direct reads)
+    want = len(out) + n
+    while len(out) < want:
+        for i in range(want - len(out)):
+            b = v[p] if p < end else 255
+            if b < 64:
+                e = p + 1 + b
+                if e <= end:
+                    out.append(d[p + 1:e])
+                    p = e
+                    continue
+            elif b == 0xC1:
+                # one branch per width, not _INT_RUNS: the table lookup costs a hash of
+                # integer values about 9 % of its read
+                if p + 3 <= end:
+                    if p + 3 < end and v[p + 3] == b:
+                        break               # a run: below
+                    out.append(b"%d" % _unpack_h(d, p + 1)[0])
+                    p += 3
+                    continue
+            elif b == 0xC2:
+                if p + 5 <= end:
+                    if p + 5 < end and v[p + 5] == b:
+                        break
+                    out.append(b"%d" % _unpack_i(d, p + 1)[0])
+                    p += 5
+                    continue
+            elif b == 0xC0:
+                if p + 2 <= end:
+                    if p + 2 < end and v[p + 2] == b:
+                        break
+                    e = v[p + 1]
+                    out.append(b"%d" % (e - 256 if e > 127 else e))
+                    p += 2
+                    continue
+            return p
+        else:
+            return p
+        # integers of width w from p on: the run is the prefix of their encoding byte
+        # among the next records' first bytes (each one found is where the next starts)
+        w, st, tag = _INT_RUNS[b - 0xC0]
+        left = want - len(out)
+        tags = d[p:p + w * (left if left < 64 else 64):w]
+        k = len(tags) - len(tags.lstrip(tag))
+        if p + w * k > end:
+            k = (end - p) // w
+        e = p + w * k
+        out += map(fmt_d, st.iter_unpack(d[p:e]))
+        p = e
+    return p
+
+
+def read_scored_run(d, p, end, n, members, scores):
+    """Read up to n ZSET_2 member/score pairs from d[p:end] into the lists members and
+    scores, while the member is a raw string under 64 bytes; returns the position of the
+    first pair not read."""
+    v = d           # (compiled: a typed view, for direct reads)
+    for i in range(n):
+        b = v[p] if p < end else 255
+        q = p + 1 + b
+        if b >= 64 or q + 8 > end:
+            return p
+        members.append(d[p + 1:q])
+        scores.append(_unpack_d(d, q)[0])
+        p = q + 8
+    return p
 
 
 # -- ziplist -----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import time
 from . import loading, lzf
 from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
+                        read_string_run, read_scored_run, fmt_d,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
 from ..db import idle_ms, lfu_decr_and_return, restored_clock
@@ -935,7 +936,7 @@ def _zset_from(items, listpack):
 
 def _set_from_ints(vals, cfg):
     from ..commands.sets import RSet
-    s = RSet(map(_fmt_d, vals))
+    s = RSet(map(fmt_d, vals))
     s.ht = len(s) > cfg["set-max-intset-entries"]
     return s
 
@@ -1105,104 +1106,33 @@ class _Ctx:
 _SHALLOW = _Ctx(False)
 
 
-# the 8/16/32-bit integer encodings (0xc0-0xc2): record width, a Struct that skips the
-# encoding byte and reads the value, the encoding byte
-_INT_RUNS = ((2, struct.Struct("<xb"), b"\xc0"), (3, struct.Struct("<xh"), b"\xc1"),
-             (5, struct.Struct("<xi"), b"\xc2"))
-_fmt_d = b"%d".__mod__
-
-
 def _read_strings(r, n):
-    """n strings at the reader's position, each as Reader.string reads it; the short raw
-    ones and the 8/16/32-bit integers (most members of sets, hashes and zsets) inline,
-    and consecutive integers of one width (a set of integers past the intset limits)
-    up to 64 at a time by Struct.iter_unpack."""
-    d = r.data
-    end = r.end
-    p = r.pos
+    """n strings at the reader's position, each as Reader.string reads it: the common
+    records in runs by encodings.read_string_run, any other one by Reader.string."""
     out = []
-    ap = out.append
-    while len(out) < n:
-        for _ in range(n - len(out)):
-            b = d[p] if p < end else 255
-            if b < 64:
-                e = p + 1 + b
-                if e <= end:
-                    ap(d[p + 1:e])
-                    p = e
-                    continue
-            elif b == 0xC1:
-                # one branch per width, not _INT_RUNS: the table lookup costs a hash of
-                # integer values about 9 % of its read
-                if p + 3 <= end:
-                    if p + 3 < end and d[p + 3] == b:
-                        break               # a run: below
-                    ap(b"%d" % _unpack_h(d, p + 1)[0])
-                    p += 3
-                    continue
-            elif b == 0xC2:
-                if p + 5 <= end:
-                    if p + 5 < end and d[p + 5] == b:
-                        break
-                    ap(b"%d" % _unpack_i(d, p + 1)[0])
-                    p += 5
-                    continue
-            elif b == 0xC0:
-                if p + 2 <= end:
-                    if p + 2 < end and d[p + 2] == b:
-                        break
-                    v = d[p + 1]
-                    ap(b"%d" % (v - 256 if v > 127 else v))
-                    p += 2
-                    continue
-            r.pos = p
-            ap(r.string())
-            p = r.pos
-        else:
-            break
-        # integers of width w from p on: the run is the prefix of their encoding byte
-        # among the next records' first bytes (each one found is where the next starts)
-        w, st, tag = _INT_RUNS[b - 0xC0]
-        left = n - len(out)
-        tags = d[p:p + w * (left if left < 64 else 64):w]
-        k = len(tags) - len(tags.lstrip(tag))
-        if p + w * k > end:
-            k = (end - p) // w
-        e = p + w * k
-        out += map(_fmt_d, st.iter_unpack(d[p:e]))
-        p = e
-    r.pos = p
-    return out
+    while True:
+        r.pos = read_string_run(r.data, r.pos, r.end, n - len(out), out)
+        if len(out) == n:
+            return out
+        out.append(r.string())
 
 
 def _zset_bulk(r, n):
     """The n member/score pairs of a ZSET_2 as a dict read in one go (short raw members
     inline), or None when a string cannot be read, a score is NaN or a member repeats
     (the caller then reads again with the checks, in Redis's order)."""
-    d = r.data
-    end = r.end
-    p = r.pos
     members = []
     scores = []
-    am = members.append
-    asc = scores.append
-    unpack = _unpack_d
     try:
-        for _ in range(n):
-            b = d[p] if p < end else 255
-            q = p + 1 + b
-            if b < 64 and q + 8 <= end:
-                am(d[p + 1:q])
-                asc(unpack(d, q)[0])
-                p = q + 8
-                continue
-            r.pos = p
-            am(r.string())
-            asc(r.double_bin())
-            p = r.pos
+        while True:
+            r.pos = read_scored_run(r.data, r.pos, r.end, n - len(members), members,
+                                    scores)
+            if len(members) == n:
+                break
+            members.append(r.string())
+            scores.append(r.double_bin())
     except RDBError:
         return None
-    r.pos = p
     dct = dict(zip(members, scores))
     if len(dct) != n or any(map(math.isnan, scores)):
         return None

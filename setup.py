@@ -1,0 +1,44 @@
+"""setuptools build: the package, plus the modules of redislet/_build.py's COMPILED
+compiled by Cython from their own .py (typed by the .pxd beside each) where Cython and a C
+compiler are available. Anything missing or failing leaves a pure-Python install, which
+runs the same code; REDISLET_PURE_BUILD=1 asks for that explicitly."""
+import os
+import runpy
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _extensions():
+    if os.environ.get("REDISLET_PURE_BUILD"):
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        print("redislet: Cython is not available, installing the pure-Python modules only")
+        return []
+    names = runpy.run_path(os.path.join(HERE, "redislet", "_build.py"))["COMPILED"]
+    sources = [n.replace(".", "/") + ".py" for n in names]
+    return cythonize(sources, language_level=3, build_dir="build/cython", quiet=True,
+                     compiler_directives={"binding": True})
+
+
+class OptionalBuildExt(build_ext):
+    """A compile error (no compiler, no Python headers) is reported, not fatal."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as e:      # noqa: BLE001 - any build failure means pure Python
+            print("redislet: compiled modules not built (%s); using pure Python" % e)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as e:      # noqa: BLE001
+            print("redislet: %s not compiled (%s); using its .py" % (ext.name, e))
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

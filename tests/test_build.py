@@ -1,0 +1,211 @@
+"""The compiled build (redislet/_build.py): the modules Cython compiles from their .py
+must behave exactly as the .py does. Each compiled function is run side by side with
+the same function of the .py, imported under another name, on valid and corrupt input;
+INFO server reports which modules run compiled, and REDISLET_PURE=1 switches to the .py."""
+import importlib.machinery
+import importlib.util
+import os
+import random
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from redislet import _build
+from redislet.persistence import encodings
+
+
+def _extension(mod):
+    """The compiled extension of mod (whichever of the two this process imported), or
+    None where the build did not compile it."""
+    base = os.path.join(os.path.dirname(mod.__file__), mod.__name__.rpartition(".")[2])
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if os.path.exists(base + suffix):
+            spec = importlib.util.spec_from_file_location(mod.__name__, base + suffix)
+            m = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(m)
+            return m
+    return None
+
+
+def _source(mod):
+    """mod imported from its .py, under another name."""
+    src = os.path.join(os.path.dirname(mod.__file__),
+                       mod.__name__.rpartition(".")[2] + ".py")
+    spec = importlib.util.spec_from_file_location(mod.__name__ + "_source_for_test", src)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+compiled_mod = _extension(encodings)
+pure_enc = _source(encodings)
+COMPILED_BUILD = compiled_mod is not None
+needs_build = pytest.mark.skipif(
+    not COMPILED_BUILD, reason="no compiled build here (Cython or a C compiler was missing "
+                               "at install): the .py runs, there is nothing to compare")
+
+
+def _outcome(fn, *args):
+    """fn's result, or the type and message of what it raised (and the list arguments as
+    they were left: the readers append to them)."""
+    lists = [a for a in args if isinstance(a, list)]
+    try:
+        r = fn(*args)
+    except Exception as e:       # noqa: BLE001 - compared, not handled
+        return ("raised", type(e).__name__, str(e), lists)
+    return ("ok", r, lists)
+
+
+def _same(name, *args):
+    a = _outcome(getattr(compiled_mod, name), *[list(x) if isinstance(x, list) else x
+                                                 for x in args])
+    b = _outcome(getattr(pure_enc, name), *[list(x) if isinstance(x, list) else x
+                                             for x in args])
+    if a[0] == "raised" and b[0] == "raised":
+        # the same exception type; EncodingError's class differs between the two modules
+        assert a[1] == b[1] and a[2] == b[2], (name, args, a, b)
+    else:
+        assert repr(a) == repr(b), (name, args, a, b)      # (repr: NaN scores)
+    return b
+
+
+def _elements(rng, n):
+    out = []
+    for _ in range(n):
+        k = rng.randrange(10)
+        if k < 3:
+            out.append(rng.randrange(-(1 << 63), 1 << 63) >> rng.randrange(64))
+        elif k < 5:
+            out.append(str(rng.randrange(-10 ** 6, 10 ** 6)).encode())
+        elif k < 6:
+            out.append(rng.choice([b"", b"-", b"-0", b"007", b"1.5", b"9" * 20, b"9" * 21,
+                                   b"-9223372036854775808", b"9223372036854775808"]))
+        else:
+            out.append(bytes(rng.randrange(256) for _ in range(
+                rng.choice([1, 5, 20, 63, 64, 100, 300, 5000]))))
+    return out
+
+
+@needs_build
+def test_listpacks_alike():
+    rng = random.Random(7)
+    for case in range(400):
+        els = _elements(rng, rng.randrange(0, 40))
+        parts_c, parts_p = [], []
+        compiled_mod.lp_entries(els, parts_c)
+        pure_enc.lp_entries(els, parts_p)
+        assert parts_c == parts_p
+        lp = pure_enc.lp_build(els)
+        assert _same("lp_decode", lp, True, True)[0] == "ok"
+        # corrupt copies: truncated, a byte changed, a wrong header
+        for _ in range(6):
+            b = bytearray(lp)
+            how = rng.randrange(3)
+            if how == 0 and len(b) > 7:
+                b = b[:rng.randrange(7, len(b))]
+            elif how == 1:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            else:
+                b[0:4] = struct.pack("<I", rng.randrange(len(b) + 3))
+            for cc, se in ((True, True), (False, False)):
+                _same("lp_decode", bytes(b), cc, se)
+
+
+def _records(rng, n):
+    """RDB string records of every kind read_string_run meets, and their values."""
+    recs = []
+    for _ in range(n):
+        k = rng.randrange(8)
+        if k < 3:
+            s = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+            recs.append(bytes((len(s),)) + s)
+        elif k == 3:
+            recs.append(b"\xc0" + struct.pack("<b", rng.randrange(-128, 128)))
+        elif k == 4:
+            recs.append(b"\xc1" + struct.pack("<h", rng.randrange(-32768, 32768)))
+        elif k == 5:
+            recs.append(b"\xc2" + struct.pack("<i", rng.randrange(-(1 << 31), 1 << 31)))
+        elif k == 6:
+            # a run of integers of one width
+            w, fmt, tag = rng.choice([(1, "<b", b"\xc0"), (2, "<h", b"\xc1"),
+                                      (4, "<i", b"\xc2")])
+            for _ in range(rng.randrange(2, 80)):
+                recs.append(tag + struct.pack(fmt, rng.randrange(-(1 << (8 * w - 1)),
+                                                                  1 << (8 * w - 1))))
+        else:
+            # a record the run stops at: a longer string, LZF, a 64-bit length
+            recs.append(rng.choice([b"\x40\x50" + b"x" * 80, b"\xc3\x01\x02",
+                                    b"\x80\x00\x00\x00\x01z", b"\xc4"]))
+    return b"".join(recs), len(recs)
+
+
+@needs_build
+def test_string_runs_alike():
+    rng = random.Random(11)
+    for case in range(600):
+        data, n = _records(rng, rng.randrange(1, 30))
+        pad = b"\x07" * rng.randrange(3)         # the run must stop at `end`, not len
+        d = pad + data + b"\x05abcde"
+        end = len(pad) + rng.choice([len(data), len(data) - 1, len(data) // 2, 0])
+        for want in (n, n + 3, max(n // 2, 0), 0):
+            _same("read_string_run", d, len(pad), max(end, len(pad)), want, [b"before"])
+        # a bad position: past the end, or within a record
+        _same("read_string_run", d, len(d) + 2, len(d), n, [])
+
+
+@needs_build
+def test_scored_runs_alike():
+    rng = random.Random(13)
+    for case in range(400):
+        recs = []
+        n = rng.randrange(1, 20)
+        for _ in range(n):
+            m = bytes(rng.randrange(256) for _ in range(rng.choice([0, 3, 63, 64, 70])))
+            if len(m) < 64:
+                recs.append(bytes((len(m),)) + m)
+            else:
+                recs.append(b"\x40" + bytes((len(m),)) + m)
+            recs.append(struct.pack("<d", rng.choice([0.0, -0.0, 1.5, float("inf"),
+                                                       float("nan"), -3e300])))
+        d = b"".join(recs)
+        for end in (len(d), len(d) - 1, len(d) // 2):
+            for want in (n, n + 1, 1):
+                _same("read_scored_run", d, 0, end, want, [], [])
+
+
+def test_info_reports_the_build(tmp_path):
+    """INFO server names the modules running compiled ("none" for pure Python), and
+    REDISLET_PURE=1 runs the .py of each."""
+    def info_compiled(env):
+        code = ("from redislet._build import compiled_in_use; "
+                "print(','.join(compiled_in_use()) or 'none')")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+    env = dict(os.environ)
+    env.pop("REDISLET_PURE", None)
+    expected = ",".join(n.partition(".")[2] for n in _build.COMPILED) \
+        if COMPILED_BUILD else "none"
+    assert info_compiled(env) == expected
+    env["REDISLET_PURE"] = "1"
+    assert info_compiled(env) == "none"
+
+
+def test_info_server_field(raw):
+    v = dict(line.split(":", 1) for line in
+             raw().cmd("INFO", "server").decode().split("\r\n") if ":" in line)
+    expected = ",".join(n.partition(".")[2] for n in _build.COMPILED) \
+        if COMPILED_BUILD and not os.environ.get("REDISLET_PURE") else "none"
+    assert v["redislet_compiled"] == expected
+    assert encodings.__file__.endswith(".py") == (expected == "none")
+
+
+@pytest.mark.skipif(os.environ.get("REDISLET_REQUIRE_COMPILED") != "1",
+                    reason="set REDISLET_REQUIRE_COMPILED=1 where the build must compile "
+                           "(CI does)")
+def test_the_build_compiled():
+    assert COMPILED_BUILD, "redislet.persistence.encodings was not compiled"
+    assert compiled_mod.__file__ != pure_enc.__file__
