@@ -1596,13 +1596,14 @@ def _stream_node_uniform(el, mms, mseq):
     if set(map(type, dms)) != _INT_ONLY or set(map(type, dseq)) != _INT_ONLY:
         return None
     ids = [((mms + a) & MASK64) << 64 | ((mseq + s) & MASK64) for a, s in zip(dms, dseq)]
-    # each entry: [field, value, field, value...], the master fields between the values
+    # each entry: (field, value, field, value...), the master fields between the values
     cols = []
     for k in range(nf):
         f = el[3 + k]
         cols.append(itertools.repeat(f if type(f) is bytes else b"%d" % f))
         cols.append(_as_strings(body[3 + k::stride]))
-    return ids, list(map(list, zip(*cols)))
+    # tuples, as XADD stores them: the master fields then compare equal to an XADD's
+    return ids, list(zip(*cols))
 
 
 _INT_ONLY = {int}
