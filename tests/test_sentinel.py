@@ -298,8 +298,8 @@ def test_replies_match_real_sentinel(procs, tmp_path):
             ka, kb = keys(a), keys(b)
             if section == "server":
                 # (redislet's own redislet_compiled closes the section)
-                mine = [k for k in kb if k]
-                assert [k for k in ka if k] == mine[:-1] and mine[-1] == "redislet_compiled"
+                ours = [k for k in kb if k]
+                assert [k for k in ka if k] == ours[:-1] and ours[-1] == "redislet_compiled"
             else:
                 assert [k for k in ka if k.startswith("#") or k.startswith("sentinel")
                         or k.startswith("master0")] == \
