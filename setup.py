@@ -21,8 +21,13 @@ def _extensions():
         return []
     names = runpy.run_path(os.path.join(HERE, "redislet", "_build.py"))["COMPILED"]
     sources = [n.replace(".", "/") + ".py" for n in names]
-    return cythonize(sources, language_level=3, build_dir="build/cython", quiet=True,
-                     compiler_directives={"binding": True})
+    try:
+        return cythonize(sources, language_level=3, build_dir="build/cython", quiet=True,
+                         compiler_directives={"binding": True})
+    except Exception as e:      # noqa: BLE001 - a failed translation means pure Python
+        print("redislet: Cython could not translate the modules (%s); installing the "
+              "pure-Python modules only" % e)
+        return []
 
 
 class OptionalBuildExt(build_ext):

@@ -762,10 +762,10 @@ def test_integer_members_in_one_width_as_each_alone():
         else:
             lo, hi = rng.choice(spans)
             members = [b"%d" % rng.randrange(lo, hi) for _ in range(rng.randrange(1, 40))]
-        got = rdb._enc_ints_one_width(members)
+        got = encodings.enc_ints_one_width(members)
         if got is not None:
             hits += 1
-            assert got == rdb._enc_strings(members, True), members
+            assert got == encodings.enc_strings(members, True), members
     assert hits > 1000
 
 

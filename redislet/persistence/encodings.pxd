@@ -18,3 +18,15 @@ cpdef Py_ssize_t read_string_run(bytes d, Py_ssize_t p, Py_ssize_t end, Py_ssize
 @cython.locals(v="const unsigned char[:]", i=Py_ssize_t, b=int, q=Py_ssize_t)
 cpdef Py_ssize_t read_scored_run(bytes d, Py_ssize_t p, Py_ssize_t end, Py_ssize_t n,
                                  list members, list scores) except -1
+
+@cython.locals(view="const unsigned char[:]", n=Py_ssize_t, b=int, q=Py_ssize_t,
+               e=Py_ssize_t)
+cpdef tuple read_string_pairs(bytes data, Py_ssize_t p, Py_ssize_t stop, d)
+
+@cython.locals(x=bytes, n=Py_ssize_t, len1=list, out=list, lens=list)
+cpdef bytes enc_strings(strings, bint compress, after=*)
+
+# (out as a plain object: Cython 3.1 types it bytearray and then refuses the bytes
+# assigned to its slices)
+@cython.locals(out=object)
+cpdef bytes _tagged(tag, arr)

@@ -1,17 +1,27 @@
 """The compact encodings found inside RDB strings: listpack (Redis 7), ziplist (Redis 3.2 to
-6.2), intset and zipmap (Redis 2.x). Decoders return a list of elements, each bytes or int
-(integer-encoded entries); encoders build exactly the bytes Redis 7.0 would.
+6.2), intset and zipmap (Redis 2.x), and the RDB string records themselves (rdbSaveRawString
+and the runs of them that sets, hashes, zsets and string keys are made of). Decoders return
+a list of elements, each bytes or int (integer-encoded entries); encoders build exactly the
+bytes Redis 7.0 would. The loops here are compiled by the compiled build (encodings.pxd).
 
 Decoders raise EncodingError on any malformed input (lengths past the end, bad headers,
 unknown entry encodings, counts that do not match).
 """
+import sys
+from array import array
+from json import loads as _json_loads
+from itertools import chain
+from operator import itemgetter
 from struct import pack, unpack_from, Struct, error as struct_error
+
+from . import lzf
 
 _U32 = Struct("<I")
 _I16 = Struct("<h")
 _I32 = Struct("<i")
 _I64 = Struct("<q")
 _BE32 = Struct(">I")
+_BE64 = Struct(">Q")
 _HDR_LP = Struct("<IH")
 _HDR_ZL = Struct("<IIH")
 _HDR_IS = Struct("<II")
@@ -293,14 +303,14 @@ def lp_str(s):
 # encoding byte and back-length byte come from these tables, no call per element.
 _STR6_HEAD = [bytes((0x80 | n,)) for n in range(64)]
 _STR6_TAIL = [bytes((n + 1,)) for n in range(64)]
-_NUMSTART = frozenset(b"-0123456789")
+NUMSTART = frozenset(b"-0123456789")
 
 
 def lp_entries(elements, parts):
     """Append the encoded entries of elements (bytes or int) to the list parts."""
     head = _STR6_HEAD
     tail = _STR6_TAIL
-    numstart = _NUMSTART
+    numstart = NUMSTART
     small = _SMALL_INT
     for e in elements:
         if type(e) is bytes:
@@ -350,7 +360,157 @@ def lp_build(elements):
     return lp_from_parts(parts, len(elements))
 
 
-# -- runs of RDB string records (set members, hash fields and values, zset pairs) -------
+# -- RDB string records: writing (rdbSaveRawString and runs of it) ----------------------
+LEN1 = [bytes((i,)) for i in range(64)]
+_NUMSTART_BYTES = b"-0123456789"       # what an integer-encodable string starts with
+_first = itemgetter(0)
+_chain = chain.from_iterable
+
+
+def enc_len(n):
+    if n < 64:
+        return LEN1[n]
+    if n < 16384:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + _BE32.pack(n)
+    return b"\x81" + _BE64.pack(n & 0xFFFFFFFFFFFFFFFF)
+
+
+_enc_i8 = Struct("<Bb").pack       # (0xc0, v): the encoding byte and the value
+_enc_i16 = Struct("<Bh").pack
+_enc_i32 = Struct("<Bi").pack
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def enc_int_string(v):
+    """The RDB integer encoding of v (int32 range) or None."""
+    if -128 <= v <= 127:
+        return _enc_i8(0xC0, v)
+    if -32768 <= v <= 32767:
+        return _enc_i16(0xC1, v)
+    if -2147483648 <= v <= 2147483647:
+        return _enc_i32(0xC2, v)
+    return None
+
+
+def _enc_short_int(s):
+    """enc_string of a string of 1 to 11 bytes starting with a digit or '-': its integer
+    encoding when it is a canonical int32 (as_int's test, with C-speed isdigit), else
+    the raw string."""
+    if s.isdigit():
+        canonical = s[0] != 48 or len(s) == 1
+    else:
+        canonical = len(s) > 1 and s[1] != 48 and s[1:].isdigit()   # '-' then digits
+    if canonical:
+        v = int(s)
+        if -128 <= v <= 127:
+            return _enc_i8(0xC0, v)
+        if -32768 <= v <= 32767:
+            return _enc_i16(0xC1, v)
+        if -2147483648 <= v <= 2147483647:
+            return _enc_i32(0xC2, v)
+    return LEN1[len(s)] + s
+
+
+def enc_string(s, compress=True):
+    """rdbSaveRawString: integer encoding for short canonical integers, LZF for strings
+    longer than 20 bytes when it saves space (and compress is on), raw otherwise."""
+    n = len(s)
+    if n <= 11 and n:
+        c = s[0]
+        if 48 <= c <= 57 or c == 45:
+            v = as_int(s)
+            if v is not None:
+                e = enc_int_string(v)
+                if e is not None:
+                    return e
+    elif compress and n > 20:
+        comp = lzf.compress(s, n - 4)
+        if comp is not None:
+            return b"\xc3" + enc_len(len(comp)) + enc_len(n) + comp
+    if n < 64:
+        return LEN1[n] + s
+    return enc_len(n) + s
+
+
+def enc_strings(strings, compress, after=None):
+    """rdbSaveRawString of each string, joined; each followed by the item of `after` at
+    its index when given (a zset's binary scores). The common cases take no call: a
+    string that can be neither integer-encoded (12 bytes or more, or not starting like a
+    number) nor compressed (20 bytes or less, or compression off) is its length byte and
+    its bytes (when all are, one C-level join); a short one starting like a number takes
+    _enc_short_int."""
+    strings = list(strings)
+    lens = list(map(len, strings))
+    if lens and max(lens) <= (20 if compress else 63) and min(lens):
+        firsts = bytes(map(_first, strings))
+        if len(firsts.translate(None, _NUMSTART_BYTES)) == len(firsts):
+            heads = map(LEN1.__getitem__, lens)
+            return b"".join(_chain(zip(heads, strings) if after is None
+                                   else zip(heads, strings, after)))
+    out = []
+    len1 = LEN1
+    numstart = NUMSTART
+    for x in strings:
+        n = len(x)
+        if n <= 11:
+            if n and x[0] in numstart:
+                if n < 10 and x.isdigit() and (x[0] != 48 or n == 1):
+                    v = int(x)              # a canonical int below 10^9: an int32
+                    out.append(_enc_i8(0xC0, v) if v < 128 else _enc_i16(0xC1, v)
+                               if v < 32768 else _enc_i32(0xC2, v))
+                else:
+                    out.append(_enc_short_int(x))
+            else:
+                out.append(len1[n] + x)
+        elif n <= 20 or n < 64 and not compress:
+            out.append(len1[n] + x)
+        else:
+            out.append(enc_string(x, compress))
+    return b"".join(out if after is None else _chain(zip(out, after)))
+
+
+def enc_ints_one_width(strings):
+    """The RDB encodings of strings that all spell canonical integers from 1 to 2^31 - 1
+    encoded in one width (say a set of integers past the intset limits), all at C
+    speed; None for anything else."""
+    listed = b",".join(strings)
+    if not (strings and listed.translate(None, b",").isdigit()
+            and b",0" not in b"," + listed):
+        return None                     # digits only, no leading 0 (nor a lone 0)
+    try:
+        # read as one JSON array: its parser is about a third faster than int() each
+        arr = array("i", _json_loads(b"[%s]" % listed))
+    except (OverflowError, ValueError):  # past int32, or an empty string (",,")
+        return None
+    lo = min(arr)
+    if lo >= 32768:
+        return _tagged(0xC2, arr)
+    hi = max(arr)
+    if lo >= 128 and hi < 32768:
+        return _tagged(0xC1, array("h", arr))
+    if hi < 128:
+        return _tagged(0xC0, array("b", arr))
+    return None
+
+
+def _tagged(tag, arr):
+    """The records tag + little-endian value of each item of the array arr: the tag and
+    the array's bytes interleaved by slice assignment."""
+    if _BIG_ENDIAN:
+        arr.byteswap()
+    w = arr.itemsize
+    raw = arr.tobytes()
+    n = len(arr)
+    out = bytearray((w + 1) * n)
+    out[0::w + 1] = bytes((tag,)) * n
+    for i in range(w):
+        out[i + 1::w + 1] = raw[i::w]
+    return bytes(out)
+
+
+# -- RDB string records: reading runs of them (sets, hashes, zsets, string keys) --------
 # the 8/16/32-bit integer encodings (0xc0-0xc2): record width, a Struct that skips the
 # encoding byte and reads the value, the encoding byte
 _INT_RUNS = ((2, Struct("<xb"), b"\xc0"), (3, Struct("<xh"), b"\xc1"),
@@ -434,6 +594,43 @@ def read_scored_run(d, p, end, n, members, scores):
         scores.append(_unpack_d(d, q)[0])
         p = q + 8
     return p
+
+
+def read_string_pairs(data, p, stop, d):
+    """The string keys of an RDB from p on whose key and value are both raw strings under
+    64 bytes, with no expire, idle or freq record before them (most keys of a big
+    dataset of short strings), put into the dict d up to the first entry that does not
+    end before stop or whose key is already in d (both left for the caller's general
+    reader). Returns (position, keys put)."""
+    n = len(d)
+    view = data     # (compiled: a typed view, for direct reads)
+    # setdefault stores a new key, and for a duplicate returns the value already there,
+    # which is not the fresh slice v; slices of 0 or 1 bytes are shared objects, so those
+    # values take the explicit test
+    put = d.setdefault
+    while p + 2 < stop and not view[p]:
+        b = view[p + 1]
+        if b >= 64:
+            break
+        q = p + 2 + b
+        if q >= stop:
+            break
+        b = view[q]
+        if b >= 64:
+            break
+        e = q + 1 + b
+        if e >= stop:
+            break
+        v = data[q + 1:e]
+        if b < 2:
+            k = data[p + 2:q]
+            if k in d:
+                break           # a duplicate: the caller reads it again (and finds it in d)
+            d[k] = v
+        elif put(data[p + 2:q], v) is not v:
+            break
+        p = e
+    return p, len(d) - n
 
 
 # -- ziplist -----------------------------------------------------------------------------

@@ -23,7 +23,6 @@ of library code bytes) and `FUNCTION_LOADERS` (fn(srv, code), raising ValueError
 message on failure). Without a loader, loaded library code is kept in
 srv.rdb_function_code (a list) for whoever comes later.
 """
-import array
 import errno
 import bisect
 import gc
@@ -39,7 +38,9 @@ import time
 from . import loading, lzf
 from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
-                        read_string_run, read_scored_run, fmt_d,
+                        read_string_run, read_scored_run, read_string_pairs, fmt_d,
+                        LEN1, NUMSTART, enc_len, enc_string,
+                        enc_strings, enc_ints_one_width,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
 from ..db import idle_ms, lfu_decr_and_return, restored_clock
@@ -144,79 +145,6 @@ _unpack_u32 = struct.Struct("<I").unpack_from
 # ======================================================================================
 # writing
 # ======================================================================================
-_LEN1 = [bytes((i,)) for i in range(64)]
-_NUMSTART_BYTES = b"-0123456789"       # what an integer-encodable string starts with
-_NUMSTART = frozenset(_NUMSTART_BYTES)
-_first = operator.itemgetter(0)
-
-
-def enc_len(n):
-    if n < 64:
-        return _LEN1[n]
-    if n < 16384:
-        return bytes((0x40 | (n >> 8), n & 0xFF))
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + _pack_BE32(n)
-    return b"\x81" + _pack_BE64(n & MASK64)
-
-
-_enc_i8 = struct.Struct("<Bb").pack       # (0xc0, v): the encoding byte and the value
-_enc_i16 = struct.Struct("<Bh").pack
-_enc_i32 = struct.Struct("<Bi").pack
-_BIG_ENDIAN = sys.byteorder == "big"
-
-
-def enc_int_string(v):
-    """The RDB integer encoding of v (int32 range) or None."""
-    if -128 <= v <= 127:
-        return _enc_i8(0xC0, v)
-    if -32768 <= v <= 32767:
-        return _enc_i16(0xC1, v)
-    if -2147483648 <= v <= 2147483647:
-        return _enc_i32(0xC2, v)
-    return None
-
-
-def _enc_short_int(s):
-    """enc_string of a string of 1 to 11 bytes starting with a digit or '-': its integer
-    encoding when it is a canonical int32 (as_int's test, with C-speed isdigit), else
-    the raw string."""
-    if s.isdigit():
-        canonical = s[0] != 48 or len(s) == 1
-    else:
-        canonical = len(s) > 1 and s[1] != 48 and s[1:].isdigit()   # '-' then digits
-    if canonical:
-        v = int(s)
-        if -128 <= v <= 127:
-            return _enc_i8(0xC0, v)
-        if -32768 <= v <= 32767:
-            return _enc_i16(0xC1, v)
-        if -2147483648 <= v <= 2147483647:
-            return _enc_i32(0xC2, v)
-    return _LEN1[len(s)] + s
-
-
-def enc_string(s, compress=True):
-    """rdbSaveRawString: integer encoding for short canonical integers, LZF for strings
-    longer than 20 bytes when it saves space (and compress is on), raw otherwise."""
-    n = len(s)
-    if n <= 11 and n:
-        c = s[0]
-        if 48 <= c <= 57 or c == 45:
-            v = as_int(s)
-            if v is not None:
-                e = enc_int_string(v)
-                if e is not None:
-                    return e
-    elif compress and n > 20:
-        comp = lzf.compress(s, n - 4)
-        if comp is not None:
-            return b"\xc3" + enc_len(len(comp)) + enc_len(n) + comp
-    if n < 64:
-        return _LEN1[n] + s
-    return enc_len(n) + s
-
-
 def _ql_limit(fill):
     """quicklist node limits: (max bytes, max entries) for list-max-listpack-size."""
     if fill < 0:
@@ -377,95 +305,21 @@ def _stream_node_elements(node):
     return el
 
 
-def _enc_strings(strings, compress, after=None):
-    """rdbSaveRawString of each string, joined; each followed by the item of `after` at
-    its index when given (a zset's binary scores). The common cases take no call: a
-    string that can be neither integer-encoded (12 bytes or more, or not starting like a
-    number) nor compressed (20 bytes or less, or compression off) is its length byte and
-    its bytes (when all are, one C-level join); a short one starting like a number takes
-    _enc_short_int."""
-    strings = list(strings)
-    lens = list(map(len, strings))
-    if lens and max(lens) <= (20 if compress else 63) and min(lens):
-        firsts = bytes(map(_first, strings))
-        if len(firsts.translate(None, _NUMSTART_BYTES)) == len(firsts):
-            heads = map(_LEN1.__getitem__, lens)
-            return b"".join(_chain(zip(heads, strings) if after is None
-                                   else zip(heads, strings, after)))
-    out = []
-    ap = out.append
-    len1 = _LEN1
-    numstart = _NUMSTART
-    for x in strings:
-        n = len(x)
-        if n <= 11:
-            if n and x[0] in numstart:
-                if n < 10 and x.isdigit() and (x[0] != 48 or n == 1):
-                    v = int(x)              # a canonical int below 10^9: an int32
-                    ap(_enc_i8(0xC0, v) if v < 128 else _enc_i16(0xC1, v) if v < 32768
-                       else _enc_i32(0xC2, v))
-                else:
-                    ap(_enc_short_int(x))
-            else:
-                ap(len1[n] + x)
-        elif n <= 20 or n < 64 and not compress:
-            ap(len1[n] + x)
-        else:
-            ap(enc_string(x, compress))
-    return b"".join(out if after is None else _chain(zip(out, after)))
-
-
 def _dump_hash(value, cfg, compress):
     flat = _chain(value.items())        # field, value, field, value...
     if not value.ht:
         return b"\x10" + enc_string(lp_build(flat), compress)
-    return b"\x04" + enc_len(len(value)) + _enc_strings(flat, compress)
+    return b"\x04" + enc_len(len(value)) + enc_strings(flat, compress)
 
 
 def _dump_set(value, cfg, compress):
     if not value.ht:
         return b"\x0b" + enc_string(intset_build([int(m) for m in value]), compress)
     members = list(value)
-    body = _enc_ints_one_width(members)
+    body = enc_ints_one_width(members)
     if body is None:
-        body = _enc_strings(members, compress)
+        body = enc_strings(members, compress)
     return b"\x02" + enc_len(len(value)) + body
-
-
-def _enc_ints_one_width(strings):
-    """The RDB encodings of strings that all spell canonical integers from 1 to 2^31 - 1
-    encoded in one width (say a set of integers past the intset limits), all at C
-    speed; None for anything else."""
-    if not (strings and b"".join(strings).isdigit() and min(strings) >= b"1"):
-        return None                     # digits only, no leading 0 (nor a lone 0)
-    try:
-        arr = array.array("i", map(int, strings))
-    except (OverflowError, ValueError):  # past int32 (or int()'s limit on digits)
-        return None
-    lo = min(arr)
-    if lo >= 32768:
-        return _tagged(0xC2, arr)
-    hi = max(arr)
-    if lo >= 128 and hi < 32768:
-        return _tagged(0xC1, array.array("h", arr))
-    if hi < 128:
-        return _tagged(0xC0, array.array("b", arr))
-    return None
-
-
-def _tagged(tag, arr):
-    """The records tag + little-endian value of each item of the array arr: the tag and
-    the array's bytes interleaved by slice assignment."""
-    if _BIG_ENDIAN:
-        arr.byteswap()
-    w = arr.itemsize
-    raw = arr.tobytes()
-    n = len(arr)
-    out = bytearray((w + 1) * n)
-    out[0::w + 1] = bytes((tag,)) * n
-    for i in range(w):
-        out[i + 1::w + 1] = raw[i::w]
-    return bytes(out)
 
 
 _SCORE_INT_MAX = 4611686018427387904.0      # d2string prints integers up to 2^62 as %d
@@ -496,7 +350,7 @@ def _dump_zset(value, cfg, compress):
     members = list(map(member_of_key, reversed(value.order)))
     scores = map(_pack_d, map(value.dict.__getitem__, members))
     return (b"\x05" + enc_len(len(value))
-            + _enc_strings(members, compress, scores))
+            + enc_strings(members, compress, scores))
 
 
 _DUMPERS = {}
@@ -630,7 +484,7 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude
     save_lru = "lru" in policy
     save_lfu = "lfu" in policy
     nkeys = 0
-    L1 = _LEN1
+    L1 = LEN1
     reporter = child_reporter
     for db in () if exclude_data else srv.dbs:
         data = db.data
@@ -652,13 +506,13 @@ def write_rdb(srv, f, aux_extra=None, aof_base=False, key_delay_us=None, exclude
                 # inlined enc_string for the common short string (no int, no LZF)
                 n = len(key)
                 if (11 < n <= 20 or (n > 20 and n < 64 and not compress)
-                        or (0 < n <= 11 and key[0] not in _NUMSTART)):
+                        or (0 < n <= 11 and key[0] not in NUMSTART)):
                     ek = L1[n] + key
                 else:
                     ek = enc_string(key, compress)
                 n = len(value)
                 if (11 < n <= 20 or (n > 20 and n < 64 and not compress)
-                        or (0 < n <= 11 and value[0] not in _NUMSTART)):
+                        or (0 < n <= 11 and value[0] not in NUMSTART)):
                     rec = b"\x00" + ek + L1[n] + value
                 else:
                     rec = b"\x00" + ek + enc_string(value, compress)
@@ -2049,41 +1903,6 @@ def _parse_no_gc(*args):
             gc.enable()
 
 
-def _short_string_run(data, p, stop, d):
-    """The string keys from p on whose key and value are both raw strings under 64 bytes,
-    with no expire, idle or freq record before them (most keys of a big dataset of short
-    strings), put into d up to the first entry that does not end before stop or whose
-    key is already in d (both left for _parse). Returns (position, keys put)."""
-    n = len(d)
-    # setdefault stores a new key, and for a duplicate returns the value already there,
-    # which is not the fresh slice v; slices of 0 or 1 bytes are shared objects, so those
-    # values take the explicit test
-    put = d.setdefault
-    while p + 2 < stop and not data[p]:
-        b = data[p + 1]
-        if b >= 64:
-            break
-        q = p + 2 + b
-        if q >= stop:
-            break
-        b = data[q]
-        if b >= 64:
-            break
-        e = q + 1 + b
-        if e >= stop:
-            break
-        v = data[q + 1:e]
-        if b < 2:
-            k = data[p + 2:q]
-            if k in d:
-                break           # a duplicate: _parse reads it again (and finds it in d)
-            d[k] = v
-        elif put(data[p + 2:q], v) is not v:
-            break
-        p = e
-    return p, len(d) - n
-
-
 def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=None):
     """source (streaming): data is only the first part of the RDB; when an entry runs past
     its end, source.more(tail) returns tail plus the bytes that arrived since (waiting
@@ -2145,7 +1964,7 @@ def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=N
             t = data[p]
             if t == 0 and expiretime == lru_idle == lfu_freq == -1 and not key_delay:
                 # a run of plain short strings first; the entry after it below, as usual
-                p, count = _short_string_run(data, p, min(end, next_yield), data_d)
+                p, count = read_string_pairs(data, p, min(end, next_yield), data_d)
                 if count:
                     res.keys_loaded += count
                     start = p
