@@ -175,6 +175,74 @@ def test_scored_runs_alike():
                 _same("read_scored_run", d, 0, end, want, [], [])
 
 
+def _strings(rng, n):
+    """Strings as set members and hash fields come: numbers of every width and form,
+    short and long text (LZF-compressible or not)."""
+    out = []
+    for _ in range(n):
+        k = rng.randrange(9)
+        if k < 3:
+            out.append(str(rng.randrange(-(1 << 40), 1 << 40) >> rng.randrange(41)).encode())
+        elif k == 3:
+            out.append(rng.choice([b"0", b"-0", b"00", b"01", b"-", b"2147483647",
+                                   b"2147483648", b"-2147483648", b"-2147483649", b"1e3",
+                                   b"12345678901", b"99999999999999999999", b"", b"+5"]))
+        elif k < 6:
+            out.append(b"member:%d" % rng.randrange(10 ** 6))
+        elif k < 8:
+            out.append(bytes(rng.randrange(256) for _ in range(rng.choice([1, 11, 12, 20,
+                                                                           21, 63, 64]))))
+        else:
+            out.append(b"abc" * rng.randrange(7, 200))      # compressible
+    return out
+
+
+@needs_build
+def test_string_records_alike():
+    rng = random.Random(17)
+    for case in range(500):
+        strings = _strings(rng, rng.randrange(0, 40))
+        if case % 5 == 0:       # integers of one width, as enc_ints_one_width takes them
+            lo = rng.choice([1, 200, 40000, 1 << 30])
+            strings = [b"%d" % (lo + rng.randrange(100)) for _ in range(rng.randrange(1, 60))]
+        after = [b"<%d>" % i for i in range(len(strings))]
+        for compress in (True, False):
+            _same("enc_strings", strings, compress)
+            _same("enc_strings", strings, compress, after)
+            for x in strings[:5]:
+                _same("enc_string", x, compress)
+        _same("enc_ints_one_width", strings)
+        for n in (0, 63, 64, 16383, 16384, (1 << 32) - 1, 1 << 32, (1 << 64) - 1):
+            _same("enc_len", n)
+
+
+@needs_build
+def test_string_pairs_alike():
+    rng = random.Random(19)
+    for case in range(400):
+        recs = []
+        for _ in range(rng.randrange(1, 30)):
+            k = bytes(rng.randrange(97, 100) for _ in range(rng.randrange(0, 3)))
+            # (values of 0 and 1 bytes are shared objects: duplicates of them take a
+            # branch of their own)
+            v = rng.choice([b"", b"x", b"y", b"ab",
+                            bytes(rng.randrange(256) for _ in range(rng.choice([30, 63])))])
+            t = rng.choice([0, 0, 0, 0, 1])          # now and then not a string key
+            if rng.randrange(12) == 0:
+                recs.append(b"\x00\x40\x41" + b"k" * 65 + b"\x01v")     # a long key
+            recs.append(bytes((t, len(k))) + k + bytes((len(v),)) + v)
+        data = b"REDIS" + b"".join(recs) + b"\xff"
+        for stop in (len(data), len(data) - 1, len(data) // 2):
+            for start in ({}, {b"a": b"x"}, {b"": b"y"}):
+                a = _outcome(compiled_mod.read_string_pairs, data, 5, stop, dict(start))
+                b = _outcome(pure_enc.read_string_pairs, data, 5, stop, dict(start))
+                assert repr(a) == repr(b)
+                d1, d2 = dict(start), dict(start)
+                compiled_mod.read_string_pairs(data, 5, stop, d1)
+                pure_enc.read_string_pairs(data, 5, stop, d2)
+                assert d1 == d2
+
+
 def test_info_reports_the_build(tmp_path):
     """INFO server names the modules running compiled ("none" for pure Python), and
     REDISLET_PURE=1 runs the .py of each."""
