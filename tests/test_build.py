@@ -114,38 +114,58 @@ def test_listpacks_alike():
 
 
 def _records(rng, n):
-    """RDB string records of every kind read_string_run meets, and their values."""
+    """RDB string records of every kind read_string_run meets; returns the bytes, the
+    number of records and the value of each record up to the first one a run stops at."""
     recs = []
+    values = []
+    stopped = False
+
+    def add(rec, value):
+        recs.append(rec)
+        if value is None:
+            nonlocal stopped
+            stopped = True
+        elif not stopped:
+            values.append(value)
     for _ in range(n):
         k = rng.randrange(8)
         if k < 3:
             s = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
-            recs.append(bytes((len(s),)) + s)
-        elif k == 3:
-            recs.append(b"\xc0" + struct.pack("<b", rng.randrange(-128, 128)))
-        elif k == 4:
-            recs.append(b"\xc1" + struct.pack("<h", rng.randrange(-32768, 32768)))
-        elif k == 5:
-            recs.append(b"\xc2" + struct.pack("<i", rng.randrange(-(1 << 31), 1 << 31)))
-        elif k == 6:
-            # a run of integers of one width
-            w, fmt, tag = rng.choice([(1, "<b", b"\xc0"), (2, "<h", b"\xc1"),
-                                      (4, "<i", b"\xc2")])
-            for _ in range(rng.randrange(2, 80)):
-                recs.append(tag + struct.pack(fmt, rng.randrange(-(1 << (8 * w - 1)),
-                                                                  1 << (8 * w - 1))))
+            add(bytes((len(s),)) + s, s)
+        elif k < 6 or k == 6:
+            # one integer (k 3-5), or a run of integers of one width (k 6); every width
+            # from its most negative value to its largest
+            w, fmt, tag = [(1, "<b", b"\xc0"), (2, "<h", b"\xc1"), (4, "<i", b"\xc2")][
+                k - 3 if k < 6 else rng.randrange(3)]
+            lo, hi = -(1 << (8 * w - 1)), 1 << (8 * w - 1)
+            for _ in range(1 if k < 6 else rng.randrange(2, 1500 if k == 6 and
+                                                          rng.randrange(8) == 0 else 80)):
+                v = rng.choice([lo, hi - 1, 0, -1, rng.randrange(lo, hi)])
+                add(tag + struct.pack(fmt, v), b"%d" % v)
         else:
             # a record the run stops at: a longer string, LZF, a 64-bit length
-            recs.append(rng.choice([b"\x40\x50" + b"x" * 80, b"\xc3\x01\x02",
-                                    b"\x80\x00\x00\x00\x01z", b"\xc4"]))
-    return b"".join(recs), len(recs)
+            add(rng.choice([b"\x40\x50" + b"x" * 80, b"\xc3\x01\x02",
+                            b"\x80\x00\x00\x00\x01z", b"\xc4"]), None)
+    return b"".join(recs), len(recs), values
+
+
+def test_string_runs_read_the_values():
+    """read_string_run (whichever runs here) against the values the records were made
+    of: strings, integers alone and in runs of every width and sign, up to 1500 long."""
+    rng = random.Random(23)
+    for case in range(300):
+        data, n, values = _records(rng, rng.randrange(1, 30))
+        out = [b"before"]
+        p = encodings.read_string_run(data, 0, len(data), n, out)
+        assert out[1:] == values
+        assert (p == len(data)) == (len(values) == n)
 
 
 @needs_build
 def test_string_runs_alike():
     rng = random.Random(11)
     for case in range(600):
-        data, n = _records(rng, rng.randrange(1, 30))
+        data, n, _values = _records(rng, rng.randrange(1, 30))
         pad = b"\x07" * rng.randrange(3)         # the run must stop at `end`, not len
         d = pad + data + b"\x05abcde"
         end = len(pad) + rng.choice([len(data), len(data) - 1, len(data) // 2, 0])

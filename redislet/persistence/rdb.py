@@ -38,7 +38,7 @@ import time
 from . import loading, lzf
 from .crc64 import crc64
 from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_decode,
-                        read_string_run, read_scored_run, read_string_pairs, fmt_d,
+                        read_string_run, read_scored_run, read_string_pairs, ints_as_bytes,
                         LEN1, NUMSTART, enc_len, enc_string,
                         enc_strings, enc_ints_one_width,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
@@ -790,7 +790,7 @@ def _zset_from(items, listpack):
 
 def _set_from_ints(vals, cfg):
     from ..commands.sets import RSet
-    s = RSet(map(fmt_d, vals))
+    s = RSet(ints_as_bytes(vals))
     s.ht = len(s) > cfg["set-max-intset-entries"]
     return s
 
