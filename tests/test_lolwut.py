@@ -125,9 +125,12 @@ def test_skyline_has_skyscrapers(r):
     body = text[:-len(FOOTER6)]
     rows = body.split(b"\n")
     assert len(rows) == 20
-    # the sky (white) stays at the top, buildings (other colours) rise from the bottom
-    assert b"\033[0;97;107m" in rows[0]
-    assert b"\033[0;97;107m" not in rows[-1]
+    # the sky (white) stays at the top, buildings (other colours) rise from the bottom;
+    # a gap between buildings can leave sky in the bottom row (redis-server's skyline
+    # does that in about one case in 25), but less of it than in the top row
+    sky = b"\033[0;97;107m"
+    assert sky in rows[0]
+    assert rows[-1].count(sky) < rows[0].count(sky)
 
 
 def test_command_info_and_docs(both):
