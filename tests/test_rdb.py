@@ -368,8 +368,10 @@ def test_loaded_keys_access_times_like_redis(tmp_path):
                     client(s, db=2).object("idletime", "k:1")]
             seen.append(row)
         for row in seen:    # (each server's keys are as old as its own load)
-            assert row[0] in (2, 3) and row[4] in (2, 3) and row[5] in (2, 3)
-            assert row[1:4] == [0, 0, 0] and row[6] == 0
+            assert row[0] in (2, 3) and row[4] in (2, 3) and row[5] in (2, 3), seen
+            # the touched keys: 0, or 1 when the whole-second LRU clock ticked between
+            # the touch and the read (SAVE and DEBUG RELOAD come between for k:1)
+            assert set(row[1:4] + row[6:]) <= {0, 1}, seen
         # LRU clocks read as LFU words after a policy change (SAVE writes them as freqs)
         freqs = []
         for s in servers:
