@@ -2,15 +2,16 @@
 a C compiler present), each from its own .py, typed by the .pxd beside it. The .py stays
 the one source and the fallback: without a build, or with REDISLET_PURE=1 in the
 environment (to test the fallback), or, in a source checkout, when a .py is newer than
-its extension (edited since the build), the .py is imported. INFO server's `redislet_compiled` lists the
-compiled modules in use. Nothing here imports the rest of the package (setup.py reads it).
+its extension (edited since the build), the .py is imported. INFO server's
+`redislet_compiled` lists the compiled modules in use. Nothing here imports the rest of
+the package (setup.py reads it).
 """
 import os
 import sys
 
 # only loops over bytes and lists that profiles showed the interpreter is the cost of
 COMPILED = (
-    "redislet.persistence.encodings",    # listpack decoding and encoding (RDB load/save)
+    "redislet.persistence.encodings",    # listpacks and RDB string records (load/save)
 )
 
 

@@ -303,7 +303,8 @@ def lp_str(s):
 # encoding byte and back-length byte come from these tables, no call per element.
 _STR6_HEAD = [bytes((0x80 | n,)) for n in range(64)]
 _STR6_TAIL = [bytes((n + 1,)) for n in range(64)]
-NUMSTART = frozenset(b"-0123456789")
+_NUMSTART_BYTES = b"-0123456789"       # what an integer-encodable string starts with
+NUMSTART = frozenset(_NUMSTART_BYTES)
 
 
 def lp_entries(elements, parts):
@@ -362,7 +363,6 @@ def lp_build(elements):
 
 # -- RDB string records: writing (rdbSaveRawString and runs of it) ----------------------
 LEN1 = [bytes((i,)) for i in range(64)]
-_NUMSTART_BYTES = b"-0123456789"       # what an integer-encodable string starts with
 _first = itemgetter(0)
 _chain = chain.from_iterable
 

@@ -129,8 +129,6 @@ class CorruptAccepted(RDBError):
 
 _pack_d = struct.Struct("<d").pack
 _pack_q = struct.Struct("<q").pack
-_pack_BE32 = struct.Struct(">I").pack
-_pack_BE64 = struct.Struct(">Q").pack
 _unpack_d = struct.Struct("<d").unpack_from
 _unpack_q = struct.Struct("<q").unpack_from
 _unpack_i = struct.Struct("<i").unpack_from
