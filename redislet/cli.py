@@ -89,6 +89,7 @@ def early_log(msg, role="C"):
 def run(cfg, conf_path=None):
     from .server import RedisServer
     from .commands import load_all
+    from . import gcpolicy
     load_all()
     try:
         import uvloop
@@ -97,6 +98,7 @@ def run(cfg, conf_path=None):
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     srv = RedisServer(cfg)
+    gcpolicy.install(srv)
     pid = os.getpid()
     srv.log("warning", "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
     srv.log("warning", "Redis version=%s, bits=64, commit=00000000, modified=0, pid=%d, "

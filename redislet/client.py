@@ -660,11 +660,16 @@ class Client(asyncio.Protocol):
         return f
 
     def output_size(self):
+        """The bytes waiting for this client: its transport's buffer and, for a replica,
+        the stream it has yet to get (its share of the replication backlog)."""
         tr = self.transport
         try:
-            return tr.get_write_buffer_size() if tr is not None else 0
+            n = tr.get_write_buffer_size() if tr is not None else 0
         except Exception:
-            return 0
+            n = 0
+        if self.obuf_class == "replica":
+            n += self.server.repl.pending_size(self.replinfo)
+        return n
 
     def info_line(self, argv=None):
         """catClientInfoString. argv: the command this client is running now (its query

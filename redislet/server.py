@@ -831,6 +831,8 @@ class RedisServer:
                 pass
         self.log("warning", "%s is now ready to exit, bye bye..."
                  % ("Sentinel" if getattr(self, "sentinel_mode", False) else "Redis"))
+        from .gcpolicy import audit
+        audit()
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(None)
         return None

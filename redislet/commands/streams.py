@@ -996,6 +996,7 @@ def xgroup_delconsumer(c, argv):
     pending = len(cons.pel)
     for idk in cons.pel:
         g.pel.pop(idk, None)
+    cons.pel.clear()           # (its NACKs refer back to it: no cycle left behind)
     del g.consumers[argv[4]]
     c.server.dirty += 1
     _notify(c, b"xgroup-delconsumer", argv[2])

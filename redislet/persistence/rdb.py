@@ -43,6 +43,7 @@ from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_dec
                         enc_strings, enc_ints_one_width,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
+from ..gcpolicy import after_load
 from ..db import idle_ms, lfu_decr_and_return, restored_clock
 # a zset's index key is its score's 8-byte sort key then the member; the exact score is
 # the dict's (the key does not tell -0 from 0)
@@ -1898,12 +1899,9 @@ def _parse_no_gc(*args):
         return _parse(*args)
     finally:
         if was:
-            # the loaded containers go straight to the oldest generation (freeze, then
-            # unfreeze into it): the young collection that follows a load would scan them
-            # all and find no garbage (66 ms after a load of 10k containers); the next
-            # full collection still sees them
-            gc.freeze()
-            gc.unfreeze()
+            # the collection that follows a load would walk every loaded container to
+            # find no garbage (66 ms after a load of 10k containers)
+            after_load()
             gc.enable()
 
 

@@ -386,7 +386,6 @@ class MasterRole:
         ri.ack_time = int(time.time())
         self.flush_out()
         self.replicas.append(c)
-        c.output_size = lambda: _transport_size(c) + self.pending_size(ri)
 
     def replica_name(self, c):
         """replicationGetSlaveName: ip:port as announced, or the client's address."""

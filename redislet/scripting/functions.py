@@ -36,12 +36,13 @@ def valid_name(name):
 
 
 class Function:
-    __slots__ = ("name", "func", "lib", "desc", "flags")
+    # (no reference back to its Library: the pair would be a reference cycle, and the
+    # server's data must have none; see gcpolicy.py)
+    __slots__ = ("name", "func", "desc", "flags")
 
-    def __init__(self, name, func, lib, desc, flags):
+    def __init__(self, name, func, desc, flags):
         self.name = name
         self.func = func
-        self.lib = lib
         self.desc = desc
         self.flags = flags
 
@@ -60,7 +61,7 @@ class Library:
             return BAD_NAME
         if name in self.functions:
             return "Function already exists in the library"
-        self.functions[name] = Function(name, cb, self, desc, flags)
+        self.functions[name] = Function(name, cb, desc, flags)
         return None
 
 

@@ -181,6 +181,14 @@ class Group:
     def sorted_consumers(self):
         return [self.consumers[k] for k in sorted(self.consumers)]
 
+    def __del__(self):
+        # A consumer and its pending entries refer to each other (Consumer.pel holds the
+        # NACKs, NACK.consumer the consumer). The data must hold no reference cycles
+        # (gcpolicy.py), so they are unlinked when the group goes: with its stream, or
+        # by XGROUP DESTROY.
+        for cons in self.consumers.values():
+            cons.pel.clear()
+
 
 class Stream:
     __slots__ = ("nodes", "keys", "length", "last_id", "first_id", "max_deleted",
