@@ -181,11 +181,14 @@ class Database:
             lru[key] = clock
         return True
 
-    def delete(self, key):
-        """Remove key; True if it existed (dbDelete). Callers count dirty and notify."""
+    def delete(self, key, lazy=False):
+        """Remove key; True if it existed (dbDelete; dbAsyncDelete when lazy). Callers
+        count dirty and notify."""
         v = self.data.pop(key, None)
         if v is None:
             return False
+        if lazy and type(v) is not bytes:
+            self.server.lazyfree.free(v)
         if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
             self.server.ready_keys.append((self, key))
         self.lru.pop(key, None)
@@ -222,6 +225,8 @@ class Database:
         """Reclaim an expired key: delete, count, notify, propagate DEL (as Redis)."""
         srv = self.server
         v = self.data.pop(key, None)
+        if srv.lazyfree_expire and type(v) is not bytes:
+            srv.lazyfree.free(v)
         if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
             srv.ready_keys.append((self, key))
         self.expires.pop(key, None)
@@ -233,8 +238,9 @@ class Database:
         srv.notify(srv.NOTIFY_EXPIRED, b"expired", key, self.id)
         srv.propagate(self.id, [b"UNLINK" if srv.lazyfree_expire else b"DEL", key])
 
-    def clear(self):
-        """FLUSHDB: drop everything, invalidating every watched key."""
+    def clear(self, lazy=False):
+        """FLUSHDB: drop everything, invalidating every watched key; lazy (ASYNC): the
+        old dicts are freed a piece at a time (lazyfree.py)."""
         n = len(self.data)
         if self.watched:
             self.touch_all_watched(None)
@@ -242,6 +248,8 @@ class Database:
             for key in self.blocking:
                 if type(self.data.get(key)) in SIGNAL_ON_DELETE:
                     self.server.ready_keys.append((self, key))
+        if lazy:
+            self.server.lazyfree.free_database(self.data, self.expires, self.lru)
         self.data = {}
         self.expires = {}
         self.lru = {}

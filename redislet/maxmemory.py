@@ -331,11 +331,7 @@ class MaxMemory:
                 break
             db, key = pick
             freed += self.avg[db.id] + (EXPIRE if key in db.expires else 0)
-            if self.lazy:
-                from .commands.keys import free_effort, LAZYFREE_THRESHOLD
-                if free_effort(db.data[key]) > LAZYFREE_THRESHOLD:
-                    srv.stat_lazyfreed_objects += 1
-            db.delete(key)                 # WATCH + client-side tracking (signalModifiedKey)
+            db.delete(key, self.lazy)      # WATCH + client-side tracking (signalModifiedKey)
             snap = self.snaps.get((db.id, self.allkeys))
             if snap is not None:
                 snap[2] += 1

@@ -138,7 +138,9 @@ class RedisServer:
         self.apply_config()
         self._subscribe_config()
         from . import blocking, hooks
+        from .lazyfree import LazyFree
         blocking.install(self)
+        self.lazyfree = LazyFree(self)
         for init in hooks.server_init:
             init(self)
 

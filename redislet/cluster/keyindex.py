@@ -112,8 +112,8 @@ class ClusterDatabase(Database):
             self._index_add(key)
         return True
 
-    def delete(self, key):
-        if Database.delete(self, key):
+    def delete(self, key, lazy=False):
+        if Database.delete(self, key, lazy):
             self._index_del(key)
             return True
         return False
@@ -124,8 +124,8 @@ class ClusterDatabase(Database):
         if had:
             self._index_del(key)
 
-    def clear(self):
-        n = Database.clear(self)
+    def clear(self, lazy=False):
+        n = Database.clear(self, lazy)
         self.slot_keys = [None] * SLOTS
         return n
 

@@ -323,7 +323,7 @@ def _memory(srv):
         ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
         ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", 0),
+        ("lazyfree_pending_objects", srv.lazyfree.pending),
         ("lazyfreed_objects", getattr(srv, "stat_lazyfreed_objects", 0)),
     ]
 

@@ -72,29 +72,6 @@ hooks.server_init.append(_server_init)
 
 
 # -- DEL / UNLINK / EXISTS / TYPE / TOUCH -------------------------------------------------
-LAZYFREE_THRESHOLD = 64   # lazyfree.c
-
-
-def free_effort(v):
-    """lazyfreeGetFreeEffort: the work freeing v takes. Above LAZYFREE_THRESHOLD Redis
-    frees the value in a background thread, counted in INFO as lazyfreed_objects."""
-    kind = TYPE_NAMES.get(type(v))
-    if kind == b"list":
-        # quicklist nodes: listpacks of at most 8 KB (list-max-listpack-size -2)
-        return 1 + (sum(map(len, v)) + 2 * len(v)) // 8192
-    if kind in (b"set", b"hash"):
-        return len(v) if getattr(v, "ht", True) else 1
-    if kind == b"zset":
-        return 1 if getattr(v, "listpack", False) else len(v)
-    if kind == b"stream":
-        effort = v.rax_nodes()
-        if v.groups:
-            first = v.groups[min(v.groups)]      # raxSeek "^": the first group by name
-            effort += len(v.groups) * (1 + len(first.pel))
-        return effort
-    return 1
-
-
 def _del_generic(c, argv, lazy=False):
     db = c.db
     srv = c.server
@@ -102,11 +79,7 @@ def _del_generic(c, argv, lazy=False):
     for key in argv[1:]:
         if db.expires:
             db.lookup(key)   # expireIfNeeded
-        if lazy:
-            v = db.data.get(key)
-            if v is not None and free_effort(v) > LAZYFREE_THRESHOLD:
-                srv.stat_lazyfreed_objects += 1
-        if db.delete(key):
+        if db.delete(key, lazy):
             if not db.watched:
                 db.touch(key)   # db.delete only signals watchers; tracking needs the rest
             _notify(srv, b"del", key, db.id)
@@ -375,21 +348,22 @@ def swapdb(c, argv):
 
 
 # -- FLUSHDB / FLUSHALL ---------------------------------------------------------------------
-def _flush_flags(argv):
+def _flush_lazy(c, argv):
+    """getFlushCommandFlags: ASYNC, SYNC, or lazyfree-lazy-user-flush."""
     if len(argv) == 2:
         opt = argv[1].lower()
         if opt in (b"sync", b"async"):
-            return
+            return opt == b"async"
     elif len(argv) == 1:
-        return
+        return c.server.config.values["lazyfree-lazy-user-flush"]
     raise CommandError(SYNTAX)
 
 
 @command("flushdb")
 def flushdb(c, argv):
-    _flush_flags(argv)
+    lazy = _flush_lazy(c, argv)
     srv = c.server
-    srv.dirty += c.db.clear()
+    srv.dirty += c.db.clear(lazy)
     drop_cache()
     for hook in flush_hooks:
         hook(srv, c.db.id)
@@ -399,11 +373,11 @@ def flushdb(c, argv):
 
 @command("flushall")
 def flushall(c, argv):
-    _flush_flags(argv)
+    lazy = _flush_lazy(c, argv)
     srv = c.server
     removed = 0
     for db in srv.dbs:
-        removed += db.clear()
+        removed += db.clear(lazy)
     srv.dirty += removed
     drop_cache()
     for hook in flush_hooks:

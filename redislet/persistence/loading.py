@@ -99,6 +99,7 @@ class _Loader:
         self.srv = srv
         self.g = greenlet(fn)
         self.result = self.error = None
+        self.killed = False
         self.saved = {k: srv.__dict__.get(k)
                       for k in ("loading_yield", "load_blocking", "cron_paused")}
         srv.loading_yield = self.pause
@@ -132,16 +133,34 @@ class _Loader:
             srv.state_checks.remove(loading_check)
         srv.update_checks()
 
+    def drive(self, loop, finished):
+        """A step on each loop pass until the load ends, then finished(). (A method
+        rather than a closure that schedules itself: that closure would be a reference
+        cycle, which the collector's policy never frees once frozen; gcpolicy.py.)"""
+        if self.killed:
+            return
+        if self.step():
+            finished()
+        else:
+            loop.call_soon(self.drive, loop, finished)
+
     def kill(self):
         """Unwind the greenlet (a shutdown during the load)."""
+        self.killed = True
         if not self.g.dead:
             self.g.throw()
         self.finish()
 
     def outcome(self):
         if self.error is not None:
-            raise self.error
+            raise self._take_error()
         return self.result
+
+    def _take_error(self):
+        # the error leaves this object, and no frame of its traceback names it: a
+        # reference cycle otherwise, which gcpolicy.py never frees once frozen
+        err, self.error = self.error, None
+        return err
 
 
 def run_at_startup(srv, fn):
@@ -156,16 +175,12 @@ def run_at_startup(srv, fn):
         return ld.outcome()
     done = loop.create_future()
 
-    def step():
-        if done.done():
-            return
-        if ld.step():
+    def finished():
+        if not done.done():
             done.set_result(None)
-        else:
-            loop.call_soon(step)
     try:
         loop.run_until_complete(srv.begin_serving())
-        loop.call_soon(step)
+        loop.call_soon(ld.drive, loop, finished)
         loop.run_until_complete(asyncio.wait([done, srv.stopped],
                                              return_when=asyncio.FIRST_COMPLETED))
     except BaseException:
@@ -196,10 +211,7 @@ def run_for_client(c, fn):
     c.blocked = b
     srv.blocked_clients += 1
 
-    def step():
-        if not ld.step():
-            srv.loop.call_soon(step)
-            return
+    def finished():
         reply = ld.outcome()
         if c.blocked is b:
             c.blocked = None
@@ -212,5 +224,5 @@ def run_for_client(c, fn):
                 if not c.reply_mode & 1:
                     c.out.append(reply)
                 queue_resume(srv, c)
-    srv.loop.call_soon(step)
+    srv.loop.call_soon(ld.drive, srv.loop, finished)
     return None

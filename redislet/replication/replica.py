@@ -95,6 +95,10 @@ class MasterClient(Client):
         Client.reject(self, cmd, msg)
         self.server.repl.master_error(msg.encode("utf-8", "surrogateescape"), cmd)
 
+    def resume(self):
+        """CLIENT PAUSE ended: go on with the master's stream."""
+        self.server.repl.master_resume(self)
+
 
 class CachedMaster:
     """The master's replication state kept while disconnected (a client that is not
@@ -275,7 +279,6 @@ class ReplicaRole:
         c.parser.auth_required = False
         c.parser.max_bulk = _HUGE
         c.update_checks()
-        c.resume = lambda c=c: self.master_resume(c)
         c.reploff = 0
         c.read_reploff = 0
         c.replid = "?"
@@ -902,9 +905,10 @@ class ReplicaRole:
                 if res is True:            # waiting for data: wake_loader() goes on
                     self.loader_waiting = True
                 else:
-                    srv.loop.call_soon(step)
+                    srv.loop.call_soon(self.loader_step)
                 return
             self.loader = None
+            self.loader_step = None        # (no cycle left: gcpolicy.py)
             srv.loading_yield = None
             srv.load_blocking = False
             self.update_checks()
@@ -922,6 +926,7 @@ class ReplicaRole:
         """Abort the load (the greenlet unwinds; nothing of it was installed)."""
         from greenlet import getcurrent
         g, self.loader = self.loader, None
+        self.loader_step = None
         self.srv.loading_yield = None
         self.srv.load_blocking = False
         if g is not None and not g.dead:
