@@ -12,6 +12,7 @@ import sys
 # only loops over bytes and lists that profiles showed the interpreter is the cost of
 COMPILED = (
     "redislet.persistence.encodings",    # listpacks and RDB string records (load/save)
+    "redislet.scan",                     # SCAN's snapshot of a big collection
 )
 
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from redislet import _build
+from redislet import _build, scan
 from redislet.persistence import encodings
 
 
@@ -41,6 +41,8 @@ def _source(mod):
 
 compiled_mod = _extension(encodings)
 pure_enc = _source(encodings)
+compiled_scan = _extension(scan)
+pure_scan = _source(scan)
 COMPILED_BUILD = compiled_mod is not None
 needs_build = pytest.mark.skipif(
     not COMPILED_BUILD, reason="no compiled build here (Cython or a C compiler was missing "
@@ -263,6 +265,25 @@ def test_string_pairs_alike():
                 assert d1 == d2
 
 
+@needs_build
+def test_scan_deal_alike():
+    """SCAN's snapshot buckets: the compiled hash arithmetic (unsigned C integers) puts
+    every element where the .py's exact integers do."""
+    assert compiled_scan is not None
+    rng = random.Random(11)
+    for n in (0, 1, 7, 300, 5000):
+        keys = [rng.randbytes(rng.randrange(0, 20)) for _ in range(n)]
+        keys += [rng.randrange(-(1 << 70), 1 << 70) for _ in range(n // 4)] + [-1, -2, 0]
+        for coll in (dict.fromkeys(keys), set(keys), keys):
+            for bits in (1, 4, 10, 13):
+                sh = 63 - bits + 1
+                got = compiled_scan.deal(coll, sh, 1 << bits)
+                assert got == pure_scan.deal(coll, sh, 1 << bits)
+                assert sum(map(len, got)) == len(coll)
+                assert all(((hash(k) + (1 << 63)) >> sh) == b
+                           for b, bucket in enumerate(got) for k in bucket)
+
+
 def test_info_reports_the_build(tmp_path):
     """INFO server names the modules running compiled ("none" for pure Python), and
     REDISLET_PURE=1 runs the .py of each."""
@@ -297,3 +318,4 @@ def test_info_server_field(raw):
 def test_the_build_compiled():
     assert COMPILED_BUILD, "redislet.persistence.encodings was not compiled"
     assert compiled_mod.__file__ != pure_enc.__file__
+    assert compiled_scan is not None, "redislet.scan was not compiled"

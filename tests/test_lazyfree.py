@@ -140,3 +140,32 @@ def test_unlinked_value_is_freed_after_the_reply(pair):
         c.close()
     assert _settled(r) >= 1
     assert r.smembers("huge") == {b"x"}
+
+
+@pytest.mark.parametrize("load", ["disabled", "on-empty-db"])
+def test_replica_lazy_flush_like_redis(tmp_path, load):
+    """A full sync empties the replica's old data first: in the background under
+    replica-lazy-flush (counted as its keys, as emptyData's async path counts them)."""
+    counts = []
+    for kind, start in (("redislet", start_redislet), ("redis", start_real_redis)):
+        d = tmp_path / kind
+        d.mkdir()
+        (d / "m").mkdir()
+        (d / "r").mkdir()
+        m = start(d / "m", "--repl-diskless-sync-delay", "0")
+        r = start(d / "r", "--replica-lazy-flush", "yes", "--repl-diskless-load", load)
+        try:
+            mc, rc = redis.Redis(port=m.port), redis.Redis(port=r.port)
+            mc.set("from-master", "1")
+            rc.mset({"old%d" % i: i for i in range(250)})
+            rc.sadd("oldset", *range(100))
+            rc.replicaof("127.0.0.1", m.port)
+            deadline = time.time() + 15
+            while rc.get("from-master") != b"1" and time.time() < deadline:
+                time.sleep(0.05)
+            assert rc.get("from-master") == b"1" and rc.dbsize() == 1
+            counts.append(_settled(rc))
+        finally:
+            r.stop()
+            m.stop()
+    assert counts == [251, 251]
