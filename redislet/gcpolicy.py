@@ -9,8 +9,8 @@ collector and no such pause. So once per cron tick (at most every 100 ms) the se
 collects every generation that is not frozen, which holds only the objects made since
 the last tick (a millisecond or two under the heaviest write load), and freezes what
 survives: gc.freeze moves it to the permanent generation, which no collection walks.
-Frozen objects are still freed by reference counting, as usual. A load freezes what it
-built at once (persistence/rdb.py).
+Frozen objects are still freed by reference counting, as usual. RDB and AOF loads run
+with the collector off and freeze what they built at once (without_collector).
 
 The price: a reference cycle among frozen objects is never freed. So the objects that
 outlive a tick (the data, clients, scripts and functions, replication and cluster
@@ -51,13 +51,22 @@ def tick(srv):
     gc.freeze()
 
 
-def after_load():
-    """A load ran with the collector off, so everything it built is in the youngest
-    generation, and a collection would walk all of it to find no garbage: freeze it
-    (under CPython's schedule, move it to the oldest generation instead)."""
-    gc.freeze()
-    if not _active:
-        gc.unfreeze()
+def without_collector(load):
+    """load() (an RDB or AOF load) with the collector paused: it allocates millions of
+    containers and none is garbage, so the collections their allocation triggers would
+    only rescan the growing dataset. Afterwards everything is in the youngest
+    generation, and the next collection would walk it all to find nothing: it is frozen
+    instead (under CPython's schedule, moved to the oldest generation)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return load()
+    finally:
+        if was:
+            gc.freeze()
+            if not _active:
+                gc.unfreeze()
+            gc.enable()
 
 
 def audit():

@@ -134,3 +134,32 @@ def test_python_schedule_still_serves(tmp_path, monkeypatch):
     assert r.hgetall("h") == {b"a": b"1"}
     time.sleep(FROZEN)
     _clean(_finish(srv, path))
+
+
+def test_aof_load_leaves_no_cycles(tmp_path, monkeypatch):
+    """An AOF load runs with the collector off and freezes what it built: the commands it
+    replays must leave no cycle behind either (groups created and dropped, functions
+    replaced)."""
+    srv, path = _audit(tmp_path, monkeypatch, "--appendonly", "yes",
+                       "--aof-use-rdb-preamble", "no")
+    r = redis.Redis(port=srv.port)
+    for key in ("s1", "s2"):
+        for i in range(30):
+            r.xadd(key, {"f": i})
+        r.xgroup_create(key, "g", id="0")
+        r.xreadgroup("g", "alice", {key: ">"}, count=10)
+    r.xgroup_destroy("s1", "g")
+    r.delete("s2")
+    lib = "#!lua name=l1\nredis.register_function('%s', function(keys, args) return 1 end)"
+    r.function_load(lib % "f1")
+    r.function_load(lib % "f2", replace=True)
+    r.hset("h", mapping={"a": "1"})
+    time.sleep(FROZEN)
+    _clean(_finish(srv, path))
+    os.remove(path)
+    srv = start_redislet(tmp_path, "--appendonly", "yes")     # loads the AOF
+    r = redis.Redis(port=srv.port)
+    assert r.hgetall("h") == {b"a": b"1"} and r.xlen("s1") == 30
+    assert r.fcall("f2", 0) == 1
+    time.sleep(FROZEN)
+    _clean(_finish(srv, path))

@@ -36,6 +36,7 @@ import time
 from .. import children, hooks
 from ..errors import CommandError
 from ..util import atoll as _atoll, repr_bytes
+from ..gcpolicy import without_collector
 from . import loading, rdb
 
 AOF_OFF, AOF_ON, AOF_WAIT_REWRITE = 0, 1, 2
@@ -1362,7 +1363,7 @@ class Aof:
         dirty = self.srv.dirty
 
         def load():
-            ret = self.load_files()
+            ret = without_collector(self.load_files)
             if ret in (AOF_FAILED, AOF_OPEN_ERR):
                 return ret
             # the rest comes before any client is served again: a write then reaches
@@ -1386,7 +1387,7 @@ class Aof:
         _empty_data(srv)
         self.load_manifest_from_disk()
         self.del_history_files()
-        ret = self.load_files()
+        ret = without_collector(self.load_files)
         if ret not in (AOF_OK, AOF_EMPTY):
             self.log("warning", "Fatal error loading the AOF by DEBUG LOADAOF, exiting")
             os._exit(1)

@@ -25,7 +25,6 @@ srv.rdb_function_code (a list) for whoever comes later.
 """
 import errno
 import bisect
-import gc
 import itertools
 import math
 import operator
@@ -43,7 +42,7 @@ from .encodings import (EncodingError, lp_decode, lp_build, lp_header_ok, zl_dec
                         enc_strings, enc_ints_one_width,
                         intset_decode, intset_build, zipmap_decode, as_int, to_bytes)
 from .. import REDIS_VERSION, children
-from ..gcpolicy import after_load
+from ..gcpolicy import without_collector
 from ..db import idle_ms, lfu_decr_and_return, restored_clock
 # a zset's index key is its score's 8-byte sort key then the member; the exact score is
 # the dict's (the key does not tell -0 from 0)
@@ -1889,20 +1888,9 @@ def load_stream(srv, source, log=True):
 
 
 def _parse_no_gc(*args):
-    """_parse with the cyclic garbage collector paused: a load allocates millions of
-    containers (stream entries, zset index keys...) and none of them is garbage, so the
-    collections their allocation triggers would only rescan the growing dataset (about a
-    fifth of a container load's time)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        return _parse(*args)
-    finally:
-        if was:
-            # the collection that follows a load would walk every loaded container to
-            # find no garbage (66 ms after a load of 10k containers)
-            after_load()
-            gc.enable()
+    """_parse with the cyclic garbage collector paused (about a fifth of a container
+    load's time; gcpolicy.without_collector)."""
+    return without_collector(lambda: _parse(*args))
 
 
 def _parse(srv, data, expire, log, allow_dup, flush=True, source=None, partial=None):
