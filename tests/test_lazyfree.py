@@ -169,3 +169,35 @@ def test_replica_lazy_flush_like_redis(tmp_path, load):
             r.stop()
             m.stop()
     assert counts == [251, 251]
+
+
+def test_values_built_from_an_unlinked_key_stay_whole(pair):
+    """A torn-down value was nobody else's: every command that builds one key's value
+    from another's made its own, so unlinking the source leaves them whole."""
+    r = pair[0]
+    r.flushall()
+    _settled(r)
+    n = 3000
+    r.sadd("s", *range(n))
+    r.hset("h", mapping={b"f%d" % i: i for i in range(n)})
+    r.zadd("z", {b"m%d" % i: i for i in range(n)})
+    r.rpush("l", *(b"x" * 200 for _ in range(n)))
+    r.sunionstore("s1", "s")
+    r.sinterstore("s2", "s")
+    r.sdiffstore("s3", "s")
+    r.zunionstore("z1", ["z"])
+    r.zinterstore("z2", ["z"])
+    r.zrangestore("z3", "z", 0, -1)
+    r.copy("s", "s4")
+    r.copy("h", "h1")
+    r.copy("z", "z4")
+    r.copy("l", "l1")
+    r.sort("l", store="l2", alpha=True)
+    r.execute_command("RESTORE", "h2", 0, r.dump("h"))
+    r.rename("h", "h3")
+    assert r.unlink("s", "z", "l", "h3") == 4
+    _settled(r)
+    assert [r.scard(k) for k in ("s1", "s2", "s3", "s4")] == [n] * 4
+    assert [r.zcard(k) for k in ("z1", "z2", "z3", "z4")] == [n] * 4
+    assert [r.llen(k) for k in ("l1", "l2")] == [n] * 2
+    assert [r.hlen(k) for k in ("h1", "h2")] == [n] * 2
