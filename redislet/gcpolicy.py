@@ -83,7 +83,10 @@ def audit():
     finally:
         gc.garbage.clear()
         gc.set_debug(0)
-    with open(path, "a") as f:
-        f.write("pid %d: %d unreachable\n" % (os.getpid(), found))
-        for name, n in counts.most_common():
-            f.write("  %d %s\n" % (n, name))
+    try:
+        with open(path, "a") as f:
+            f.write("pid %d: %d unreachable\n" % (os.getpid(), found))
+            for name, n in counts.most_common():
+                f.write("  %d %s\n" % (n, name))
+    except OSError:
+        pass        # (a diagnostic never stops a shutdown)

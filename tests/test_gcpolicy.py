@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import redis
 
 from conftest import ROOT, free_port, start_redislet, wait_ready
@@ -16,10 +17,22 @@ from conftest import ROOT, free_port, start_redislet, wait_ready
 FROZEN = 0.35     # past a cron tick (100 ms at hz 10) plus the tick's own interval
 
 
-def _audit(tmp_path, monkeypatch, *args):
+@pytest.fixture
+def audited(tmp_path, monkeypatch):
+    """start(*args): a redislet whose audit goes to start.path; stopped at the end
+    whatever happens."""
     path = str(tmp_path / "gc-audit.txt")
     monkeypatch.setenv("REDISLET_GC_AUDIT", path)
-    return start_redislet(tmp_path, *args), path
+    started = []
+
+    def start(*args):
+        s = start_redislet(tmp_path, *args)
+        started.append(s)
+        return s
+    start.path = path
+    yield start
+    for s in started:
+        s.stop()
 
 
 def _finish(srv, path):
@@ -37,8 +50,9 @@ def _clean(report):
     assert report.startswith("pid ") and " 0 unreachable\n" in report, report
 
 
-def test_streams_groups_leave_no_cycles(tmp_path, monkeypatch):
-    srv, path = _audit(tmp_path, monkeypatch)
+def test_streams_groups_leave_no_cycles(audited):
+    srv = audited()
+    path = audited.path
     r = redis.Redis(port=srv.port)
     for key in (b"s1", b"s2", b"s3", b"s4"):
         for i in range(20):
@@ -60,8 +74,9 @@ def test_streams_groups_leave_no_cycles(tmp_path, monkeypatch):
     _clean(_finish(srv, path))
 
 
-def test_scripts_functions_and_clients_leave_no_cycles(tmp_path, monkeypatch):
-    srv, path = _audit(tmp_path, monkeypatch)
+def test_scripts_functions_and_clients_leave_no_cycles(audited):
+    srv = audited()
+    path = audited.path
     r = redis.Redis(port=srv.port)
     lib = "#!lua name=%s\nredis.register_function('%s', function(keys, args) return 1 end)"
     r.function_load(lib % ("l1", "f1"))
@@ -93,8 +108,9 @@ def test_scripts_functions_and_clients_leave_no_cycles(tmp_path, monkeypatch):
     _clean(_finish(srv, path))
 
 
-def test_replica_link_leaves_no_cycles(tmp_path, monkeypatch):
-    srv, path = _audit(tmp_path, monkeypatch, "--repl-diskless-sync-delay", "0")
+def test_replica_link_leaves_no_cycles(tmp_path, audited):
+    srv = audited("--repl-diskless-sync-delay", "0")
+    path = audited.path
     r = redis.Redis(port=srv.port)
     r.set("a", "1")
     port = free_port()
@@ -123,11 +139,12 @@ def test_replica_link_leaves_no_cycles(tmp_path, monkeypatch):
     _clean(_finish(srv, path))
 
 
-def test_python_schedule_still_serves(tmp_path, monkeypatch):
+def test_python_schedule_still_serves(monkeypatch, audited):
     """REDISLET_GC=python: CPython's own schedule (nothing frozen but a load's objects,
     which go to the oldest generation instead)."""
     monkeypatch.setenv("REDISLET_GC", "python")
-    srv, path = _audit(tmp_path, monkeypatch)
+    srv = audited()
+    path = audited.path
     r = redis.Redis(port=srv.port)
     r.hset("h", mapping={"a": "1"})
     r.execute_command("DEBUG", "RELOAD")
@@ -136,12 +153,12 @@ def test_python_schedule_still_serves(tmp_path, monkeypatch):
     _clean(_finish(srv, path))
 
 
-def test_aof_load_leaves_no_cycles(tmp_path, monkeypatch):
+def test_aof_load_leaves_no_cycles(audited):
     """An AOF load runs with the collector off and freezes what it built: the commands it
     replays must leave no cycle behind either (groups created and dropped, functions
     replaced)."""
-    srv, path = _audit(tmp_path, monkeypatch, "--appendonly", "yes",
-                       "--aof-use-rdb-preamble", "no")
+    srv = audited("--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    path = audited.path
     r = redis.Redis(port=srv.port)
     for key in ("s1", "s2"):
         for i in range(30):
@@ -157,7 +174,7 @@ def test_aof_load_leaves_no_cycles(tmp_path, monkeypatch):
     time.sleep(FROZEN)
     _clean(_finish(srv, path))
     os.remove(path)
-    srv = start_redislet(tmp_path, "--appendonly", "yes")     # loads the AOF
+    srv = audited("--appendonly", "yes")     # loads the AOF
     r = redis.Redis(port=srv.port)
     assert r.hgetall("h") == {b"a": b"1"} and r.xlen("s1") == 30
     assert r.fcall("f2", 0) == 1
