@@ -15,7 +15,6 @@ for comparison with redislet/gcpolicy.py's).
 import argparse
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time

@@ -187,7 +187,7 @@ class Database:
         v = self.data.pop(key, None)
         if v is None:
             return False
-        if lazy and type(v) is not bytes:
+        if lazy:
             self.server.lazyfree.free(v)
         if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
             self.server.ready_keys.append((self, key))
@@ -225,7 +225,7 @@ class Database:
         """Reclaim an expired key: delete, count, notify, propagate DEL (as Redis)."""
         srv = self.server
         v = self.data.pop(key, None)
-        if srv.lazyfree_expire and type(v) is not bytes:
+        if srv.lazyfree_expire and v is not None:
             srv.lazyfree.free(v)
         if self.blocking and type(v) in SIGNAL_ON_DELETE and key in self.blocking:
             srv.ready_keys.append((self, key))

@@ -4,14 +4,14 @@ thread.
 
 Freeing a value by reference counting is one C call that nothing interrupts: a set of a
 million members takes about 120 ms, a database of a million keys more, and every client
-waits. UNLINK, FLUSHDB/FLUSHALL ASYNC and the lazyfree-lazy-* directives hand such
-values to `srv.lazyfree` instead: a value whose free effort (keys.free_effort, Redis's
+waits. UNLINK, FLUSHDB/FLUSHALL ASYNC and the lazyfree-lazy-* directives hand such values
+to `srv.lazyfree` instead: a value whose free effort (free_effort below, Redis's
 lazyfreeGetFreeEffort) is at most LAZYFREE_THRESHOLD is freed at once, as in Redis; a
 bigger one, or a whole flushed database, is queued. Each step, run once per loop pass
-while the queue is not empty, frees pieces of PIECE elements for at most STEP_S seconds,
-so clients are served between steps. INFO: lazyfree_pending_objects counts the queued
-objects (a flushed database counts its keys, as emptyDbAsync does), lazyfreed_objects
-those freed.
+while the queue is not empty, frees pieces of up to PIECE elements for at most STEP_S
+seconds, so clients are served between steps. INFO: lazyfree_pending_objects counts the
+queued objects (a flushed database counts its keys, as emptyDbAsync does),
+lazyfreed_objects those freed.
 
 A queued value is no longer reachable from any keyspace, so its teardown may take it
 apart in any order (a zset's index, a stream's nodes).
@@ -45,16 +45,24 @@ def free_effort(v):
     return 1
 
 
+def _big(v):
+    """Worth freeing in the background (a string never is)."""
+    return type(v) is not bytes and free_effort(v) > LAZYFREE_THRESHOLD
+
+
+_END = object()
+
+
 class LazyFree:
     def __init__(self, srv):
         self.srv = srv
-        self.queue = deque()       # [teardown generator, objects it counts for]
+        self.queue = deque()       # (teardown generator, objects it counts for)
         self.pending = 0           # lazyfree_pending_objects
         self.scheduled = False
 
     def free(self, value):
         """freeObjAsync: value has just left the keyspace."""
-        if free_effort(value) > LAZYFREE_THRESHOLD:
+        if _big(value):
             self._queue(_teardown(value), 1)
 
     def free_database(self, data, expires, lru):
@@ -63,31 +71,26 @@ class LazyFree:
             self._queue(_teardown_database(data, expires, lru), len(data))
 
     def _queue(self, gen, count):
-        self.queue.append([gen, count])
+        self.queue.append((gen, count))
         self.pending += count
         if not self.scheduled:
             self.scheduled = True
             self.srv.loop.call_soon(self.step)
 
     def step(self):
+        """Free pieces until STEP_S has passed or the queue is empty."""
         self.scheduled = False
         q = self.queue
         deadline = time.perf_counter() + STEP_S
-        srv = self.srv
-        while q:
-            job = q[0]
-            for _ in job[0]:
-                if time.perf_counter() >= deadline:
-                    break
-            else:
+        while q and time.perf_counter() < deadline:
+            gen, count = q[0]
+            if next(gen, _END) is _END:       # torn down
                 q.popleft()
-                self.pending -= job[1]
-                srv.stat_lazyfreed_objects += job[1]
-                continue
-            break
+                self.pending -= count
+                self.srv.stat_lazyfreed_objects += count
         if q:
             self.scheduled = True
-            srv.loop.call_soon(self.step)
+            self.srv.loop.call_soon(self.step)
 
 
 def _teardown(v):
@@ -136,7 +139,7 @@ def _teardown_database(data, expires, lru):
     while data:
         for _ in range(min(PIECE, len(data))):
             value = pop()[1]
-            if type(value) is not bytes and free_effort(value) > LAZYFREE_THRESHOLD:
+            if _big(value):
                 yield from _teardown(value)
         yield
     for d in (expires, lru):

@@ -18,14 +18,15 @@ hash instead:
   call of an iteration (cursor 0) on a big collection takes a snapshot of it, dealt into
   about N/BUCKET buckets by the top bits of the position in one O(N) pass (`deal`: about
   0.25 s per million elements as Python, 0.05-0.09 s compiled, where a full sort took
-  over 1 s). A bucket is sorted the first time a call reaches it. The snapshot stays in a small cache keyed by the collection's
-  identity; later calls find their bucket by shifting the cursor and skip the elements
-  that were deleted since. Elements added after the snapshot are not reported
-  (allowed: they did not exist for the whole iteration). Correctness never depends on the
-  cache: a snapshot rebuilt at any later time still contains every element that existed
-  for the whole iteration, because the positions do not depend on the snapshot. A
-  snapshot is only reused if it was taken after the current iteration began, which holds
-  because every cursor-0 call on a big collection takes a new one.
+  over 1 s). A bucket is sorted the first time a call reaches it. The snapshot stays in a
+  small cache keyed by the collection's identity; later calls find their bucket by
+  shifting the cursor and skip the elements that were deleted since. Elements added after
+  the snapshot are not reported (allowed: they did not exist for the whole iteration).
+  Correctness never depends on the cache: a snapshot rebuilt at any later time still
+  contains every element that existed for the whole iteration, because the positions do
+  not depend on the snapshot. A snapshot is only reused if it was taken after the current
+  iteration began, which holds because every cursor-0 call on a big collection takes a
+  new one.
 * Small collections (a few times COUNT) are answered directly without a snapshot.
 
 Usage by a type module (HSCAN):

@@ -755,10 +755,7 @@ class ReplicaRole:
         if not swapdb:
             self.attach_to_new_master()
             self.log("notice", "MASTER <-> REPLICA sync: Flushing old data")
-            lazy = srv.config.values["replica-lazy-flush"]
-            for db in srv.dbs:
-                db.touch_all_watched(None)
-                db.clear(lazy)
+            self.empty_data()
         self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
         self.diskless_loading = 2 if swapdb and srv.replid == self.master_replid else 1
         from ..persistence import loading
@@ -865,9 +862,7 @@ class ReplicaRole:
         if srv.config.values["repl-diskless-load"] == "swapdb":
             self.log("notice", "MASTER <-> REPLICA sync: Discarding temporary DB in background")
         else:
-            lazy = srv.config.values["replica-lazy-flush"]
-            for db in srv.dbs:
-                db.clear(lazy)
+            self.empty_data()
 
     def diskless_short_read(self, offset):
         """The link broke while the RDB was being parsed (rdbLoadRio's short read)."""
@@ -964,10 +959,7 @@ class ReplicaRole:
             return
         self.attach_to_new_master()
         self.log("notice", "MASTER <-> REPLICA sync: Flushing old data")
-        lazy = srv.config.values["replica-lazy-flush"]
-        for db in srv.dbs:
-            db.touch_all_watched(None)
-            db.clear(lazy)
+        self.empty_data()
         self.log("notice", "MASTER <-> REPLICA sync: Loading DB in memory")
         self.load_in_background(target, lambda ok: self.sync_loaded(ok, target))
 
@@ -1050,10 +1042,16 @@ class ReplicaRole:
             self.log("warning", "Failed trying to load the MASTER synchronization DB from "
                      "disk: %s" % e)
             if not keep:
-                lazy = srv.config.values["replica-lazy-flush"]
-                for db in srv.dbs:
-                    db.clear(lazy)
+                self.empty_data()
             return False
+
+    def empty_data(self):
+        """emptyData with the replica's flags: every database (its watched keys touched,
+        by db.clear), in the background under replica-lazy-flush."""
+        srv = self.srv
+        lazy = srv.config.values["replica-lazy-flush"]
+        for db in srv.dbs:
+            db.clear(lazy)
 
     def attach_to_new_master(self):
         """replicationAttachToNewMaster: our replicas and backlog belong to the old
