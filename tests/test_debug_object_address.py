@@ -34,6 +34,9 @@ def _relations(conn):
     out.append(z2 == z1)
     conn.cmd("INCR", "baz")                          # 10001: in place
     out.append(_addr(conn, "baz") == z2)
+    conn.cmd("INCRBY", "s1", "42")                   # two counters at 42: one shared object
+    conn.cmd("INCRBY", "s2", "42")
+    out.append(_addr(conn, "s1") == _addr(conn, "s2"))
     conn.cmd("SET", "raw", "abc")
     conn.cmd("APPEND", "raw", "1")
     out.append(conn.cmd("INCR", "raw"))               # not an integer
@@ -44,7 +47,7 @@ def _relations(conn):
 def test_incr_in_place_keeps_address(server, real, which):
     conn = Raw(server.port if which == "redislet" else real.port)
     try:
-        assert _relations(conn) == [True, True, False, False, True,
+        assert _relations(conn) == [True, True, False, False, True, True,
                                     b"-ERR value is not an integer or out of range\r\n"]
     finally:
         conn.close()

@@ -357,13 +357,24 @@ def xadd(c, argv):
         idk = last + 1
         ms = idk >> 64
         seq = idk & MASK64
-    fv = tuple(argv[3:])   # (a tuple of bytes: untracked by the GC once it survives)
-    tot = len(fv[0]) + len(fv[1]) if argc == 5 else sum(map(len, fv))
+    # (a tuple of bytes: untracked by the GC once it survives)
+    if argc == 5:
+        fv = (argv[3], argv[4])
+        tot = len(fv[0]) + len(fv[1])
+    else:
+        fv = tuple(argv[3:])
+        tot = sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")
     srv = c.server
     s.append(idk, fv, tot, srv.stream_node_max_entries, srv.stream_node_max_bytes)
-    sid = b"%d-%d" % (ms, seq)
+    # the ID's text: "<ms>-" is kept from the last call (XADDs come many per millisecond)
+    # and small sequence numbers come from a table; %-formatting both costs twice as much
+    if ms != _ms_text[0]:
+        _ms_text[0] = ms
+        _ms_text[1] = b"%d-" % ms
+    prefix = _ms_text[1]
+    sq = _DECIMAL[seq] if seq < 1024 else b"%d" % seq
     if db.watched or srv.key_modified_hook is not None:
         db.touch(key)
     if srv.notify_flags & _NOTIFY_STREAM:
@@ -371,11 +382,16 @@ def xadd(c, argv):
     srv.dirty += 1
     if srv.propagate_targets:
         newargv = argv[:]
-        newargv[2] = sid          # replicas and the AOF get the ID chosen here
+        newargv[2] = prefix + sq          # replicas and the AOF get the ID chosen here
         c.prop_override = [newargv]
     if db.blocking:
         db.signal_ready(key)
-    return b"$%d\r\n%s\r\n" % (len(sid), sid)
+    return b"".join((_BULK_HEAD[len(prefix) + len(sq)], prefix, sq, b"\r\n"))
+
+
+_ms_text = [-1, b""]
+_DECIMAL = [b"%d" % i for i in range(1024)]
+_BULK_HEAD = [b"$%d\r\n" % i for i in range(42)]   # an ID's text is at most 41 bytes
 
 
 def _add_target(db, key, mkstream):

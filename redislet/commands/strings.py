@@ -98,6 +98,16 @@ def object_address(v):
     return id(_anchor(v))
 
 
+# INCR/DECR results in [0, SHARED_INTEGERS) are one bytes object per value, as Redis shares
+# its integer objects (createStringObjectFromLongLongForValue): no formatting, and a stored
+# counter parses with one dict lookup. Nothing marks them (mark_encoding only sees fresh
+# results); OBJECT REFCOUNT answers for them as Redis does, and DEBUG OBJECT shows one
+# address per value. Where Redis would not share (a maxmemory LRU/LFU policy) only an
+# address can tell, so the check waits until DEBUG OBJECT has been used (ADDR_TRACKING).
+_SHARED_BYTES = [b"%d" % i for i in range(SHARED_INTEGERS)]
+_SHARED_VALUE = {b: i for i, b in enumerate(_SHARED_BYTES)}
+
+
 def _incr_in_place(srv, old, new, new_bytes):
     """incrDecrCommand's in-place case: the old object is not shared, int-encoded, and the
     new value is not a shared integer."""
@@ -555,22 +565,27 @@ def _incrby(c, key, incr):
     srv = db.server
     if v is None:
         new = incr
-        db.add(key, b"%d" % new)
+        db.add(key, _SHARED_BYTES[new] if 0 <= new < SHARED_INTEGERS else b"%d" % new)
     else:
         if type(v) is not bytes:
             return WRONGTYPE_REPLY
-        if v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
-            old = int(v)
-        else:
-            old = parse_ll(v)
-            if old is None:
-                return NOT_INTEGER_REPLY
+        old = _SHARED_VALUE.get(v)
+        if old is None:
+            if v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
+                old = int(v)
+            else:
+                old = parse_ll(v)
+                if old is None:
+                    return NOT_INTEGER_REPLY
         new = old + incr
-        if new > LLONG_MAX or new < LLONG_MIN:
-            return _OVERFLOW_REPLY
-        nv = db.data[key] = b"%d" % new
-        if ADDR_TRACKING:
-            _incr_in_place(srv, v, new, nv)
+        if 0 <= new < SHARED_INTEGERS and (not ADDR_TRACKING or _shared_integers_allowed(srv)):
+            db.data[key] = _SHARED_BYTES[new]
+        else:
+            if new > LLONG_MAX or new < LLONG_MIN:
+                return _OVERFLOW_REPLY
+            nv = db.data[key] = b"%d" % new
+            if ADDR_TRACKING:
+                _incr_in_place(srv, v, new, nv)
         if srv.lfu_mode:
             lfu_touch(db, key)
         else:
@@ -580,7 +595,7 @@ def _incrby(c, key, incr):
     if srv.notify_flags & NOTIFY_STRING:
         srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
     srv.dirty += 1
-    return b":%d\r\n" % new
+    return integer(new)
 
 
 @command("incr")
