@@ -86,11 +86,15 @@ class RequestParser:
         if self.buf or self.argv is not None or self.parts is not None or self.auth_required:
             return self._feed_split(data)
         if len(data) <= ONE_COMMAND_MAX:
-            parts = data.split(b"\r\n")
-            if len(parts) == 2 * _ARRAY_LEN(parts[0], -1) + 2 and not parts[-1]:
-                argv = parts[2::2]
-                if list(map(_BULK_HEADER, map(len, argv))) == parts[1:-1:2]:
-                    return [argv]
+            n = _ARRAY_LEN(data[:data.find(b"\r\n")])
+            if n is not None:
+                # at most 2n+1 splits: a pipeline's other commands stay in one last part
+                # (a lone canonical command leaves it empty), not split for nothing
+                parts = data.split(b"\r\n", 2 * n + 1)
+                if len(parts) == 2 * n + 2 and not parts[-1]:
+                    argv = parts[2::2]
+                    if list(map(_BULK_HEADER, map(len, argv))) == parts[1:-1:2]:
+                        return [argv]
         if _HiredisReader is None:
             return self.feed(data)
         return self._feed_hiredis(data)
