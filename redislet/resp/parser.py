@@ -33,6 +33,7 @@ _DIGITS = ([1] * 10 + [2] * 90 + [3] * 900 + [4] * 9000 + [5] * 90000).__getitem
 ONE_COMMAND_MAX = 4096
 _ARRAY_LEN = {b"*%d" % n: n for n in range(1, 257)}.get
 _BULK_HEADER = [b"$%d" % n for n in range(ONE_COMMAND_MAX)].__getitem__
+_MAX_SPLITS = [2 * (b - 48) + 1 if 49 <= b <= 57 else -1 for b in range(256)]   # by N's byte
 
 INLINE_MAX = 64 * 1024          # PROTO_INLINE_MAX_SIZE
 BIG_ARG = 32 * 1024             # PROTO_MBULK_BIG_ARG: collect chunks instead of re-joining
@@ -85,16 +86,15 @@ class RequestParser:
         the Python parser."""
         if self.buf or self.argv is not None or self.parts is not None or self.auth_required:
             return self._feed_split(data)
-        if len(data) <= ONE_COMMAND_MAX:
-            n = _ARRAY_LEN(data[:data.find(b"\r\n")])
-            if n is not None:
-                # at most 2n+1 splits: a pipeline's other commands stay in one last part
-                # (a lone canonical command leaves it empty), not split for nothing
-                parts = data.split(b"\r\n", 2 * n + 1)
-                if len(parts) == 2 * n + 2 and not parts[-1]:
-                    argv = parts[2::2]
-                    if list(map(_BULK_HEADER, map(len, argv))) == parts[1:-1:2]:
-                        return [argv]
+        if 3 < len(data) <= ONE_COMMAND_MAX:
+            # a '*N' header with one digit: at most 2N+1 splits, so that a pipeline's other
+            # commands stay in one last part (empty for a lone command) instead of being
+            # split for nothing
+            parts = data.split(b"\r\n", _MAX_SPLITS[data[1]] if data[2] == 13 else -1)
+            if len(parts) == 2 * _ARRAY_LEN(parts[0], -1) + 2 and not parts[-1]:
+                argv = parts[2::2]
+                if list(map(_BULK_HEADER, map(len, argv))) == parts[1:-1:2]:
+                    return [argv]
         if _HiredisReader is None:
             return self.feed(data)
         return self._feed_hiredis(data)
