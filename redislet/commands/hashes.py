@@ -16,6 +16,7 @@ from .table import command
 from .. import db as _db
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, wrong_args
 from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, array, bulk, bulks, integer
+from ..config import NOTIFY_HASH
 from ..util import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -92,9 +93,17 @@ def _set_one(h, cfg, field, value):
 
 def _modified(c, key, event, dirty):
     srv = c.server
-    c.db.touch(key)
-    srv.notify(srv.NOTIFY_HASH, event, key, c.db.id)
+    _signal(srv, c.db, key, event)
     srv.dirty += dirty
+
+
+def _signal(srv, db, key, event):
+    """signalModifiedKey and the keyspace event, each behind the test its call would make
+    first (most writes need neither)."""
+    if db.watched or srv.key_modified_hook is not None:
+        db.touch(key)
+    if srv.notify_flags & NOTIFY_HASH:
+        srv.notify(NOTIFY_HASH, event, key, db.id)
 
 
 # -- writes ---------------------------------------------------------------------------
@@ -143,8 +152,7 @@ def _hset_generic(c, argv, name):
         if not h.ht and len(h) > c.server.config.values["hash-max-listpack-entries"]:
             h.ht = True
     srv = c.server
-    db.touch(key)
-    srv.notify(srv.NOTIFY_HASH, b"hset", key, db.id)
+    _signal(srv, db, key, b"hset")
     srv.dirty += (n - 2) >> 1
     return created
 
@@ -162,8 +170,10 @@ def hset(c, argv):
     n0 = len(h)
     h[argv[2]] = argv[3]
     srv = c.server
-    db.touch(key)
-    srv.notify(srv.NOTIFY_HASH, b"hset", key, db.id)
+    if db.watched or srv.key_modified_hook is not None:
+        db.touch(key)
+    if srv.notify_flags & NOTIFY_HASH:
+        srv.notify(NOTIFY_HASH, b"hset", key, db.id)
     srv.dirty += 1
     return ONE if len(h) != n0 else ZERO
 
@@ -206,8 +216,7 @@ def hdel(c, argv):
                 break
     if deleted:
         srv = c.server
-        db.touch(key)
-        srv.notify(srv.NOTIFY_HASH, b"hdel", key, db.id)
+        _signal(srv, db, key, b"hdel")
         if removed:
             srv.notify(srv.NOTIFY_GENERIC, b"del", key, db.id)
         srv.dirty += deleted

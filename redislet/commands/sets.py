@@ -16,6 +16,7 @@ from .. import dictmodel
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER
 from ..scan import parse_cursor, parse_scan_options, scan_dict, scan_reply
 from ..resp.encode import ZERO, ONE, EMPTY_ARRAY, array, bulks, integer
+from ..config import NOTIFY_SET
 from ..util import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -156,8 +157,10 @@ def sadd(c, argv):
                         s.ht = True
                         break
         srv = c.server
-        db.touch(key)
-        srv.notify(srv.NOTIFY_SET, b"sadd", key, db.id)
+        if db.watched or srv.key_modified_hook is not None:
+            db.touch(key)
+        if srv.notify_flags & NOTIFY_SET:
+            srv.notify(NOTIFY_SET, b"sadd", key, db.id)
         srv.dirty += added
     return integer(added)
 
@@ -189,8 +192,10 @@ def srem(c, argv):
                 break
     if deleted:
         srv = c.server
-        db.touch(key)
-        srv.notify(srv.NOTIFY_SET, b"srem", key, db.id)
+        if db.watched or srv.key_modified_hook is not None:
+            db.touch(key)
+        if srv.notify_flags & NOTIFY_SET:
+            srv.notify(NOTIFY_SET, b"srem", key, db.id)
         if removed:
             srv.notify(srv.NOTIFY_GENERIC, b"del", key, db.id)
         srv.dirty += deleted

@@ -10,7 +10,7 @@ from .help import help_reply
 from .. import db as _db, hooks
 from ..blocking import block, parse_timeout
 from ..errors import CommandError, SYNTAX, WRONGTYPE, NO_SUCH_KEY
-from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, bulk, integer
+from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, BULK_HEADS, bulk, integer
 from ..types.stream import (Stream, Group, Consumer, NACK, MASK64, MAX_ID, fmt_id, id_bulk,
                             node_max_bytes, SCG_INVALID_ENTRIES_READ)
 from ..util import parse_ll, ll_arg as _ll
@@ -386,12 +386,11 @@ def xadd(c, argv):
         c.prop_override = [newargv]
     if db.blocking:
         db.signal_ready(key)
-    return b"".join((_BULK_HEAD[len(prefix) + len(sq)], prefix, sq, b"\r\n"))
+    return b"".join((BULK_HEADS[len(prefix) + len(sq)], prefix, sq, b"\r\n"))
 
 
 _ms_text = [-1, b""]
 _DECIMAL = [b"%d" % i for i in range(1024)]
-_BULK_HEAD = [b"$%d\r\n" % i for i in range(42)]   # an ID's text is at most 41 bytes
 
 
 def _add_target(db, key, mkstream):

@@ -15,7 +15,7 @@ from .. import hooks
 from ..db import ENCODING_FUNCS, lfu_touch
 from ..errors import (CommandError, SYNTAX, NOT_INTEGER, NOT_FLOAT, WRONGTYPE,
                       WRONGTYPE_REPLY, NOT_INTEGER_REPLY)
-from ..resp.encode import OK, ZERO, ONE, EMPTY_BULK, integer, bulk, bulks
+from ..resp.encode import OK, ZERO, ONE, EMPTY_BULK, BULK_HEADS, integer, bulk, bulks
 from ..util import parse_ll
 from . import keys as _keys
 from .table import command
@@ -183,7 +183,10 @@ def get(c, argv):
         return c.r.null
     if type(v) is not bytes:
         return WRONGTYPE_REPLY
-    return b"$%d\r\n%s\r\n" % (len(v), v)
+    n = len(v)
+    if n < 1024:    # bulk(v), inline
+        return b"".join((BULK_HEADS[n], v, b"\r\n"))
+    return b"$%d\r\n%s\r\n" % (n, v)
 
 
 F_NX, F_XX, F_EX, F_PX, F_KEEPTTL, F_GET, F_EXAT, F_PXAT, F_PERSIST = (
