@@ -154,13 +154,17 @@ def publish(srv, channel, message, shard=False):
     table = srv.pubsub_shard if shard else srv.pubsub_channels
     clients = table.get(channel)
     if clients:
-        body = b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+        frame = b"*3\r\n%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
             _B_SMESSAGE if shard else _B_MESSAGE, len(channel), channel, len(message), message)
-        resp2 = b"*3\r\n" + body
-        resp3 = b">3\r\n" + body
+        push = None                  # the RESP3 frame, made for the first RESP3 subscriber
         targets = tuple(clients)     # (a write may close a client: it unsubscribes)
         for t in targets:
-            t.write(resp3 if t.resp == 3 else resp2)
+            if t.resp == 3:
+                if push is None:
+                    push = b">" + frame[1:]
+                t.write(push)
+            else:
+                t.write(frame)
         receivers = len(targets)
     if shard or not srv.pubsub_patterns:
         return receivers
