@@ -4,23 +4,25 @@
 import cython
 
 @cython.locals(d="const unsigned char[:]", n=Py_ssize_t, p=Py_ssize_t, last=Py_ssize_t,
-               b=int, e=Py_ssize_t, ln=Py_ssize_t, q=Py_ssize_t, v=long, bl=Py_ssize_t)
+               b=int, e=Py_ssize_t, ln=Py_ssize_t, q=Py_ssize_t, v=long, bl=Py_ssize_t,
+               chars="const char *")
 cpdef list lp_decode(bytes buf, bint check_count=*, bint strict_end=*)
 
 @cython.locals(n=Py_ssize_t, head=list, tail=list, small=list)
 cpdef lp_entries(elements, list parts)
 
 @cython.locals(v="const unsigned char[:]", want=Py_ssize_t, i=Py_ssize_t, b=int,
-               e=Py_ssize_t, w=Py_ssize_t, k=Py_ssize_t, left=Py_ssize_t)
+               e=Py_ssize_t, w=Py_ssize_t, k=Py_ssize_t, left=Py_ssize_t, chars="const char *")
 cpdef Py_ssize_t read_string_run(bytes d, Py_ssize_t p, Py_ssize_t end, Py_ssize_t n,
                                  list out) except -1
 
-@cython.locals(v="const unsigned char[:]", i=Py_ssize_t, b=int, q=Py_ssize_t)
+@cython.locals(v="const unsigned char[:]", i=Py_ssize_t, b=int, q=Py_ssize_t,
+               chars="const char *")
 cpdef Py_ssize_t read_scored_run(bytes d, Py_ssize_t p, Py_ssize_t end, Py_ssize_t n,
                                  list members, list scores) except -1
 
 @cython.locals(view="const unsigned char[:]", n=Py_ssize_t, b=int, q=Py_ssize_t,
-               e=Py_ssize_t)
+               e=Py_ssize_t, chars="const char *")
 cpdef tuple read_string_pairs(bytes data, Py_ssize_t p, Py_ssize_t stop, d)
 
 @cython.locals(x=bytes, n=Py_ssize_t, len1=list, out=list, lens=list)

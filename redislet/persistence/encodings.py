@@ -98,6 +98,7 @@ def lp_decode(buf, check_count=True, strict_end=True):
     out = []
     p = 6
     last = n - 1
+    chars = buf      # (compiled: a char pointer, whose slices are made without a slice object)
     d = buf      # (compiled: a typed view for direct reads)
     try:
         while True:
@@ -117,7 +118,7 @@ def lp_decode(buf, check_count=True, strict_end=True):
                     _lp_bad("listpack entry past the end")
                 if d[e] != e - p:
                     _lp_bad("listpack back-length mismatch")
-                out.append(buf[p + 1:e])
+                out.append(chars[p + 1:e])
                 p = e + 1
                 continue
             if b == 0xFF:
@@ -134,7 +135,7 @@ def lp_decode(buf, check_count=True, strict_end=True):
                 e = p + 2 + (((b & 0x0F) << 8) | d[p + 1])
                 if e > last:
                     _lp_bad("listpack entry past the end")
-                out.append(buf[p + 2:e])
+                out.append(chars[p + 2:e])
             elif b == 0xF0:
                 if p + 5 > last:
                     _lp_bad("listpack entry past the end")
@@ -142,7 +143,7 @@ def lp_decode(buf, check_count=True, strict_end=True):
                 e = p + ((5 + ln) & 0xFFFFFFFF)     # uint32 arithmetic, as in C
                 if e > last:
                     _lp_bad("listpack entry past the end")
-                out.append(buf[p + 5:e] if e >= p + 5 else b"")
+                out.append(chars[p + 5:e] if e >= p + 5 else b"")
             elif b <= 0xF4:
                 if b == 0xF1:
                     e = p + 3
@@ -533,6 +534,7 @@ def read_string_run(d, p, end, n, out):
     reports the error). Consecutive integers of one width (a set of integers past the
     intset limits) are read as an array, up to 1024 at a time, and formatted together."""
     v = d           # (compiled: a typed view, for direct reads)
+    chars = d       # (compiled: a char pointer, whose slices are made without a slice object)
     want = len(out) + n
     while len(out) < want:
         for i in range(want - len(out)):
@@ -540,7 +542,7 @@ def read_string_run(d, p, end, n, out):
             if b < 64:
                 e = p + 1 + b
                 if e <= end:
-                    out.append(d[p + 1:e])
+                    out.append(chars[p + 1:e])
                     p = e
                     continue
             elif b == 0xC1:
@@ -594,12 +596,13 @@ def read_scored_run(d, p, end, n, members, scores):
     scores, while the member is a raw string under 64 bytes; returns the position of the
     first pair not read."""
     v = d           # (compiled: a typed view, for direct reads)
+    chars = d       # (compiled: a char pointer, whose slices are made without a slice object)
     for i in range(n):
         b = v[p] if p < end else 255
         q = p + 1 + b
         if b >= 64 or q + 8 > end:
             return p
-        members.append(d[p + 1:q])
+        members.append(chars[p + 1:q])
         scores.append(_unpack_d(d, q)[0])
         p = q + 8
     return p
@@ -613,6 +616,7 @@ def read_string_pairs(data, p, stop, d):
     reader). Returns (position, keys put)."""
     n = len(d)
     view = data     # (compiled: a typed view, for direct reads)
+    chars = data    # (compiled: a char pointer, whose slices are made without a slice object)
     # setdefault stores a new key, and for a duplicate returns the value already there,
     # which is not the fresh slice v; slices of 0 or 1 bytes are shared objects, so those
     # values take the explicit test
@@ -630,13 +634,13 @@ def read_string_pairs(data, p, stop, d):
         e = q + 1 + b
         if e >= stop:
             break
-        v = data[q + 1:e]
+        v = chars[q + 1:e]
         if b < 2:
-            k = data[p + 2:q]
+            k = chars[p + 2:q]
             if k in d:
                 break           # a duplicate: the caller reads it again (and finds it in d)
             d[k] = v
-        elif put(data[p + 2:q], v) is not v:
+        elif put(chars[p + 2:q], v) is not v:
             break
         p = e
     return p, len(d) - n
