@@ -38,6 +38,8 @@ PIECES = [
     b"*4\r\n$6\r\nXRANGE\r\n$1\r\ns\r\n$1\r\n-\r\n$1\r\n+\r\n", b"*2\r\n$1\r\n*\r\n$2\r\n:1\r\n",
     b"*2\r\n$1\r\naXY+b\r\n", b"*2\r\n$2\r\na\r\nX+b\r\n", b"*1\r\n$1\r\nk\xdf\n",
     b"*1\r\n>1234567\r\n", b"*2\r\n$1\r\naXY~1234567\r\n",
+    # a push and a map at the top: hiredis gives a list subclass and a dict
+    b">1\r\n$4\r\nPING\r\n", b"%1\r\n$1\r\na\r\n$1\r\nb\r\n", b">2\r\n$1\r\na\r\n$1\r\nb\r\n",
 ] + ADVERSARIAL
 
 
@@ -58,6 +60,11 @@ def test_adversarial_chunks():
         for cut in range(len(data) + 1):
             chunks = [c for c in (data[:cut], data[cut:]) if c]
             assert _run(chunks, True) == _run(chunks, False), chunks
+    # a push or a map after a command: the Python parser's reading (inline lines), not
+    # hiredis's (a list subclass, a dict)
+    for tail in (b">1\r\n$4\r\nPING\r\n", b"%1\r\n$1\r\na\r\n$1\r\nb\r\n"):
+        chunks = [b"*1\r\n$4\r\nPING\r\n" + tail]
+        assert _run(chunks, True) == _run(chunks, False), chunks
     # the XADD report's case: a partial item held by hiredis behind a non-CRLF ending
     chunks = [b"*2\r\n$7\r\nPERSIST\r\n$1\r\nk\xdf\n*", b"1\r\n$4\r\nEXEC\r\n"]
     assert _run(chunks, True) == _run(chunks, False) == ([[b"PERSIST", b"k"], [b"EXEC"]], None)

@@ -118,9 +118,13 @@ class RequestParser:
           * length: then only '=' can differ, and it adds 4 or 5 bytes.
         Anything else, or any hiredis error, sends the whole chunk to the Python parser
         (nothing ran yet), which has Redis's exact errors and limits."""
+        # a push ('>') or a map ('%') at the top comes back as a list subclass or a dict,
+        # which the join below takes: only with those bytes are the items' types checked
+        # (any other non-list item fails the join)
+        odd = _GT in data or _PERCENT in data
         if (data[:1] != b"*" or len(data) > self.max_bulk or _HUGE_ARRAY(data) is not None
                 or _TILDE in data or _PIPE in data
-                or ((_GT in data or _PERCENT in data) and _HUGE_OTHER(data) is not None)):
+                or (odd and _HUGE_OTHER(data) is not None)):
             return self.feed(data)
         reader = self.reader
         if reader is None:
@@ -135,7 +139,7 @@ class RequestParser:
                 append(cmd)
                 cmd = gets()
             reader.feed(b"*0\r\n")     # a clean reader reads it as []: no partial item
-            if gets() != [] or not all(out) or set(map(type, out)) != _ONLY_LISTS:
+            if gets() != [] or not all(out) or (odd and set(map(type, out)) != _ONLY_LISTS):
                 raise ValueError
             joined = b"\x00".join(_chain(out))    # TypeError unless all elements are bytes
             if _PLUS in data or _LPAREN in data or _EQUALS in data:
