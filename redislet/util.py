@@ -8,8 +8,11 @@ LLONG_MAX = (1 << 63) - 1
 _DIGITS = frozenset(b"0123456789")
 
 
-# the small canonical integers (counts, indexes, numkeys) by their bytes: one dict lookup
-_SMALL_LL = {b"%d" % i: i for i in range(-16, 1025)}.get
+# the decimal bytes of 0..9999 (the integers Redis shares), and the small canonical
+# integers (counts, indexes, numkeys, counters) by their bytes: one dict lookup
+DECIMAL = [b"%d" % i for i in range(10000)]
+SMALL_LL = {**{b"%d" % i: i for i in range(-16, 0)},
+            **{b: i for i, b in enumerate(DECIMAL)}}.get
 
 
 def parse_ll(b):
@@ -17,7 +20,7 @@ def parse_ll(b):
 
     No spaces, no '+', no leading zeros, no '-0'."""
     try:
-        v = _SMALL_LL(b)
+        v = SMALL_LL(b)
         if v is not None:
             return v
     except TypeError:        # a bytearray or memoryview (unhashable): parsed below

@@ -13,7 +13,7 @@ from ..errors import CommandError, SYNTAX, WRONGTYPE, NO_SUCH_KEY
 from ..resp.encode import OK, ZERO, ONE, EMPTY_ARRAY, BULK_HEADS, bulk, integer
 from ..types.stream import (Stream, Group, Consumer, NACK, MASK64, MAX_ID, fmt_id, id_bulk,
                             node_max_bytes, SCG_INVALID_ENTRIES_READ)
-from ..util import parse_ll, ll_arg as _ll
+from ..util import DECIMAL, parse_ll, ll_arg as _ll
 from time import time_ns as _time_ns
 
 _db.TYPE_NAMES[Stream] = b"stream"
@@ -374,7 +374,7 @@ def xadd(c, argv):
         _ms_text[0] = ms
         _ms_text[1] = b"%d-" % ms
     prefix = _ms_text[1]
-    sq = _DECIMAL[seq] if seq < 1024 else b"%d" % seq
+    sq = DECIMAL[seq] if seq < 10000 else b"%d" % seq
     if db.watched or srv.key_modified_hook is not None:
         db.touch(key)
     if srv.notify_flags & _NOTIFY_STREAM:
@@ -390,7 +390,6 @@ def xadd(c, argv):
 
 
 _ms_text = [-1, b""]
-_DECIMAL = [b"%d" % i for i in range(1024)]
 
 
 def _add_target(db, key, mkstream):

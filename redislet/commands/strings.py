@@ -16,7 +16,7 @@ from ..db import ENCODING_FUNCS, lfu_touch
 from ..errors import (CommandError, SYNTAX, NOT_INTEGER, NOT_FLOAT, WRONGTYPE,
                       WRONGTYPE_REPLY, NOT_INTEGER_REPLY)
 from ..resp.encode import OK, ZERO, ONE, EMPTY_BULK, BULK_HEADS, integer, bulk, bulks
-from ..util import parse_ll
+from ..util import DECIMAL, SMALL_LL, parse_ll
 from . import keys as _keys
 from .table import command
 
@@ -98,14 +98,13 @@ def object_address(v):
     return id(_anchor(v))
 
 
-# INCR/DECR results in [0, SHARED_INTEGERS) are one bytes object per value, as Redis shares
-# its integer objects (createStringObjectFromLongLongForValue): no formatting, and a stored
-# counter parses with one dict lookup. Nothing marks them (mark_encoding only sees fresh
-# results); OBJECT REFCOUNT answers for them as Redis does, and DEBUG OBJECT shows one
-# address per value. Where Redis would not share (a maxmemory LRU/LFU policy) only an
-# address can tell, so the check waits until DEBUG OBJECT has been used (ADDR_TRACKING).
-_SHARED_BYTES = [b"%d" % i for i in range(SHARED_INTEGERS)]
-_SHARED_VALUE = {b: i for i, b in enumerate(_SHARED_BYTES)}
+# INCR/DECR results in [0, SHARED_INTEGERS) are one bytes object per value (util.DECIMAL),
+# as Redis shares its integer objects (createStringObjectFromLongLongForValue): no
+# formatting, and a stored counter parses with one dict lookup (util.SMALL_LL). Nothing
+# marks them (mark_encoding only sees fresh results); OBJECT REFCOUNT answers for them as
+# Redis does, and DEBUG OBJECT shows one address per value. Where Redis would not share (a
+# maxmemory LRU/LFU policy) only an address can tell, so the check waits until DEBUG
+# OBJECT has been used (ADDR_TRACKING).
 
 
 def _incr_in_place(srv, old, new, new_bytes):
@@ -568,11 +567,11 @@ def _incrby(c, key, incr):
     srv = db.server
     if v is None:
         new = incr
-        db.add(key, _SHARED_BYTES[new] if 0 <= new < SHARED_INTEGERS else b"%d" % new)
+        db.add(key, DECIMAL[new] if 0 <= new < SHARED_INTEGERS else b"%d" % new)
     else:
         if type(v) is not bytes:
             return WRONGTYPE_REPLY
-        old = _SHARED_VALUE.get(v)
+        old = SMALL_LL(v)
         if old is None:
             if v.isdigit() and len(v) < 19 and (v[0] != 48 or len(v) == 1):
                 old = int(v)
@@ -582,7 +581,7 @@ def _incrby(c, key, incr):
                     return NOT_INTEGER_REPLY
         new = old + incr
         if 0 <= new < SHARED_INTEGERS and (not ADDR_TRACKING or _shared_integers_allowed(srv)):
-            db.data[key] = _SHARED_BYTES[new]
+            db.data[key] = DECIMAL[new]
         else:
             if new > LLONG_MAX or new < LLONG_MIN:
                 return _OVERFLOW_REPLY
