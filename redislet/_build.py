@@ -13,6 +13,11 @@ import sys
 COMPILED = (
     "redislet.persistence.encodings",    # listpacks and RDB string records (load/save)
     "redislet.scan",                     # SCAN's snapshot of a big collection
+    "redislet.commands.table",
+    "redislet.client",
+    "redislet.server",
+    "redislet.db",
+    "redislet.resp.parser",
 )
 
 

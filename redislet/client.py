@@ -36,11 +36,7 @@ def _may_replicate(srv, cmd, argv):
     return cmd.is_write or cmd.may_replicate
 
 
-class Client(asyncio.Protocol):
-    woff = 0   # replication offset after this client's last write (WAIT)
-
-    skip_error_stats = False     # the error reply of this call is already counted
-    tracking = None              # CLIENT TRACKING state (tracking.py) while on
+class Client:
     asking = False               # cluster: CLIENT_ASKING (reset after the next command)
     readonly_mode = False        # cluster: CLIENT_READONLY (READONLY / READWRITE)
     cluster_slot = -1            # cluster: c->slot, the slot of this command's keys (scripts)
@@ -52,8 +48,6 @@ class Client(asyncio.Protocol):
     # memory model (clientmem.py; the ones the request path reads are set in __init__):
     # the query buffer's big allocation, the last accounted memory and bucket
     buf_peak_reset = 0
-    qb_big = 0
-    qb_peak = 0
     qb_freed_at = 0.0
     last_mem = 0
     mem_type = 0
@@ -64,6 +58,10 @@ class Client(asyncio.Protocol):
     multi_mem_cache = None
 
     def __init__(self, server, unix=False):
+        self.woff = 0        # replication offset after this client's last write (WAIT)
+        self.skip_error_stats = False     # the error reply of this call is already counted
+        self.tracking = None              # CLIENT TRACKING state (tracking.py) while on
+        self.qb_peak = 0
         self.server = server
         self.transport = None
         self.id = 0

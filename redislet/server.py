@@ -73,6 +73,11 @@ class RedisServer:
         self._child_type = t
 
     def __init__(self, config):
+        self.master_executing = False   # a replica runs its master's stream (keys never expire then)
+        self.master_repl_offset = 0     # replication offset (the replication module keeps it)
+        self.lru_clock = 0
+        self.lru_new = 0
+        self.lfu_mode = False
         self.config = config
         v = config.values
         self._child_type = None      # the child process: None, "rdb" or "aof"
@@ -772,13 +777,8 @@ class RedisServer:
     loading_rdb_used_mem = 0
     active_expire_enabled = True
     cluster = None               # the ClusterState in cluster mode (redislet/cluster/)
-    master_executing = False     # a replica runs its master's stream (keys never expire then)
-    master_repl_offset = 0       # replication offset (the replication module keeps it)
     cron_paused = False          # DEBUG PAUSE-CRON
     # access clock for db.lru (OBJECT IDLETIME / FREQ); refreshed by db.update_lru_clock
-    lru_clock = 0
-    lru_new = 0
-    lfu_mode = False
 
     def instantaneous(self, idx):
         s = self.ops_samples

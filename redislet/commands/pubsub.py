@@ -373,11 +373,6 @@ def _install(srv):
 
     srv.notify_hook = notify
     srv.disconnect_hooks.append(_drop)
-    cls = type(srv)
-    if not hasattr(cls, "pubsub_channel_count"):   # INFO stats reads these
-        cls.pubsub_channel_count = property(lambda s: len(s.pubsub_channels))
-        cls.pubsub_pattern_count = property(lambda s: len(s.pubsub_patterns))
-        cls.pubsub_shard_channel_count = property(lambda s: len(s.pubsub_shard))
 
 
 def _drop(c):

@@ -1,0 +1,14 @@
+import cython
+from redislet.commands.table cimport Command
+from redislet.server cimport RedisServer
+
+cdef class Client:
+    cdef dict __dict__
+    cdef public RedisServer server
+    cdef public object transport, db, out, pending, parser, blocked, prop_override
+    cdef public object last_cmd, multi, tracking, r, closing, closed, paused, checks
+    cdef public object mem_live, reply_mode, woff, skip_error_stats, flags_extra, wpaused
+    cdef public object resp, authenticated, last_interaction, qb_peak, qb_big, flush_scheduled
+
+    @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object, t0=object, t1=object, dt=object, n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
+    cpdef run(self, cmds)

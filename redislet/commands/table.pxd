@@ -1,0 +1,8 @@
+cdef class Command:
+    cdef public object name, fullname, bname, handler, arity, flags, acl, key_specs
+    cdef public object tips, spec, subcommands, parent, getkeys, first_key, last_key
+    cdef public object key_step, movablekeys, is_write, is_readonly, denyoom, no_auth
+    cdef public object no_multi, stale, loading, pubsub, admin, noscript, blocking
+    cdef public object may_replicate, allow_busy, skip_monitor, skip_slowlog, fast
+    cdef public object calls, usec, rejected_calls, failed_calls, protected, lat, lat_big
+    cdef public object needs_check, cluster_kind
