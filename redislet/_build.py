@@ -18,6 +18,12 @@ COMPILED = (
     "redislet.server",
     "redislet.db",
     "redislet.resp.parser",
+    "redislet.commands.strings",
+    "redislet.commands.lists",
+    "redislet.commands.sets",
+    "redislet.commands.hashes",
+    "redislet.commands.zsets",
+    "redislet.commands.streams",
 )
 
 

@@ -1,11 +1,13 @@
 import cython
 from redislet.commands.table cimport Command
 from redislet.server cimport RedisServer
+from redislet.db cimport Database
 
 cdef class Client:
     cdef dict __dict__
     cdef public RedisServer server
-    cdef public object transport, db, out, pending, parser, blocked, prop_override
+    cdef public Database db
+    cdef public object transport, out, pending, parser, blocked, prop_override
     cdef public object last_cmd, multi, tracking, r, closing, closed, paused, checks
     cdef public object mem_live, reply_mode, woff, skip_error_stats, flags_extra, wpaused
     cdef public object resp, authenticated, last_interaction, qb_peak, qb_big, flush_scheduled

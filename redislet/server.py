@@ -5,6 +5,7 @@ Subsystems that arrive with later issues (pub/sub, replication, AOF, ACL) plug i
 hooks here instead of into the request path.
 """
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -923,9 +924,9 @@ class RedisServer:
             yield
             return
 
-        def handler(sig, frame):
-            seen[sig] += 1
-            self.shutdown_signal(sig)
+        # a partial, not a closure: compiled, a closure would share the generator's scope
+        # and make a reference cycle with it
+        handler = functools.partial(self._sync_signal, seen)
         old = {}
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -934,6 +935,10 @@ class RedisServer:
         finally:
             for sig, h in old.items():
                 signal.signal(sig, h)
+
+    def _sync_signal(self, seen, sig, frame):
+        seen[sig] += 1
+        self.shutdown_signal(sig)
 
 
 def _is_loopback(addr):

@@ -6,6 +6,8 @@ encoding: False while Redis would keep a listpack (few, short entries; iteration
 insertion order, as a listpack does), True once converted to a hash table (one way, as in
 Redis). HINCRBYFLOAT computes in x87 80-bit long double like Redis (see the ld_* helpers).
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import itertools
 import random
 from fractions import Fraction
@@ -59,9 +61,9 @@ def hash_encoding(h):
 _db.ENCODING_FUNCS[Hash] = hash_encoding
 
 
-def _write_hash(c, key):
+def _write_hash(c: Client, key):
     """hashTypeLookupWriteOrCreate: the hash at key, created (listpack) when missing."""
-    db = c.db
+    db: Database = c.db
     h = db.lookup(key)
     if h is None:
         h = Hash()
@@ -73,7 +75,7 @@ def _write_hash(c, key):
     return h
 
 
-def _read_hash(c, key):
+def _read_hash(c: Client, key):
     h = c.db.lookup_read(key)
     if h is not None and type(h) is not Hash:
         raise CommandError(WRONGTYPE)
@@ -91,8 +93,8 @@ def _set_one(h, cfg, field, value):
         h.ht = True
 
 
-def _modified(c, key, event, dirty):
-    srv = c.server
+def _modified(c: Client, key, event, dirty):
+    srv: RedisServer = c.server
     _signal(srv, c.db, key, event)
     srv.dirty += dirty
 
@@ -108,11 +110,11 @@ def _signal(srv, db, key, event):
 
 # -- writes ---------------------------------------------------------------------------
 
-def _hset_generic(c, argv, name):
+def _hset_generic(c: Client, argv, name):
     n = len(argv)
     if n & 1:
         raise wrong_args(name)
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     h = db.lookup(key)
     if h is None:
@@ -151,17 +153,17 @@ def _hset_generic(c, argv, name):
         created = len(h) - before
         if not h.ht and len(h) > c.server.config.values["hash-max-listpack-entries"]:
             h.ht = True
-    srv = c.server
+    srv: RedisServer = c.server
     _signal(srv, db, key, b"hset")
     srv.dirty += (n - 2) >> 1
     return created
 
 
 @command("hset")
-def hset(c, argv):
+def hset(c: Client, argv):
     if len(argv) != 4:
         return integer(_hset_generic(c, argv, "hset"))
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     h = db.lookup(key)
     if h is None or type(h) is not Hash or not h.ht:
@@ -169,7 +171,7 @@ def hset(c, argv):
     # hot path: one pair into a hash-table hash
     n0 = len(h)
     h[argv[2]] = argv[3]
-    srv = c.server
+    srv: RedisServer = c.server
     if db.watched or srv.key_modified_hook is not None:
         db.touch(key)
     if srv.notify_flags & NOTIFY_HASH:
@@ -179,13 +181,13 @@ def hset(c, argv):
 
 
 @command("hmset")
-def hmset(c, argv):
+def hmset(c: Client, argv):
     _hset_generic(c, argv, "hmset")
     return OK
 
 
 @command("hsetnx")
-def hsetnx(c, argv):
+def hsetnx(c: Client, argv):
     key = argv[1]
     h = _write_hash(c, key)
     f = argv[2]
@@ -197,9 +199,9 @@ def hsetnx(c, argv):
 
 
 @command("hdel")
-def hdel(c, argv):
+def hdel(c: Client, argv):
     key = argv[1]
-    db = c.db
+    db: Database = c.db
     h = db.lookup(key)
     if h is None:
         return ZERO
@@ -215,7 +217,7 @@ def hdel(c, argv):
                 removed = True
                 break
     if deleted:
-        srv = c.server
+        srv: RedisServer = c.server
         _signal(srv, db, key, b"hdel")
         if removed:
             srv.notify(srv.NOTIFY_GENERIC, b"del", key, db.id)
@@ -224,7 +226,7 @@ def hdel(c, argv):
 
 
 @command("hincrby")
-def hincrby(c, argv):
+def hincrby(c: Client, argv):
     incr = parse_ll(argv[3])
     if incr is None:
         raise CommandError(NOT_INTEGER)
@@ -247,7 +249,7 @@ def hincrby(c, argv):
 
 
 @command("hincrbyfloat")
-def hincrbyfloat(c, argv):
+def hincrbyfloat(c: Client, argv):
     incr = parse_long_double(argv[3])
     if incr is None:
         raise CommandError("ERR value is not a valid float")
@@ -278,7 +280,7 @@ def hincrbyfloat(c, argv):
 # -- reads ----------------------------------------------------------------------------
 
 @command("hget")
-def hget(c, argv):
+def hget(c: Client, argv):
     h = c.db.lookup_read(argv[1])
     if h is None:
         return c.r.null
@@ -291,7 +293,7 @@ def hget(c, argv):
 
 
 @command("hmget")
-def hmget(c, argv):
+def hmget(c: Client, argv):
     h = _read_hash(c, argv[1])
     null = c.r.null
     parts = [b"*%d\r\n" % (len(argv) - 2)]
@@ -306,13 +308,13 @@ def hmget(c, argv):
 
 
 @command("hlen")
-def hlen(c, argv):
+def hlen(c: Client, argv):
     h = _read_hash(c, argv[1])
     return ZERO if h is None else integer(len(h))
 
 
 @command("hstrlen")
-def hstrlen(c, argv):
+def hstrlen(c: Client, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return ZERO
@@ -321,7 +323,7 @@ def hstrlen(c, argv):
 
 
 @command("hexists")
-def hexists(c, argv):
+def hexists(c: Client, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return ZERO
@@ -329,7 +331,7 @@ def hexists(c, argv):
 
 
 @command("hkeys")
-def hkeys(c, argv):
+def hkeys(c: Client, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
@@ -337,7 +339,7 @@ def hkeys(c, argv):
 
 
 @command("hvals")
-def hvals(c, argv):
+def hvals(c: Client, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return EMPTY_ARRAY
@@ -345,7 +347,7 @@ def hvals(c, argv):
 
 
 @command("hgetall")
-def hgetall(c, argv):
+def hgetall(c: Client, argv):
     h = _read_hash(c, argv[1])
     if h is None:
         return c.r.map_header(0)
@@ -358,7 +360,7 @@ def _random_field(h):
 
 
 @command("hrandfield")
-def hrandfield(c, argv):
+def hrandfield(c: Client, argv):
     argc = len(argv)
     if argc >= 3:
         l = parse_ll(argv[2])
@@ -382,7 +384,7 @@ def hrandfield(c, argv):
     return b"$%d\r\n%s\r\n" % (len(f), f)
 
 
-def _pairs_reply(c, items, withvalues):
+def _pairs_reply(c: Client, items, withvalues):
     """Reply for HRANDFIELD's (field, value) items: flat in RESP2, pairs in RESP3."""
     if not withvalues:
         parts = [b"*%d\r\n" % len(items)]
@@ -398,7 +400,7 @@ def _pairs_reply(c, items, withvalues):
     return b"".join(parts)
 
 
-def _hrandfield_count(c, key, l, withvalues):
+def _hrandfield_count(c: Client, key, l, withvalues):
     h = _read_hash(c, key)
     if h is None:
         return EMPTY_ARRAY
@@ -435,6 +437,6 @@ def _hrandfield_count(c, key, l, withvalues):
 
 
 @command("hscan")
-def hscan(c, argv):
+def hscan(c: Client, argv):
     from . import sets
     return sets.scan_container(c, argv, Hash)

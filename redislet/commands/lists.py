@@ -8,6 +8,8 @@ db.add (which wakes clients blocked on it), modified in place, then signalModifi
 Blocked clients are served by the serve functions below (blocked.c serveClientBlockedOnList):
 they re-check the key when called and propagate the pop they perform.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 from itertools import islice
 
 from .table import command
@@ -50,9 +52,9 @@ def _notify(srv, flag, event, key, dbid):
         srv.notify(flag, event, key, dbid)
 
 
-def _removed(c, db, key, v, left, count):
+def _removed(c: Client, db, key, v, left, count):
     """listElementsRemoved: event, delete an emptied list, signalModifiedKey, dirty."""
-    srv = c.server
+    srv: RedisServer = c.server
     if srv.notify_flags & NOTIFY_LIST:
         srv.notify(NOTIFY_LIST, b"lpop" if left else b"rpop", key, db.id)
     if v:
@@ -90,8 +92,8 @@ def _where(arg):
 
 
 # -- push ------------------------------------------------------------------------------
-def _push(c, argv, left, xx):
-    db = c.db
+def _push(c: Client, argv, left, xx):
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -114,7 +116,7 @@ def _push(c, argv, left, xx):
         v.extendleft(islice(argv, 2, None))
     else:
         v.extend(islice(argv, 2, None))
-    srv = c.server
+    srv: RedisServer = c.server
     srv.dirty += n
     if not new and (db.watched or srv.key_modified_hook is not None):
         db.touch(key)
@@ -124,27 +126,27 @@ def _push(c, argv, left, xx):
 
 
 @command("lpush")
-def lpush(c, argv):
+def lpush(c: Client, argv):
     return _push(c, argv, True, False)
 
 
 @command("rpush")
-def rpush(c, argv):
+def rpush(c: Client, argv):
     return _push(c, argv, False, False)
 
 
 @command("lpushx")
-def lpushx(c, argv):
+def lpushx(c: Client, argv):
     return _push(c, argv, True, True)
 
 
 @command("rpushx")
-def rpushx(c, argv):
+def rpushx(c: Client, argv):
     return _push(c, argv, False, True)
 
 
 # -- pop -------------------------------------------------------------------------------
-def _pop(c, argv, left):
+def _pop(c: Client, argv, left):
     n = len(argv)
     if n > 3:
         raise CommandError("ERR wrong number of arguments for '%s' command"
@@ -153,7 +155,7 @@ def _pop(c, argv, left):
         count = parse_ll(argv[2])
         if count is None or count < 0:
             return _NOT_POSITIVE
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -172,19 +174,19 @@ def _pop(c, argv, left):
 
 
 @command("lpop")
-def lpop(c, argv):
+def lpop(c: Client, argv):
     return _pop(c, argv, True)
 
 
 @command("rpop")
-def rpop(c, argv):
+def rpop(c: Client, argv):
     return _pop(c, argv, False)
 
 
-def _mpop_keys(c, keys, left, count):
+def _mpop_keys(c: Client, keys, left, count):
     """mpopGenericCommand's search: (reply, key) for the first non-empty list, or None.
     Raises nothing: a WRONGTYPE key gives (WRONGTYPE_REPLY, None)."""
-    db = c.db
+    db: Database = c.db
     for key in keys:
         v = db.lookup(key)
         if v is None:
@@ -227,7 +229,7 @@ def _parse_mpop(argv, numkeys_idx):
 
 
 @command("lmpop")
-def lmpop(c, argv):
+def lmpop(c: Client, argv):
     parsed = _parse_mpop(argv, 1)
     if type(parsed) is bytes:
         return parsed
@@ -240,7 +242,7 @@ def lmpop(c, argv):
 
 # -- reading ---------------------------------------------------------------------------
 @command("llen")
-def llen(c, argv):
+def llen(c: Client, argv):
     v = c.db.lookup_read(argv[1])
     if v is None:
         return ZERO
@@ -250,7 +252,7 @@ def llen(c, argv):
 
 
 @command("lindex")
-def lindex(c, argv):
+def lindex(c: Client, argv):
     v = c.db.lookup_read(argv[1])
     if v is None:
         return c.r.null
@@ -293,7 +295,7 @@ def _range_reply(v, start, end):
 
 
 @command("lrange")
-def lrange(c, argv):
+def lrange(c: Client, argv):
     start = parse_ll(argv[2])
     end = parse_ll(argv[3])
     if start is None or end is None:
@@ -307,7 +309,7 @@ def lrange(c, argv):
 
 
 @command("lpos")
-def lpos(c, argv):
+def lpos(c: Client, argv):
     ele = argv[2]
     rank, count, maxlen = 1, -1, 0
     argc = len(argv)
@@ -389,8 +391,8 @@ def lpos(c, argv):
 
 # -- in-place writes -------------------------------------------------------------------
 @command("lset")
-def lset(c, argv):
-    db = c.db
+def lset(c: Client, argv):
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -407,14 +409,14 @@ def lset(c, argv):
         return _OUT_OF_RANGE
     v[idx] = argv[3]
     db.touch(key)
-    srv = c.server
+    srv: RedisServer = c.server
     _notify(srv, NOTIFY_LIST, b"lset", key, db.id)
     srv.dirty += 1
     return OK
 
 
 @command("linsert")
-def linsert(c, argv):
+def linsert(c: Client, argv):
     where = argv[2].lower()
     if where == b"after":
         after = True
@@ -422,7 +424,7 @@ def linsert(c, argv):
         after = False
     else:
         return SYNTAX_REPLY
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -435,18 +437,18 @@ def linsert(c, argv):
         return NEG_ONE
     v.insert(i + 1 if after else i, argv[4])
     db.touch(key)
-    srv = c.server
+    srv: RedisServer = c.server
     _notify(srv, NOTIFY_LIST, b"linsert", key, db.id)
     srv.dirty += 1
     return integer(len(v))
 
 
 @command("lrem")
-def lrem(c, argv):
+def lrem(c: Client, argv):
     toremove = parse_ll(argv[2])
     if toremove is None:
         return NOT_INTEGER_REPLY
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -484,7 +486,7 @@ def lrem(c, argv):
                         kept.append(x)
                 v.clear()
                 v.extendleft(kept)
-    srv = c.server
+    srv: RedisServer = c.server
     srv.dirty += k
     if k:
         db.touch(key)
@@ -496,12 +498,12 @@ def lrem(c, argv):
 
 
 @command("ltrim")
-def ltrim(c, argv):
+def ltrim(c: Client, argv):
     start = parse_ll(argv[2])
     end = parse_ll(argv[3])
     if start is None or end is None:
         return NOT_INTEGER_REPLY
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is None:
@@ -535,7 +537,7 @@ def ltrim(c, argv):
         items = list(islice(v, ltrim_, ltrim_ + kept))
         v.clear()
         v.extend(items)
-    srv = c.server
+    srv: RedisServer = c.server
     _notify(srv, NOTIFY_LIST, b"ltrim", key, db.id)
     if not v:
         db.delete(key)
@@ -549,7 +551,7 @@ def ltrim(c, argv):
 
 
 # -- move ------------------------------------------------------------------------------
-def _push_dst(c, db, dst, dv, x, to_left):
+def _push_dst(c: Client, db, dst, dv, x, to_left):
     """lmoveHandlePush: create the destination if needed, push, lpush/rpush event."""
     if dv is None:
         dv = RList()
@@ -563,9 +565,9 @@ def _push_dst(c, db, dst, dv, x, to_left):
     _notify(c.server, NOTIFY_LIST, b"lpush" if to_left else b"rpush", dst, db.id)
 
 
-def _lmove(c, src, dst, from_left, to_left):
+def _lmove(c: Client, src, dst, from_left, to_left):
     """lmoveGenericCommand: the reply, or None when nothing moved (src missing)."""
-    db = c.db
+    db: Database = c.db
     sv = db.lookup(src)
     if sv is None:
         return None
@@ -576,7 +578,7 @@ def _lmove(c, src, dst, from_left, to_left):
         return WRONGTYPE_REPLY
     x = sv.popleft() if from_left else sv.pop()
     _push_dst(c, db, dst, dv, x, to_left)
-    srv = c.server
+    srv: RedisServer = c.server
     _notify(srv, NOTIFY_LIST, b"lpop" if from_left else b"rpop", src, db.id)
     if sv:
         db.touch(src)
@@ -590,7 +592,7 @@ def _lmove(c, src, dst, from_left, to_left):
 
 
 @command("lmove")
-def lmove(c, argv):
+def lmove(c: Client, argv):
     from_left = _where(argv[3])
     if from_left is None:
         return SYNTAX_REPLY
@@ -602,13 +604,13 @@ def lmove(c, argv):
 
 
 @command("rpoplpush")
-def rpoplpush(c, argv):
+def rpoplpush(c: Client, argv):
     reply = _lmove(c, argv[1], argv[2], False, True)
     return c.r.null if reply is None else reply
 
 
 # -- blocking --------------------------------------------------------------------------
-def _live_list(c, key):
+def _live_list(c: Client, key):
     """The non-empty list at key in the blocked client's db, or None (serve re-check)."""
     b = c.blocked
     db = b.db if b is not None else c.db
@@ -624,7 +626,7 @@ def _serve_pop(left):
         v, db = _live_list(c, key)
         if v is None:
             return None
-        srv = c.server
+        srv: RedisServer = c.server
         srv.propagate(db.id, [b"LPOP" if left else b"RPOP", key])
         x = v.popleft() if left else v.pop()
         _notify(srv, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db.id)
@@ -641,7 +643,7 @@ def _serve_mpop(left, count):
         v, db = _live_list(c, key)
         if v is None:
             return None
-        srv = c.server
+        srv: RedisServer = c.server
         srv.propagate(db.id, [b"LPOP" if left else b"RPOP", key,
                               b"%d" % min(count, len(v))])
         items = _pop_range(v, count, left)
@@ -665,7 +667,7 @@ def _serve_move(dst, from_left, to_left, rpoplpush):
         v, db = _live_list(c, key)
         if v is None:
             return None
-        srv = c.server
+        srv: RedisServer = c.server
         dv = db.lookup(dst)
         if dv is not None and type(dv) is not RList:
             return WRONGTYPE_REPLY   # counted in errorstats by handle_ready_keys
@@ -684,9 +686,9 @@ def _serve_move(dst, from_left, to_left, rpoplpush):
     return serve
 
 
-def _bpop(c, argv, left):
+def _bpop(c: Client, argv, left):
     timeout = parse_timeout(argv[-1])
-    db = c.db
+    db: Database = c.db
     keys = argv[1:-1]
     for key in keys:
         v = db.lookup(key)
@@ -702,17 +704,17 @@ def _bpop(c, argv, left):
 
 
 @command("blpop")
-def blpop(c, argv):
+def blpop(c: Client, argv):
     return _bpop(c, argv, True)
 
 
 @command("brpop")
-def brpop(c, argv):
+def brpop(c: Client, argv):
     return _bpop(c, argv, False)
 
 
 @command("blmpop")
-def blmpop(c, argv):
+def blmpop(c: Client, argv):
     parsed = _parse_mpop(argv, 2)
     if type(parsed) is bytes:
         return parsed
@@ -724,7 +726,7 @@ def blmpop(c, argv):
     return block(c, keys, timeout, _serve_mpop(left, count), c.r.null_array)
 
 
-def _bmove(c, argv, from_left, to_left, timeout, rpoplpush):
+def _bmove(c: Client, argv, from_left, to_left, timeout, rpoplpush):
     src, dst = argv[1], argv[2]
     v = c.db.lookup(src)
     if v is None:
@@ -743,7 +745,7 @@ def _bmove(c, argv, from_left, to_left, timeout, rpoplpush):
 
 
 @command("blmove")
-def blmove(c, argv):
+def blmove(c: Client, argv):
     from_left = _where(argv[3])
     if from_left is None:
         return SYNTAX_REPLY
@@ -755,6 +757,6 @@ def blmove(c, argv):
 
 
 @command("brpoplpush")
-def brpoplpush(c, argv):
+def brpoplpush(c: Client, argv):
     timeout = parse_timeout(argv[3])
     return _bmove(c, argv, False, True, timeout, True)

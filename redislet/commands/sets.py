@@ -7,6 +7,8 @@ encoding: False while Redis keeps an intset (only canonical integers, at most
 set-max-intset-entries members; iterated in ascending numeric order, as an intset is),
 True once converted to a hash table (one way, as in Redis).
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import itertools
 import random
 
@@ -99,7 +101,7 @@ def _random_member(s):
     return next(itertools.islice(iter(s), random.randrange(len(s)), None))
 
 
-def _read_set(c, key):
+def _read_set(c: Client, key):
     s = c.db.lookup_read(key)
     if s is not None and type(s) is not RSet:
         raise CommandError(WRONGTYPE)
@@ -128,8 +130,8 @@ def _add_members(s, members, cfg):
 # -- writes ---------------------------------------------------------------------------
 
 @command("sadd")
-def sadd(c, argv):
-    db = c.db
+def sadd(c: Client, argv):
+    db: Database = c.db
     key = argv[1]
     s = db.lookup(key)
     if s is None:
@@ -156,7 +158,7 @@ def sadd(c, argv):
                     if parse_ll(m) is None:
                         s.ht = True
                         break
-        srv = c.server
+        srv: RedisServer = c.server
         if db.watched or srv.key_modified_hook is not None:
             db.touch(key)
         if srv.notify_flags & NOTIFY_SET:
@@ -166,8 +168,8 @@ def sadd(c, argv):
 
 
 @command("srem")
-def srem(c, argv):
-    db = c.db
+def srem(c: Client, argv):
+    db: Database = c.db
     key = argv[1]
     s = db.lookup(key)
     if s is None:
@@ -191,7 +193,7 @@ def srem(c, argv):
                 removed = True
                 break
     if deleted:
-        srv = c.server
+        srv: RedisServer = c.server
         if db.watched or srv.key_modified_hook is not None:
             db.touch(key)
         if srv.notify_flags & NOTIFY_SET:
@@ -203,8 +205,8 @@ def srem(c, argv):
 
 
 @command("smove")
-def smove(c, argv):
-    db = c.db
+def smove(c: Client, argv):
+    db: Database = c.db
     srckey, dstkey, ele = argv[1], argv[2], argv[3]
     src = db.lookup(srckey)
     dst = db.lookup(dstkey)
@@ -216,7 +218,7 @@ def smove(c, argv):
         return ONE if ele in src else ZERO
     if ele not in src:
         return ZERO
-    srv = c.server
+    srv: RedisServer = c.server
     if dictmodel._models:
         dm = dictmodel.get(src)
         if dm is not None:
@@ -241,12 +243,12 @@ def smove(c, argv):
 
 
 @command("spop")
-def spop(c, argv):
+def spop(c: Client, argv):
     if len(argv) == 3:
         return _spop_count(c, argv)
     if len(argv) > 3:
         raise CommandError(SYNTAX)
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     s = db.lookup(key)
     if s is None:
@@ -259,7 +261,7 @@ def spop(c, argv):
         if dm is not None:
             dm.delete(c.server, ele)
     s.remove(ele)
-    srv = c.server
+    srv: RedisServer = c.server
     srv.notify(srv.NOTIFY_SET, b"spop", key, db.id)
     c.prop_override = [[b"SREM", key, ele]]
     if not s:
@@ -270,11 +272,11 @@ def spop(c, argv):
     return b"$%d\r\n%s\r\n" % (len(ele), ele)
 
 
-def _spop_count(c, argv):
+def _spop_count(c: Client, argv):
     count = parse_ll(argv[2])
     if count is None or count < 0:
         raise CommandError("ERR value is out of range, must be positive")
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     s = db.lookup(key)
     if s is None:
@@ -283,7 +285,7 @@ def _spop_count(c, argv):
         raise CommandError(WRONGTYPE)
     if count == 0:
         return c.r.set_header(0)
-    srv = c.server
+    srv: RedisServer = c.server
     cfg = srv.config.values
     size = len(s)
     srv.notify(srv.NOTIFY_SET, b"spop", key, db.id)
@@ -320,13 +322,13 @@ def _spop_count(c, argv):
 # -- reads ----------------------------------------------------------------------------
 
 @command("scard")
-def scard(c, argv):
+def scard(c: Client, argv):
     s = _read_set(c, argv[1])
     return ZERO if s is None else integer(len(s))
 
 
 @command("sismember")
-def sismember(c, argv):
+def sismember(c: Client, argv):
     s = _read_set(c, argv[1])
     if s is None:
         return ZERO
@@ -336,7 +338,7 @@ def sismember(c, argv):
 
 
 @command("smismember")
-def smismember(c, argv):
+def smismember(c: Client, argv):
     s = _read_set(c, argv[1])
     parts = [b"*%d\r\n" % (len(argv) - 2)]
     if s is None:
@@ -349,7 +351,7 @@ def smismember(c, argv):
 
 
 @command("srandmember")
-def srandmember(c, argv):
+def srandmember(c: Client, argv):
     if len(argv) == 3:
         return _srandmember_count(c, argv)
     if len(argv) > 3:
@@ -363,7 +365,7 @@ def srandmember(c, argv):
     return b"$%d\r\n%s\r\n" % (len(m), m)
 
 
-def _srandmember_count(c, argv):
+def _srandmember_count(c: Client, argv):
     l = parse_ll(argv[2])
     if l is None:
         raise CommandError(NOT_INTEGER)
@@ -397,7 +399,7 @@ def _srandmember_count(c, argv):
     return array(random.sample(list(s), count))
 
 
-def _lookup_sets(c, keys):
+def _lookup_sets(c: Client, keys):
     """The sets at keys for SINTER*/SUNION*/SDIFF* (None for missing keys); WRONGTYPE if
     any key holds another type."""
     lookup = c.db.lookup_read
@@ -422,7 +424,7 @@ def _inter(sets):
 
 
 @command("smembers")
-def smembers(c, argv):
+def smembers(c: Client, argv):
     s = _read_set(c, argv[1])
     if s is None:
         return c.r.set_header(0)
@@ -430,7 +432,7 @@ def smembers(c, argv):
 
 
 @command("sinter")
-def sinter(c, argv):
+def sinter(c: Client, argv):
     sets = _lookup_sets(c, argv[1:])
     if None in sets:
         return c.r.set_header(0)
@@ -438,7 +440,7 @@ def sinter(c, argv):
 
 
 @command("sintercard")
-def sintercard(c, argv):
+def sintercard(c: Client, argv):
     numkeys = parse_ll(argv[1])
     if numkeys is None or numkeys < 1:
         raise CommandError("ERR numkeys should be greater than 0")
@@ -476,10 +478,10 @@ def sintercard(c, argv):
     return integer(n)
 
 
-def _store(c, dstkey, members, event):
+def _store(c: Client, dstkey, members, event):
     """Store a computed set at dstkey (or delete dstkey when empty); reply the size."""
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     if members:
         s = make_set(members, srv.config.values)
         db.set(dstkey, s)
@@ -495,14 +497,14 @@ def _store(c, dstkey, members, event):
 
 
 @command("sinterstore")
-def sinterstore(c, argv):
+def sinterstore(c: Client, argv):
     sets = _lookup_sets(c, argv[2:])
     if None in sets:
         return _store(c, argv[1], (), b"sinterstore")
     return _store(c, argv[1], _inter(sets), b"sinterstore")
 
 
-def _union_diff(c, keys, diff):
+def _union_diff(c: Client, keys, diff):
     """sunionDiffGenericCommand: (members in Redis's result order, result set ht flag)."""
     sets = _lookup_sets(c, keys)
     cfg = c.server.config.values
@@ -528,19 +530,19 @@ def _union_diff(c, keys, diff):
 
 
 @command("sunion")
-def sunion(c, argv):
+def sunion(c: Client, argv):
     return _set_reply(c.r, _union_diff(c, argv[1:], False)[0])
 
 
 @command("sdiff")
-def sdiff(c, argv):
+def sdiff(c: Client, argv):
     return _set_reply(c.r, _union_diff(c, argv[1:], True)[0])
 
 
-def _store_union_diff(c, argv, diff, event):
+def _store_union_diff(c: Client, argv, diff, event):
     members, ht = _union_diff(c, argv[2:], diff)
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     dstkey = argv[1]
     if members:
         s = RSet(members)
@@ -558,18 +560,18 @@ def _store_union_diff(c, argv, diff, event):
 
 
 @command("sunionstore")
-def sunionstore(c, argv):
+def sunionstore(c: Client, argv):
     return _store_union_diff(c, argv, False, b"sunionstore")
 
 
 @command("sdiffstore")
-def sdiffstore(c, argv):
+def sdiffstore(c: Client, argv):
     return _store_union_diff(c, argv, True, b"sdiffstore")
 
 
 # -- SSCAN / HSCAN --------------------------------------------------------------------
 
-def scan_container(c, argv, cls):
+def scan_container(c: Client, argv, cls):
     """HSCAN / SSCAN key cursor [MATCH pattern] [COUNT count] (scanGenericCommand)."""
     cursor = parse_cursor(argv[2])
     o = c.db.lookup_read(argv[1])
@@ -596,5 +598,5 @@ def scan_container(c, argv, cls):
 
 
 @command("sscan")
-def sscan(c, argv):
+def sscan(c: Client, argv):
     return scan_container(c, argv, RSet)

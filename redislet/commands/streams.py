@@ -5,6 +5,8 @@ Effects propagate as Redis does: XADD with the concrete ID (and approximate trim
 ones), XREADGROUP / XCLAIM / XAUTOCLAIM as XCLAIM ... FORCE JUSTID LASTID per entry plus
 XGROUP SETID / CREATECONSUMER where needed.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 from .table import command
 from .help import help_reply
 from .. import db as _db, hooks
@@ -188,22 +190,22 @@ def entries_reply(ents):
     return b"".join(parts)
 
 
-def _lookup_write(c, key):
+def _lookup_write(c: Client, key):
     v = c.db.lookup(key)
     if v is not None and type(v) is not Stream:
         raise CommandError(WRONGTYPE)
     return v
 
 
-def _lookup_read(c, key):
+def _lookup_read(c: Client, key):
     v = c.db.lookup_read(key)
     if v is not None and type(v) is not Stream:
         raise CommandError(WRONGTYPE)
     return v
 
 
-def _notify(c, event, key):
-    srv = c.server
+def _notify(c: Client, event, key):
+    srv: RedisServer = c.server
     if srv.notify_flags & _NOTIFY_STREAM:
         srv.notify(_NOTIFY_STREAM, event, key, c.db.id)
 
@@ -230,7 +232,7 @@ class AddTrimArgs:
         self.idpos = 0
 
 
-def parse_add_trim(c, argv, xadd):
+def parse_add_trim(c: Client, argv, xadd):
     """streamParseAddOrTrimArgsOrReply."""
     a = AddTrimArgs()
     argc = len(argv)
@@ -335,7 +337,7 @@ _EXHAUSTED = ("ERR The stream has exhausted the last possible ID, unable to add 
 
 
 @command("xadd")
-def xadd(c, argv):
+def xadd(c: Client, argv):
     """XADD; the plain form `XADD key * field value ...` (no options, auto ID) takes the
     short way: nothing to parse, no ID checks (an auto ID is always past the last one)."""
     if argv[2] != b"*":
@@ -343,7 +345,7 @@ def xadd(c, argv):
     argc = len(argv)
     if argc < 5 or not argc & 1:
         raise _wrongargs("xadd")
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     s = _add_target(db, key, True)
     last = s.last_id
@@ -366,7 +368,7 @@ def xadd(c, argv):
         tot = sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")
-    srv = c.server
+    srv: RedisServer = c.server
     s.append(idk, fv, tot, srv.stream_node_max_entries, srv.stream_node_max_bytes)
     # the ID's text: "<ms>-" is kept from the last call (XADDs come many per millisecond)
     # and small sequence numbers come from a table; %-formatting both costs twice as much
@@ -408,7 +410,7 @@ def _add_target(db, key, mkstream):
     return s
 
 
-def _xadd_generic(c, argv):
+def _xadd_generic(c: Client, argv):
     a = parse_add_trim(c, argv, True)
     idpos = a.idpos
     fp = idpos + 1
@@ -417,7 +419,7 @@ def _xadd_generic(c, argv):
         raise _wrongargs("xadd")
     if a.id_given and a.seq_given and a.idk == 0:
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     s = _add_target(db, key, not a.no_mkstream)
     if s is None:
@@ -441,7 +443,7 @@ def _xadd_generic(c, argv):
     tot = sum(map(len, fv))
     if tot > 1073741824:
         raise CommandError("ERR Elements are too large to be stored")
-    srv = c.server
+    srv: RedisServer = c.server
     s.append(idk, fv, tot, srv.stream_node_max_entries, srv.stream_node_max_bytes)
     sid = b"%d-%d" % (idk >> 64, idk & MASK64)
     db.touch(key)
@@ -467,7 +469,7 @@ def _xadd_generic(c, argv):
 
 
 @command("xtrim")
-def xtrim(c, argv):
+def xtrim(c: Client, argv):
     a = parse_add_trim(c, argv, False)
     key = argv[1]
     s = _lookup_write(c, key)
@@ -486,7 +488,7 @@ def xtrim(c, argv):
 
 
 # -- reading ------------------------------------------------------------------------------
-def _xrange(c, argv, rev):
+def _xrange(c: Client, argv, rev):
     startarg = argv[3] if rev else argv[2]
     endarg = argv[2] if rev else argv[3]
     start = parse_range_start(startarg)
@@ -513,23 +515,23 @@ def _xrange(c, argv, rev):
 
 
 @command("xrange")
-def xrange_(c, argv):
+def xrange_(c: Client, argv):
     return _xrange(c, argv, False)
 
 
 @command("xrevrange")
-def xrevrange(c, argv):
+def xrevrange(c: Client, argv):
     return _xrange(c, argv, True)
 
 
 @command("xlen")
-def xlen(c, argv):
+def xlen(c: Client, argv):
     s = _lookup_read(c, argv[1])
     return ZERO if s is None else integer(s.length)
 
 
 @command("xdel")
-def xdel(c, argv):
+def xdel(c: Client, argv):
     key = argv[1]
     s = _lookup_write(c, key)
     if s is None:
@@ -556,7 +558,7 @@ def xdel(c, argv):
 
 
 @command("xsetid")
-def xsetid(c, argv):
+def xsetid(c: Client, argv):
     idk = parse_id(argv[2], 0, True)
     max_xdel = 0
     entries_added = -1
@@ -606,11 +608,11 @@ def _lookup_consumer(g, name, now, refresh=True):
     return cons
 
 
-def _create_consumer(c, g, name, key, dbid, now, notify=True, dirty=True):
+def _create_consumer(c: Client, g, name, key, dbid, now, notify=True, dirty=True):
     if name in g.consumers:
         return None
     cons = g.consumers[name] = Consumer(name, now)
-    srv = c.server
+    srv: RedisServer = c.server
     if dirty:
         srv.dirty += 1
     if notify and srv.notify_flags & _NOTIFY_STREAM:
@@ -677,7 +679,7 @@ def _group_read(s, key, gname, g, consumer, start, count, noack, prop, now):
     return b"".join(parts)
 
 
-def _history_read(c, s, consumer, start, count, now):
+def _history_read(c: Client, s, consumer, start, count, now):
     """streamReplyWithRangeFromConsumerPEL: the consumer's own pending entries."""
     out = []
     n = 0
@@ -702,7 +704,7 @@ def _deny_blocking(c):
     return c.in_exec or getattr(c, "deny_blocking", False)
 
 
-def _xread(c, argv, xreadgroup):
+def _xread(c: Client, argv, xreadgroup):
     timeout = -1
     count = 0
     streams_arg = 0
@@ -753,7 +755,7 @@ def _xread(c, argv, xreadgroup):
     if xreadgroup and groupname is None:
         raise CommandError("ERR Missing GROUP option for XREADGROUP")
 
-    db = c.db
+    db: Database = c.db
     keys = argv[streams_arg:streams_arg + nstreams]
     ids = []
     groups = [] if groupname is not None else None
@@ -784,7 +786,7 @@ def _xread(c, argv, xreadgroup):
             continue
         ids.append(parse_id(arg, 0, True))
 
-    srv = c.server
+    srv: RedisServer = c.server
     prop = [] if xreadgroup else None
     out = []
     served = 0
@@ -896,17 +898,17 @@ def _make_serve(db, idmap, count, groupname, consumername, noack):
 
 
 @command("xread")
-def xread(c, argv):
+def xread(c: Client, argv):
     return _xread(c, argv, False)
 
 
 @command("xreadgroup")
-def xreadgroup(c, argv):
+def xreadgroup(c: Client, argv):
     return _xread(c, argv, True)
 
 
 # -- XGROUP -------------------------------------------------------------------------------
-def _xgroup_common(c, argv):
+def _xgroup_common(c: Client, argv):
     """The shared prologue of xgroupCommand: options, key and group lookups."""
     sub = argv[1].lower()
     create = sub == b"create"
@@ -943,7 +945,7 @@ def _xgroup_common(c, argv):
 
 
 @command("xgroup|create")
-def xgroup_create(c, argv):
+def xgroup_create(c: Client, argv):
     s, g, mkstream, entries_read = _xgroup_common(c, argv)
     if len(argv) > 8:
         raise _subcmd_syntax(argv)
@@ -967,7 +969,7 @@ def xgroup_create(c, argv):
 
 
 @command("xgroup|setid")
-def xgroup_setid(c, argv):
+def xgroup_setid(c: Client, argv):
     s, g, _mk, entries_read = _xgroup_common(c, argv)
     if len(argv) not in (5, 7):
         raise _subcmd_syntax(argv)
@@ -983,7 +985,7 @@ def xgroup_setid(c, argv):
 
 
 @command("xgroup|destroy")
-def xgroup_destroy(c, argv):
+def xgroup_destroy(c: Client, argv):
     s, g, _mk, _er = _xgroup_common(c, argv)
     if g is None:
         return ZERO
@@ -995,14 +997,14 @@ def xgroup_destroy(c, argv):
 
 
 @command("xgroup|createconsumer")
-def xgroup_createconsumer(c, argv):
+def xgroup_createconsumer(c: Client, argv):
     s, g, _mk, _er = _xgroup_common(c, argv)
     created = _create_consumer(c, g, argv[4], argv[2], c.db.id, c.server.time_ms())
     return ONE if created is not None else ZERO
 
 
 @command("xgroup|delconsumer")
-def xgroup_delconsumer(c, argv):
+def xgroup_delconsumer(c: Client, argv):
     s, g, _mk, _er = _xgroup_common(c, argv)
     cons = g.consumers.get(argv[4])
     if cons is None:
@@ -1036,13 +1038,13 @@ _XGROUP_HELP = [
 
 
 @command("xgroup|help")
-def xgroup_help(c, argv):
+def xgroup_help(c: Client, argv):
     return help_reply(argv, _XGROUP_HELP)
 
 
 # -- XACK / XPENDING / XCLAIM / XAUTOCLAIM -----------------------------------------------
 @command("xack")
-def xack(c, argv):
+def xack(c: Client, argv):
     s = _lookup_read(c, argv[1])
     g = s.groups.get(argv[2]) if (s is not None and s.groups) else None
     if g is None:
@@ -1062,7 +1064,7 @@ def xack(c, argv):
 
 
 @command("xpending")
-def xpending(c, argv):
+def xpending(c: Client, argv):
     argc = len(argv)
     justinfo = argc == 3
     if argc != 3 and (argc < 6 or argc > 9):
@@ -1125,7 +1127,7 @@ def xpending(c, argv):
 
 
 @command("xclaim")
-def xclaim(c, argv):
+def xclaim(c: Client, argv):
     key = argv[1]
     gname = argv[2]
     s = _lookup_read(c, key)
@@ -1145,7 +1147,7 @@ def xclaim(c, argv):
             break
         ids.append((idk, argv[j]))
         j += 1
-    srv = c.server
+    srv: RedisServer = c.server
     now = srv.time_ms()
     retrycount = -1
     deliverytime = -1
@@ -1236,7 +1238,7 @@ _MAX_AUTOCLAIM_COUNT = ((1 << 63) - 1) // 16
 
 
 @command("xautoclaim")
-def xautoclaim(c, argv):
+def xautoclaim(c: Client, argv):
     key = argv[1]
     gname = argv[2]
     minidle = _ll(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")
@@ -1269,7 +1271,7 @@ def xautoclaim(c, argv):
     if count * 16 > (1 << 44):
         raise CommandError("ERR Insufficient memory, failed allocating transient memory, "
                            "COUNT too high.")
-    srv = c.server
+    srv: RedisServer = c.server
     now = srv.time_ms()
     attempts = count * 10
     pel = g.pel
@@ -1335,11 +1337,11 @@ _XINFO_HELP = [
 
 
 @command("xinfo|help")
-def xinfo_help(c, argv):
+def xinfo_help(c: Client, argv):
     return help_reply(argv, _XINFO_HELP)
 
 
-def _xinfo_key(c, argv):
+def _xinfo_key(c: Client, argv):
     s = c.db.lookup_read(argv[2])
     if s is None:
         raise CommandError(NO_SUCH_KEY)
@@ -1353,7 +1355,7 @@ def _maybe_int(r, v):
 
 
 @command("xinfo|consumers")
-def xinfo_consumers(c, argv):
+def xinfo_consumers(c: Client, argv):
     s = _xinfo_key(c, argv)
     g = s.groups.get(argv[3]) if s.groups else None
     if g is None:
@@ -1374,7 +1376,7 @@ def xinfo_consumers(c, argv):
 
 
 @command("xinfo|groups")
-def xinfo_groups(c, argv):
+def xinfo_groups(c: Client, argv):
     s = _xinfo_key(c, argv)
     r = c.r
     groups = s.sorted_groups()
@@ -1392,7 +1394,7 @@ def xinfo_groups(c, argv):
 
 
 @command("xinfo|stream")
-def xinfo_stream(c, argv):
+def xinfo_stream(c: Client, argv):
     s = _xinfo_key(c, argv)
     r = c.r
     opts = argv[3:]

@@ -6,6 +6,8 @@ tryObjectEncoding would pick it (int / embstr / raw); values that Redis keeps in
 encoding than that (APPEND and SETRANGE make 'raw' strings, INCRBYFLOAT an 'embstr' even
 when it looks like an integer) are remembered by identity in _ENC (mark_encoding).
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import sys
 from fractions import Fraction
 
@@ -176,7 +178,7 @@ def _get_string(c, key):
 
 # -- GET / SET family ----------------------------------------------------------------------
 @command("get")
-def get(c, argv):
+def get(c: Client, argv):
     v = c.db.lookup_read(argv[1])
     if v is None:
         return c.r.null
@@ -262,14 +264,14 @@ def _set_generic(c, flags, key, val, expire, name, ok_reply=OK, abort_reply=None
     if flags & F_GET:
         old = _get_string(c, key)
         reply = c.r.null if old is None else bulk(old)
-    db = c.db
+    db: Database = c.db
     found = db.lookup(key) is not None
     if (flags & F_NX and found) or (flags & F_XX and not found):
         if reply is not None:
             return reply
         return abort_reply if abort_reply is not None else c.r.null
     db.set(key, val, flags & F_KEEPTTL)
-    srv = c.server
+    srv: RedisServer = c.server
     srv.dirty += 1
     _notify_set(srv, key, db.id)
     if expire is not None:
@@ -282,7 +284,9 @@ def _set_generic(c, flags, key, val, expire, name, ok_reply=OK, abort_reply=None
 
 
 @command("set")
-def set_(c, argv):
+def set_(c: Client, argv):
+    db: Database
+    srv: RedisServer
     if len(argv) == 3:
         # the common case: SET key value
         db = c.db
@@ -317,7 +321,7 @@ def psetex(c, argv):
 @command("getex")
 def getex(c, argv):
     flags, expire = _parse_extended(argv, 2, False)
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup_read(key)
     if v is None:
@@ -326,7 +330,7 @@ def getex(c, argv):
         raise CommandError(WRONGTYPE)
     ms = _expire_ms(c, expire, flags, "getex") if expire is not None else 0
     reply = bulk(v)
-    srv = c.server
+    srv: RedisServer = c.server
     if flags & (F_PXAT | F_EXAT) and _keys.already_expired(srv, ms):
         db.delete(key)
         c.prop_override = [[b"UNLINK" if srv.lazyfree_expire else b"DEL", key]]
@@ -354,8 +358,8 @@ def getdel(c, argv):
     v = _get_string(c, key)
     if v is None:
         return c.r.null
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     if db.delete(key):
         lazy = srv.config.values["lazyfree-lazy-user-del"]
         c.prop_override = [[b"UNLINK" if lazy else b"DEL", key]]
@@ -369,9 +373,9 @@ def getdel(c, argv):
 def getset(c, argv):
     key = argv[1]
     v = _get_string(c, key)
-    db = c.db
+    db: Database = c.db
     _set_key(db, key, argv[2])
-    srv = c.server
+    srv: RedisServer = c.server
     _notify_set(srv, key, db.id)
     srv.dirty += 1
     c.prop_override = [[b"SET", key, argv[2]]]
@@ -401,8 +405,8 @@ def _mget_many(c, argv):
     get, a hit or miss count and an LRU clock update, done here for all keys at C speed.
     None (having done nothing) when that does not hold, or when a key is missing or not a
     string (the loop in mget() makes those replies)."""
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     keys = argv[1:]
     if srv.lfu_mode or srv.notify_flags & 2048 or (      # NOTIFY_KEY_MISS
             db.expires and not db.expires.keys().isdisjoint(keys)):
@@ -418,7 +422,9 @@ def _mget_many(c, argv):
     return bulks(b"*%d\r\n" % len(keys), vals)
 
 
-def _mset_generic(c, argv, nx):
+def _mset_generic(c: Client, argv, nx):
+    db: Database
+    srv: RedisServer
     n = len(argv)
     if n % 2 == 0:
         raise CommandError("ERR wrong number of arguments for '%s' command"
@@ -451,10 +457,10 @@ def msetnx(c, argv):
 # -- APPEND / STRLEN / GETRANGE / SETRANGE -------------------------------------------------
 @command("append")
 def append(c, argv):
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
-    srv = c.server
+    srv: RedisServer = c.server
     if v is None:
         new = argv[2]
         db.add(key, new)
@@ -528,9 +534,9 @@ def setrange(c, argv):
     if offset < 0:
         raise CommandError("ERR offset is out of range")
     value = argv[3]
-    db = c.db
+    db: Database = c.db
     key = argv[1]
-    srv = c.server
+    srv: RedisServer = c.server
     v = db.lookup(key)
     if v is None:
         if not value:
@@ -558,9 +564,10 @@ def setrange(c, argv):
 
 
 # -- INCR / DECR family --------------------------------------------------------------------
-def _incrby(c, key, incr):
+def _incrby(c: Client, key, incr):
     """incrDecrCommand. The hot path (benchmarked) inlines db.lookup's work."""
-    db = c.db
+    db: Database = c.db
+    srv: RedisServer
     v = db.data.get(key)
     if v is not None and db.expires and key in db.expires:
         v = db.lookup(key)   # may reclaim an expired key
@@ -630,7 +637,7 @@ def decrby(c, argv):
 
 @command("incrbyfloat")
 def incrbyfloat(c, argv):
-    db = c.db
+    db: Database = c.db
     key = argv[1]
     v = db.lookup(key)
     if v is not None and type(v) is not bytes:
@@ -652,7 +659,7 @@ def incrbyfloat(c, argv):
         _signal(db, key)
     if len(new) <= 20 and parse_ll(new) is not None:
         mark_encoding(new, b"embstr")
-    srv = c.server
+    srv: RedisServer = c.server
     _notify(srv, NOTIFY_STRING, b"incrbyfloat", key, db.id)
     srv.dirty += 1
     c.prop_override = [[b"SET", key, new, b"KEEPTTL"]]
@@ -662,7 +669,7 @@ def incrbyfloat(c, argv):
 # -- LCS -----------------------------------------------------------------------------------
 @command("lcs")
 def lcs(c, argv):
-    db = c.db
+    db: Database = c.db
     a = db.lookup_read(argv[1])
     b = db.lookup_read(argv[2])
     if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):

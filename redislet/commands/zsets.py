@@ -7,6 +7,8 @@ ZINTERCARD, ZDIFF[STORE], ZSCAN.
 The value type is types.zset.ZSet. Scores go out as c.r.double (RESP2 "%.17g" bulk, RESP3
 double), as Redis 7.0's addReplyDouble.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import random
 
 from .table import command
@@ -53,7 +55,7 @@ def _is_set(v):
 
 
 # -- replies ------------------------------------------------------------------------------
-def reply_items(c, items, withscores):
+def reply_items(c: Client, items, withscores):
     """An array of (score, member): members only, or member+score flat (RESP2) or as
     [member, score] pairs (RESP3)."""
     n = len(items)
@@ -70,11 +72,11 @@ def reply_items(c, items, withscores):
     return b"".join(parts)
 
 
-def store_result(c, dst, items, event):
+def store_result(c: Client, dst, items, event):
     """Store (score, member) items (distinct members) at dst as a new zset, or delete dst
     when there are none (the *STORE commands). Returns the reply."""
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     if items:
         zs = ZSet.from_scored(items)
         me, mv = _limits(c)
@@ -96,7 +98,7 @@ _NX, _XX, _CH, _INCR, _GT, _LT = 1, 2, 4, 8, 16, 32
 _ZADD_OPTS = {b"nx": _NX, b"xx": _XX, b"ch": _CH, b"incr": _INCR, b"gt": _GT, b"lt": _LT}
 
 
-def zadd_generic(c, argv, flags):
+def zadd_generic(c: Client, argv, flags):
     n = len(argv)
     i = 2
     opts = _ZADD_OPTS
@@ -133,7 +135,7 @@ def zadd_generic(c, argv, flags):
     return zadd_apply(c, argv[1], flags, scores, argv[i + 1::2])
 
 
-def _create(c, key, member):
+def _create(c: Client, key, member):
     """A new zset at key for a ZADD whose first member is member (zsetTypeCreate)."""
     v = c.server.config.values
     zs = ZSet(not (v["zset-max-listpack-entries"] == 0
@@ -142,18 +144,18 @@ def _create(c, key, member):
     return zs
 
 
-def zadd_apply(c, key, flags, scores, members):
+def zadd_apply(c: Client, key, flags, scores, members):
     """The effect of ZADD (zsetAdd per pair) once options and scores are parsed."""
     nx = flags & _NX
     xx = flags & _XX
     gt = flags & _GT
     lt = flags & _LT
     incr = flags & _INCR
-    db = c.db
+    db: Database = c.db
     zs = db.lookup(key)
     if zs is not None and type(zs) is not ZSet:
         raise CommandError(WRONGTYPE)
-    srv = c.server
+    srv: RedisServer = c.server
     if zs is None:
         if xx:
             return c.r.null if incr else (ZERO)
@@ -221,10 +223,10 @@ def zadd_apply(c, key, flags, scores, members):
     return integer(added + updated if flags & _CH else added)
 
 
-def _zadd_one(c, key, score, member, incr):
+def _zadd_one(c: Client, key, score, member, incr):
     """`ZADD key score member` / `ZINCRBY key incr member` without options: zadd_apply's
     path for one pair, without its generality (the common command of ZADD workloads)."""
-    db = c.db
+    db: Database = c.db
     zs = db.lookup(key)
     if zs is None:
         zs = _create(c, key, member)
@@ -255,7 +257,7 @@ def _zadd_one(c, key, score, member, incr):
             return c.r.double(score) if incr else ZERO
         zs.set_score(member, cur, 0.0 if score == 0.0 and zs.listpack else score)
         reply = ZERO
-    srv = c.server
+    srv: RedisServer = c.server
     srv.dirty += 1
     if not created and (db.watched or srv.key_modified_hook is not None):
         db.touch(key)
@@ -265,7 +267,7 @@ def _zadd_one(c, key, score, member, incr):
 
 
 @command("zadd")
-def zadd(c, argv):
+def zadd(c: Client, argv):
     if len(argv) == 4:
         score = str2d(argv[2])
         if score is not None:    # no option parses as a float
@@ -274,7 +276,7 @@ def zadd(c, argv):
 
 
 @command("zincrby")
-def zincrby(c, argv):
+def zincrby(c: Client, argv):
     score = str2d(argv[2])
     if score is None:     # options are parsed here too (ZINCRBY k NX m: syntax error)
         return zadd_generic(c, argv, _INCR)
@@ -282,14 +284,14 @@ def zincrby(c, argv):
 
 
 # -- ZREM / ZREMRANGEBY* ------------------------------------------------------------------
-def _lookup_write(c, key):
+def _lookup_write(c: Client, key):
     v = c.db.lookup(key)
     if v is not None and type(v) is not ZSet:
         raise CommandError(WRONGTYPE)
     return v
 
 
-def _lookup_read(c, key):
+def _lookup_read(c: Client, key):
     v = c.db.lookup_read(key)
     if v is not None and type(v) is not ZSet:
         raise CommandError(WRONGTYPE)
@@ -297,12 +299,12 @@ def _lookup_read(c, key):
 
 
 @command("zrem")
-def zrem(c, argv):
+def zrem(c: Client, argv):
     key = argv[1]
     zs = _lookup_write(c, key)
     if zs is None:
         return ZERO
-    db = c.db
+    db: Database = c.db
     deleted = 0
     removed = False
     for m in argv[2:]:
@@ -313,7 +315,7 @@ def zrem(c, argv):
                 removed = True
                 break
     if deleted:
-        srv = c.server
+        srv: RedisServer = c.server
         _notify(srv, b"zrem", key, db.id)
         if removed:
             _notify(srv, b"del", key, db.id, NOTIFY_GENERIC)
@@ -322,7 +324,7 @@ def zrem(c, argv):
     return integer(deleted)
 
 
-def _zremrange(c, argv, kind):
+def _zremrange(c: Client, argv, kind):
     key = argv[1]
     if kind == 0:
         event = b"zremrangebyrank"
@@ -359,8 +361,8 @@ def _zremrange(c, argv, kind):
     else:
         lo, hi = zs.lex_span(spec)
     deleted = zs.delete_slice(lo, hi)
-    db = c.db
-    srv = c.server
+    db: Database = c.db
+    srv: RedisServer = c.server
     if deleted:
         removed = not zs.dict
         if removed:
@@ -374,29 +376,29 @@ def _zremrange(c, argv, kind):
 
 
 @command("zremrangebyrank")
-def zremrangebyrank(c, argv):
+def zremrangebyrank(c: Client, argv):
     return _zremrange(c, argv, 0)
 
 
 @command("zremrangebyscore")
-def zremrangebyscore(c, argv):
+def zremrangebyscore(c: Client, argv):
     return _zremrange(c, argv, 1)
 
 
 @command("zremrangebylex")
-def zremrangebylex(c, argv):
+def zremrangebylex(c: Client, argv):
     return _zremrange(c, argv, 2)
 
 
 # -- simple reads -------------------------------------------------------------------------
 @command("zcard")
-def zcard(c, argv):
+def zcard(c: Client, argv):
     zs = _lookup_read(c, argv[1])
     return ZERO if zs is None else integer(len(zs.dict))
 
 
 @command("zscore")
-def zscore(c, argv):
+def zscore(c: Client, argv):
     zs = c.db.lookup_read(argv[1])
     if zs is None:
         return c.r.null
@@ -407,7 +409,7 @@ def zscore(c, argv):
 
 
 @command("zmscore")
-def zmscore(c, argv):
+def zmscore(c: Client, argv):
     zs = _lookup_read(c, argv[1])
     r = c.r
     parts = [b"*%d\r\n" % (len(argv) - 2)]
@@ -418,7 +420,7 @@ def zmscore(c, argv):
     return b"".join(parts)
 
 
-def _zrank(c, argv, reverse):
+def _zrank(c: Client, argv, reverse):
     zs = c.db.lookup_read(argv[1])
     if zs is None:
         return c.r.null
@@ -429,17 +431,17 @@ def _zrank(c, argv, reverse):
 
 
 @command("zrank")
-def zrank(c, argv):
+def zrank(c: Client, argv):
     return _zrank(c, argv, False)
 
 
 @command("zrevrank")
-def zrevrank(c, argv):
+def zrevrank(c: Client, argv):
     return _zrank(c, argv, True)
 
 
 @command("zcount")
-def zcount(c, argv):
+def zcount(c: Client, argv):
     spec = parse_score_range(argv[2], argv[3])
     if spec is None:
         raise CommandError(MIN_MAX_ERR)
@@ -451,7 +453,7 @@ def zcount(c, argv):
 
 
 @command("zlexcount")
-def zlexcount(c, argv):
+def zlexcount(c: Client, argv):
     spec = parse_lex_range(argv[2], argv[3])
     if spec is None:
         raise CommandError(LEX_ERR)
@@ -512,7 +514,7 @@ def range_items(zs, rangetype, reverse, a, b, offset, limit, scores=True):
     return items
 
 
-def zrange_generic(c, argv, argc_start, store, rangetype, reverse):
+def zrange_generic(c: Client, argv, argc_start, store, rangetype, reverse):
     """zrangeGenericCommand: reverse is None for AUTO direction."""
     key = argv[argc_start]
     minidx = argc_start + 1
@@ -580,37 +582,37 @@ def zrange_generic(c, argv, argc_start, store, rangetype, reverse):
 
 
 @command("zrange")
-def zrange(c, argv):
+def zrange(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _AUTO, None)
 
 
 @command("zrangestore")
-def zrangestore(c, argv):
+def zrangestore(c: Client, argv):
     return zrange_generic(c, argv, 2, True, _AUTO, None)
 
 
 @command("zrevrange")
-def zrevrange(c, argv):
+def zrevrange(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _RANK, True)
 
 
 @command("zrangebyscore")
-def zrangebyscore(c, argv):
+def zrangebyscore(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _SCORE, False)
 
 
 @command("zrevrangebyscore")
-def zrevrangebyscore(c, argv):
+def zrevrangebyscore(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _SCORE, True)
 
 
 @command("zrangebylex")
-def zrangebylex(c, argv):
+def zrangebylex(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _LEX, False)
 
 
 @command("zrevrangebylex")
-def zrevrangebylex(c, argv):
+def zrevrangebylex(c: Client, argv):
     return zrange_generic(c, argv, 1, False, _LEX, True)
 
 
@@ -640,7 +642,7 @@ def _src_find(v, m):
     return 1.0 if m in v else None
 
 
-def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
+def zsetop_generic(c: Client, argv, dstkey, numkeys_idx, op, cardinality_only=False):
     setnum = _get_long(argv[numkeys_idx])
     if setnum < 1:
         raise CommandError("ERR at least 1 input key is needed for '%s' command"
@@ -648,7 +650,7 @@ def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
     n = len(argv)
     if setnum > n - (numkeys_idx + 1):
         raise CommandError(SYNTAX)
-    db = c.db
+    db: Database = c.db
     srcs = []
     j = numkeys_idx + 1
     for _ in range(setnum):
@@ -782,37 +784,37 @@ def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
 
 
 @command("zunionstore")
-def zunionstore(c, argv):
+def zunionstore(c: Client, argv):
     return zsetop_generic(c, argv, argv[1], 2, _UNION)
 
 
 @command("zinterstore")
-def zinterstore(c, argv):
+def zinterstore(c: Client, argv):
     return zsetop_generic(c, argv, argv[1], 2, _INTER)
 
 
 @command("zdiffstore")
-def zdiffstore(c, argv):
+def zdiffstore(c: Client, argv):
     return zsetop_generic(c, argv, argv[1], 2, _DIFF)
 
 
 @command("zunion")
-def zunion(c, argv):
+def zunion(c: Client, argv):
     return zsetop_generic(c, argv, None, 1, _UNION)
 
 
 @command("zinter")
-def zinter(c, argv):
+def zinter(c: Client, argv):
     return zsetop_generic(c, argv, None, 1, _INTER)
 
 
 @command("zintercard")
-def zintercard(c, argv):
+def zintercard(c: Client, argv):
     return zsetop_generic(c, argv, None, 1, _INTER, True)
 
 
 @command("zdiff")
-def zdiff(c, argv):
+def zdiff(c: Client, argv):
     return zsetop_generic(c, argv, None, 1, _DIFF)
 
 
@@ -821,7 +823,7 @@ _POP_NAMES = (b"ZPOPMIN", b"ZPOPMAX")
 _POP_EVENTS = (b"zpopmin", b"zpopmax")
 
 
-def zpop_on(c, db, key, zs, where, emitkey, count, nested):
+def zpop_on(c: Client, db, key, zs, where, emitkey, count, nested):
     """Pop from zs (non-empty, at key): the reply, as genericZpopCommand builds it.
     count -1 is a plain single pop. Counts dirty, notifies, deletes an emptied key."""
     if count == -1:
@@ -834,7 +836,7 @@ def zpop_on(c, db, key, zs, where, emitkey, count, nested):
     else:
         items = zs.pop_range(llen - rangelen, llen)
         items.reverse()
-    srv = c.server
+    srv: RedisServer = c.server
     srv.dirty += rangelen
     _notify(srv, _POP_EVENTS[where], key, db.id)
     db.touch(key)
@@ -859,9 +861,9 @@ def zpop_on(c, db, key, zs, where, emitkey, count, nested):
     return b"".join(parts), rangelen
 
 
-def zpop_generic(c, keys, where, emitkey, count, nested, nil_when_empty):
+def zpop_generic(c: Client, keys, where, emitkey, count, nested, nil_when_empty):
     """genericZpopCommand over keys: returns (reply, key or None, popped count)."""
-    db = c.db
+    db: Database = c.db
     zs = None
     key = None
     for k in keys:
@@ -881,7 +883,7 @@ def zpop_generic(c, keys, where, emitkey, count, nested, nil_when_empty):
     return reply, key, n
 
 
-def _zpopminmax(c, argv, where):
+def _zpopminmax(c: Client, argv, where):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
     count = -1
@@ -894,18 +896,18 @@ def _zpopminmax(c, argv, where):
 
 
 @command("zpopmin")
-def zpopmin(c, argv):
+def zpopmin(c: Client, argv):
     return _zpopminmax(c, argv, 0)
 
 
 @command("zpopmax")
-def zpopmax(c, argv):
+def zpopmax(c: Client, argv):
     return _zpopminmax(c, argv, 1)
 
 
 def _make_serve(where, count, nested):
     def serve(c, key):
-        db = c.db
+        db: Database = c.db
         zs = db.data.get(key)
         if type(zs) is not ZSet or not zs.dict:
             return None
@@ -924,10 +926,10 @@ def _make_serve(where, count, nested):
     return serve
 
 
-def blocking_zpop(c, keys, where, timeout_arg, count, nested):
+def blocking_zpop(c: Client, keys, where, timeout_arg, count, nested):
     """blockingGenericZpopCommand."""
     timeout = parse_timeout(timeout_arg)
-    db = c.db
+    db: Database = c.db
     for key in keys:
         v = db.lookup(key)
         if v is None:
@@ -947,16 +949,16 @@ def blocking_zpop(c, keys, where, timeout_arg, count, nested):
 
 
 @command("bzpopmin")
-def bzpopmin(c, argv):
+def bzpopmin(c: Client, argv):
     return blocking_zpop(c, argv[1:-1], 0, argv[-1], -1, False)
 
 
 @command("bzpopmax")
-def bzpopmax(c, argv):
+def bzpopmax(c: Client, argv):
     return blocking_zpop(c, argv[1:-1], 1, argv[-1], -1, False)
 
 
-def _zmpop_generic(c, argv, numkeys_idx, is_block):
+def _zmpop_generic(c: Client, argv, numkeys_idx, is_block):
     numkeys = parse_ll(argv[numkeys_idx])
     if numkeys is None or numkeys < 1:
         raise CommandError("ERR numkeys should be greater than 0")
@@ -994,17 +996,17 @@ def _zmpop_generic(c, argv, numkeys_idx, is_block):
 
 
 @command("zmpop")
-def zmpop(c, argv):
+def zmpop(c: Client, argv):
     return _zmpop_generic(c, argv, 1, False)
 
 
 @command("bzmpop")
-def bzmpop(c, argv):
+def bzmpop(c: Client, argv):
     return _zmpop_generic(c, argv, 2, True)
 
 
 # -- ZRANDMEMBER --------------------------------------------------------------------------
-def _zrandmember_count(c, zs, l, withscores):
+def _zrandmember_count(c: Client, zs, l, withscores):
     if l >= 0:
         count = l
         uniq = True
@@ -1036,7 +1038,7 @@ def _zrandmember_count(c, zs, l, withscores):
 
 
 @command("zrandmember")
-def zrandmember(c, argv):
+def zrandmember(c: Client, argv):
     n = len(argv)
     if n >= 3:
         l = parse_ll(argv[2])
@@ -1063,7 +1065,7 @@ def zrandmember(c, argv):
 
 # -- ZSCAN --------------------------------------------------------------------------------
 @command("zscan")
-def zscan(c, argv):
+def zscan(c: Client, argv):
     cursor = _scan.parse_cursor(argv[2])
     zs = _lookup_read(c, argv[1])
     if zs is None:
