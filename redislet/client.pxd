@@ -12,5 +12,5 @@ cdef class Client:
     cdef public object mem_live, reply_mode, woff, skip_error_stats, flags_extra, wpaused
     cdef public object resp, authenticated, last_interaction, qb_peak, qb_big, flush_scheduled
 
-    @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object, t0=object, t1=object, dt=object, n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
+    @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object, t0='long long', t1='long long', dt='long long', n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
     cpdef run(self, cmds)

@@ -402,10 +402,10 @@ def _srandmember_count(c: Client, argv):
 def _lookup_sets(c: Client, keys):
     """The sets at keys for SINTER*/SUNION*/SDIFF* (None for missing keys); WRONGTYPE if
     any key holds another type."""
-    lookup = c.db.lookup_read
+    db: Database = c.db
     out = []
     for k in keys:
-        s = lookup(k)
+        s = db.lookup_read(k)
         if s is not None and type(s) is not RSet:
             raise CommandError(WRONGTYPE)
         out.append(s)

@@ -4,5 +4,6 @@ cdef class Command:
     cdef public object key_step, movablekeys, is_write, is_readonly, denyoom, no_auth
     cdef public object no_multi, stale, loading, pubsub, admin, noscript, blocking
     cdef public object may_replicate, allow_busy, skip_monitor, skip_slowlog, fast
-    cdef public object calls, usec, rejected_calls, failed_calls, protected, lat, lat_big
+    cdef public long long calls, usec
+    cdef public object rejected_calls, failed_calls, protected, lat, lat_big
     cdef public object needs_check, cluster_kind
