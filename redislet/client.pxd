@@ -7,10 +7,13 @@ cdef class Client:
     cdef dict __dict__
     cdef public RedisServer server
     cdef public Database db
-    cdef public object transport, out, pending, parser, blocked, prop_override
-    cdef public object last_cmd, multi, tracking, r, closing, closed, paused, checks
-    cdef public object mem_live, reply_mode, woff, skip_error_stats, flags_extra, wpaused
-    cdef public object resp, authenticated, last_interaction, qb_peak, qb_big, flush_scheduled
+    cdef public list out
+    cdef public bint closing, closed, paused, checks, mem_live, wpaused, flush_scheduled
+    cdef public int reply_mode
+    cdef public object transport, pending, parser, blocked, prop_override
+    cdef public object last_cmd, multi, tracking, r
+    cdef public object woff, skip_error_stats, flags_extra
+    cdef public object resp, authenticated, last_interaction, qb_peak, qb_big
 
     @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object, t0='long long', t1='long long', dt='long long', n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
     cpdef run(self, cmds)

@@ -1,7 +1,8 @@
 from redislet.server cimport RedisServer
 
 cdef class Database:
-    cdef public object id, expires, watched, blocking, avg_ttl
+    cdef public object id, avg_ttl
+    cdef public dict expires, watched, blocking
     cdef public object expire_cursor, expire_scan, lru_base
     cdef public dict data, lru
     cdef public RedisServer server

@@ -1,11 +1,14 @@
+# The compiled build's RedisServer: the fields the request path reads are C struct fields
+# (the rest live in the instance __dict__, as in the plain class).
 cdef class RedisServer:
     cdef dict __dict__
-    cdef public object dirty, notify_flags, lru_clock, ready_keys, lfu_mode, lru_new, config
-    cdef public object key_modified_hook, pause_type, checks, tracking_clients, monitors
-    cdef public object master_repl_offset, master_executing, loading, lazyfree_expire
-    cdef public object is_replica, tracking_current, stat_keyspace_hits
-    cdef public object stat_keyspace_misses, obuf_limits_on, dispatch, before_reply
+    cdef public list ready_keys, monitors, propagate_targets
+    cdef public long notify_flags
+    cdef public bint checks, lfu_mode, master_executing, loading, is_replica
     cdef public long long after_call_us, stat_numcommands
-    cdef public object latency_tracking, propagate_targets
+    cdef public object dirty, lru_clock, lru_new, config, dispatch, before_reply
+    cdef public object key_modified_hook, pause_type, tracking_clients, tracking_current
+    cdef public object master_repl_offset, lazyfree_expire, latency_tracking
+    cdef public object stat_keyspace_hits, stat_keyspace_misses, obuf_limits_on
     cdef public object stat_net_input_bytes, stat_net_output_bytes, query_buffer_limit
     cdef public object flush_queue, flush_handle, loop, dbs
