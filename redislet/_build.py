@@ -24,6 +24,8 @@ COMPILED = (
     "redislet.commands.hashes",
     "redislet.commands.zsets",
     "redislet.commands.streams",
+    "redislet.types.zset",
+    "redislet.types.stream",
 )
 
 

@@ -1,0 +1,4 @@
+# The compiled build's sorted set value (see redislet/_build.py).
+cdef class ZSet:
+    cdef public dict dict
+    cdef public object order, listpack
