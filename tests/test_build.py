@@ -319,3 +319,5 @@ def test_the_build_compiled():
     assert COMPILED_BUILD, "redislet.persistence.encodings was not compiled"
     assert compiled_mod.__file__ != pure_enc.__file__
     assert compiled_scan is not None, "redislet.scan was not compiled"
+    # every module of the list, all at once (they share extension types)
+    assert _build.compiled_in_use() == [n.partition(".")[2] for n in _build.COMPILED]
