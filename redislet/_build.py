@@ -33,6 +33,7 @@ COMPILED = (
     "redislet.commands.hashes",
     "redislet.commands.zsets",
     "redislet.commands.streams",
+    "redislet.commands.pubsub",
     "redislet.types.zset",
     "redislet.types.stream",
 )

@@ -10,6 +10,8 @@ Subscription replies are pushes: they bypass CLIENT REPLY OFF/SKIP as in Redis, 
 handlers append them to c.out themselves. Messages to other clients go out at once
 through c.write (which also enforces client-output-buffer-limit pubsub).
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 from .table import command
 from .. import hooks
 from ..errors import CommandError
@@ -33,12 +35,12 @@ _B_SUNSUBSCRIBE = bulk(b"sunsubscribe")
 
 
 # -- low level ---------------------------------------------------------------------------
-def _count(c):
+def _count(c: Client):
     """clientSubscriptionsCount: channels + patterns (shard channels count apart)."""
     return len(c.channels) + len(c.patterns)
 
 
-def _sync(c):
+def _sync(c: Client):
     n = len(c.channels) + len(c.patterns) + len(c.shard_channels)
     if (n > 0) != (c.subscribed > 0):
         c.subscribed = n
@@ -47,7 +49,7 @@ def _sync(c):
         c.subscribed = n
 
 
-def _subscribe(c, channel, shard):
+def _subscribe(c: Client, channel, shard):
     mine = c.shard_channels if shard else c.channels
     if channel not in mine:
         mine[channel] = None
@@ -64,7 +66,7 @@ def _subscribe(c, channel, shard):
             + integer(n))
 
 
-def _unsubscribe(c, channel, shard, notify=True):
+def _unsubscribe(c: Client, channel, shard, notify=True):
     mine = c.shard_channels if shard else c.channels
     if channel in mine:
         del mine[channel]
@@ -83,7 +85,7 @@ def _unsubscribe(c, channel, shard, notify=True):
             + integer(n))
 
 
-def _psubscribe(c, pattern):
+def _psubscribe(c: Client, pattern):
     if pattern not in c.patterns:
         c.patterns[pattern] = None
         table = c.server.pubsub_patterns
@@ -95,7 +97,7 @@ def _psubscribe(c, pattern):
     return _HDR3[c.resp] + _B_PSUBSCRIBE + bulk(pattern) + integer(_count(c))
 
 
-def _punsubscribe(c, pattern, notify=True):
+def _punsubscribe(c: Client, pattern, notify=True):
     if pattern in c.patterns:
         del c.patterns[pattern]
         table = c.server.pubsub_patterns
@@ -109,13 +111,13 @@ def _punsubscribe(c, pattern, notify=True):
     return _HDR3[c.resp] + _B_PUNSUBSCRIBE + bulk(pattern) + integer(_count(c))
 
 
-def _none_reply(c, kind):
+def _none_reply(c: Client, kind):
     """The reply to a mass unsubscribe when there was nothing to leave."""
     return _HDR3[c.resp] + kind + _NULL[c.resp] + integer(
         len(c.shard_channels) if kind is _B_SUNSUBSCRIBE else _count(c))
 
 
-def unsubscribe_all(c, notify=False):
+def unsubscribe_all(c: Client, notify=False):
     """Leave every channel, pattern and shard channel (disconnect, RESET)."""
     out = []
     for ch in list(c.channels):
@@ -147,9 +149,10 @@ def shard_unsubscribe_all_clients(srv, channel):
         slot_to_channel(srv, channel, False)
 
 
-def publish(srv, channel, message, shard=False):
+def publish(srv: RedisServer, channel, message, shard=False):
     """pubsubPublishMessage: deliver to channel subscribers, then (not for shard
     channels) to every matching pattern. Returns the number of receivers."""
+    t: Client
     receivers = 0
     table = srv.pubsub_shard if shard else srv.pubsub_channels
     clients = table.get(channel)
@@ -185,7 +188,7 @@ def publish(srv, channel, message, shard=False):
     return receivers
 
 
-def _push(c, frames):
+def _push(c: Client, frames):
     """Subscription replies are pushes: they go out even with CLIENT REPLY OFF/SKIP.
     Returns the (empty) command reply so that a pending SKIP is consumed."""
     c.out.append(b"".join(frames))
@@ -194,7 +197,7 @@ def _push(c, frames):
 
 # -- commands ----------------------------------------------------------------------------
 @command("subscribe")
-def subscribe(c, argv):
+def subscribe(c: Client, argv):
     if c.in_exec and c.multi is None:
         raise CommandError("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client")
     frames = [_subscribe(c, ch, False) for ch in argv[1:]]
@@ -203,7 +206,7 @@ def subscribe(c, argv):
 
 
 @command("ssubscribe")
-def ssubscribe(c, argv):
+def ssubscribe(c: Client, argv):
     if c.in_exec:
         raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
     frames = [_subscribe(c, ch, True) for ch in argv[1:]]
@@ -212,7 +215,7 @@ def ssubscribe(c, argv):
 
 
 @command("psubscribe")
-def psubscribe(c, argv):
+def psubscribe(c: Client, argv):
     if c.in_exec and c.multi is None:
         raise CommandError("ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client")
     frames = [_psubscribe(c, p) for p in argv[1:]]
@@ -221,7 +224,7 @@ def psubscribe(c, argv):
 
 
 @command("unsubscribe")
-def unsubscribe(c, argv):
+def unsubscribe(c: Client, argv):
     if len(argv) == 1:
         frames = [_unsubscribe(c, ch, False) for ch in list(c.channels)]
         if not frames:
@@ -233,7 +236,7 @@ def unsubscribe(c, argv):
 
 
 @command("sunsubscribe")
-def sunsubscribe(c, argv):
+def sunsubscribe(c: Client, argv):
     if len(argv) == 1:
         frames = [_unsubscribe(c, ch, True) for ch in list(c.shard_channels)]
         if not frames:
@@ -245,7 +248,7 @@ def sunsubscribe(c, argv):
 
 
 @command("punsubscribe")
-def punsubscribe(c, argv):
+def punsubscribe(c: Client, argv):
     if len(argv) == 1:
         frames = [_punsubscribe(c, p) for p in list(c.patterns)]
         if not frames:
@@ -257,8 +260,8 @@ def punsubscribe(c, argv):
 
 
 @command("publish")
-def publish_cmd(c, argv):
-    srv = c.server
+def publish_cmd(c: Client, argv):
+    srv: RedisServer = c.server
     n = publish(srv, argv[1], argv[2])
     cl = srv.cluster
     if cl is None:
@@ -269,7 +272,7 @@ def publish_cmd(c, argv):
 
 
 @command("spublish")
-def spublish_cmd(c, argv):
+def spublish_cmd(c: Client, argv):
     srv = c.server
     n = publish(srv, argv[1], argv[2], shard=True)
     cl = srv.cluster
@@ -298,31 +301,31 @@ def _numsub(table, argv):
 
 
 @command("pubsub|channels")
-def pubsub_channels(c, argv):
+def pubsub_channels(c: Client, argv):
     if len(argv) > 3:
         raise _pubsub_syntax(argv)
     return _channel_list(c.server.pubsub_channels, argv)
 
 
 @command("pubsub|shardchannels")
-def pubsub_shardchannels(c, argv):
+def pubsub_shardchannels(c: Client, argv):
     if len(argv) > 3:
         raise _pubsub_syntax(argv)
     return _channel_list(c.server.pubsub_shard, argv)
 
 
 @command("pubsub|numsub")
-def pubsub_numsub(c, argv):
+def pubsub_numsub(c: Client, argv):
     return _numsub(c.server.pubsub_channels, argv)
 
 
 @command("pubsub|shardnumsub")
-def pubsub_shardnumsub(c, argv):
+def pubsub_shardnumsub(c: Client, argv):
     return _numsub(c.server.pubsub_shard, argv)
 
 
 @command("pubsub|numpat")
-def pubsub_numpat(c, argv):
+def pubsub_numpat(c: Client, argv):
     return integer(len(c.server.pubsub_patterns))
 
 
@@ -342,7 +345,7 @@ _HELP = [
 
 
 @command("pubsub|help")
-def pubsub_help(c, argv):
+def pubsub_help(c: Client, argv):
     return help_reply(argv, _HELP)
 
 
@@ -375,7 +378,7 @@ def _install(srv):
     srv.disconnect_hooks.append(_drop)
 
 
-def _drop(c):
+def _drop(c: Client):
     if c.subscribed:
         unsubscribe_all(c, notify=False)
 

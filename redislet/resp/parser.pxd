@@ -4,6 +4,9 @@ cdef class RequestParser:
     cdef public object buf, argv, remaining, bulklen, parts, partlen
     cdef public object error, max_bulk, auth_required, reader, finish_one
 
+    cpdef feed_fast(self, data)
+    cpdef pending_bytes(self)
+
 @cython.locals(start=Py_ssize_t, v=Py_ssize_t)
 cdef (Py_ssize_t, Py_ssize_t) _read_len(const unsigned char *view, Py_ssize_t p,
                                         Py_ssize_t n)
