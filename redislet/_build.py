@@ -34,6 +34,8 @@ COMPILED = (
     "redislet.commands.zsets",
     "redislet.commands.streams",
     "redislet.commands.pubsub",
+    "redislet.scripting.engine",
+    "redislet.scripting.eval",
     "redislet.types.zset",
     "redislet.types.stream",
 )

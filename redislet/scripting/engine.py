@@ -16,6 +16,8 @@ serving of keys made ready by the script and key expiry (the script's time snaps
 until the script ends. A script run from EXEC, from the master link or from the AOF
 cannot yield (its caller needs the reply synchronously): it just runs to completion.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import hashlib
 import math
 import os
@@ -512,7 +514,7 @@ class LuaEngine:
         elif ctx.timedout:
             # scriptInterrupt's processEventsWhileBlocked for a script of an AOF being
             # loaded in the background (DEBUG LOADAOF): other clients get -LOADING
-            events = self.srv.__dict__.get("loading_yield")
+            events = getattr(self.srv, "loading_yield", None)
             if events is not None:
                 events()
         if ctx.killed:
@@ -602,6 +604,7 @@ class LuaEngine:
         return self._lpcall(*[t[i] for i in range(1, n + 1)])
 
     def _call(self, args):
+        cmd: Command
         ctx = self.ctx
         if ctx is None:
             return 4, b"ERR redis.call/pcall can only be called inside a script invocation"
@@ -845,7 +848,7 @@ class LuaEngine:
         ctx.start = time.monotonic()
         # the script's time snapshot (mstime(): the real clock, also inside EXEC, whose
         # own fixed time comes back afterwards)
-        self._saved_time_ms = srv.__dict__.get("time_ms")
+        self._saved_time_ms = vars(srv).get("time_ms")
         ctx.snapshot = type(srv).time_ms()
         snapshot = ctx.snapshot
         srv.time_ms = lambda: snapshot
@@ -929,7 +932,7 @@ class LuaEngine:
         check = self._busy_state_check
         srv.state_checks.append(check)
         srv.update_checks()
-        self._saved_cron_paused = srv.__dict__.get("cron_paused")
+        self._saved_cron_paused = vars(srv).get("cron_paused")
         srv.cron_paused = True
 
     def _exit_busy(self, ctx):
@@ -941,7 +944,7 @@ class LuaEngine:
             pass
         srv.update_checks()
         if self._saved_cron_paused is None:
-            srv.__dict__.pop("cron_paused", None)
+            vars(srv).pop("cron_paused", None)
         else:
             srv.cron_paused = self._saved_cron_paused
         # the cron ticks skipped while the script was busy: Redis's serverCron, overdue,
