@@ -26,6 +26,7 @@ COMPILED = (
     "redislet.server",
     "redislet.db",
     "redislet.resp.parser",
+    "redislet.resp.encode",
     # the benchmarked command families and their values
     "redislet.commands.strings",
     "redislet.commands.lists",

@@ -1,0 +1,6 @@
+# The compiled build of the reply encoders (see redislet/_build.py). `parts` stays a
+# generic object: a list typed by inference takes only lists in a slice assignment.
+import cython
+
+@cython.locals(parts=object)
+cpdef bytes bulks(head, items)
