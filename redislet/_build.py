@@ -35,6 +35,7 @@ COMPILED = (
     "redislet.commands.zsets",
     "redislet.commands.streams",
     "redislet.commands.pubsub",
+    "redislet.cluster.redirect",         # the cluster-mode client's dispatcher
     "redislet.scripting.engine",
     "redislet.scripting.eval",
     "redislet.types.zset",
