@@ -12,5 +12,6 @@ cdef class RedisServer:
     cdef public object stat_keyspace_hits, stat_keyspace_misses, obuf_limits_on
     cdef public object stat_net_input_bytes, stat_net_output_bytes, query_buffer_limit
     cdef public object flush_queue, flush_handle, loop, dbs
+    cdef public object stream_node_max_entries, stream_node_max_bytes
 
     cpdef schedule_flush(self, c)

@@ -346,6 +346,7 @@ def xadd(c: Client, argv):
     if argc < 5 or not argc & 1:
         raise _wrongargs("xadd")
     db: Database = c.db
+    s: Stream
     key = argv[1]
     s = _add_target(db, key, True)
     last = s.last_id

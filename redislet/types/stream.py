@@ -12,6 +12,8 @@ removes whole nodes only, gives the same lengths as Redis.
 Lookups bisect the node keys, then the IDs inside one node: appends and range reads from
 any ID never scan the stream.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 from bisect import bisect_left, bisect_right
 
 from sortedcontainers import SortedDict
@@ -209,6 +211,7 @@ class Stream:
         """streamAppendItem with the ID already decided (greater than last_id); totlen is
         the total length of the fields and values; max_bytes is stream-node-max-bytes with
         0 and values over LP_MAX_SIZE already read as LP_MAX_SIZE (node_max_bytes)."""
+        node: Node
         nodes = self.nodes
         node = nodes[-1] if nodes else None
         pair = len(fv) == 2
