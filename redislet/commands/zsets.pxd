@@ -2,3 +2,4 @@
 from redislet.client cimport Client
 from redislet.db cimport Database
 from redislet.server cimport RedisServer
+from redislet.types.zset cimport ZSet

@@ -227,13 +227,15 @@ def _zadd_one(c: Client, key, score, member, incr):
     """`ZADD key score member` / `ZINCRBY key incr member` without options: zadd_apply's
     path for one pair, without its generality (the common command of ZADD workloads)."""
     db: Database = c.db
-    zs = db.lookup(key)
-    if zs is None:
+    zs: ZSet
+    found = db.lookup(key)
+    if found is None:
         zs = _create(c, key, member)
         created = True
-    elif type(zs) is not ZSet:
+    elif type(found) is not ZSet:
         raise CommandError(WRONGTYPE)
     else:
+        zs = found
         created = False
     d = zs.dict
     cur = d.get(member)
