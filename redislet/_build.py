@@ -36,6 +36,7 @@ COMPILED = (
     "redislet.commands.streams",
     "redislet.commands.pubsub",
     "redislet.cluster.redirect",         # the cluster-mode client's dispatcher
+    "redislet.replication.replica",      # a replica's loop over its master's stream
     "redislet.scripting.engine",
     "redislet.scripting.eval",
     "redislet.types.zset",

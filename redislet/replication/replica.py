@@ -7,6 +7,8 @@ The processed offset (reploff) advances by each command's size on the wire once 
 executed (commands inside MULTI count at EXEC); the applied part of the stream is
 proxied verbatim to this replica's own replicas and to its backlog.
 """
+from __future__ import annotations   # (the compiled build types the annotated names)
+
 import asyncio
 import os
 import socket
@@ -20,7 +22,7 @@ except ImportError:  # pragma: no cover - the Python parser reads the stream the
 from ..anet import best_effort_bind_connect
 from ..client import Client
 from ..oom import set_oom_score_adj
-from ..resp.parser import RequestParser, canonical_size
+from ..resp.parser import _SCAN, RequestParser, canonical_size
 from . import rdbaux
 from .failover import FAILOVER_IN_PROGRESS
 
@@ -307,7 +309,8 @@ class ReplicaRole:
         self.master = c
         self.stream_pending = []
         self.rawbuf = None
-        self.reader = _Reader() if _Reader is not None else None
+        # compiled, the parser's own byte loop reads the canonical stream faster than hiredis
+        self.reader = _Reader() if _Reader is not None and not _SCAN else None
         c.stream_pos = c.reploff
 
     def drop_master(self, cache=True):
@@ -1115,7 +1118,7 @@ class ReplicaRole:
                 err = "Protocol error: %s" % e
         else:
             parser = c.parser
-            out = parser.feed(data)
+            out = parser.feed_fast(data)
             if parser.error is None:
                 return out
             err = parser.error
@@ -1123,10 +1126,11 @@ class ReplicaRole:
         self.drop_master(cache=False)
         return None
 
-    def run_stream(self, c, cmds):
+    def run_stream(self, c: Client, cmds):
         """Execute commands of the stream; reploff moves past each executed command
         (past a whole MULTI ... EXEC once EXEC ran)."""
-        srv = self.srv
+        srv: RedisServer = self.srv
+        cmd: Command
         base = c.stream_pos if c.multi is not None else c.reploff
         process = c.process
         call = Client.call          # MasterClient.call's error check is below
