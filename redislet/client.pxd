@@ -1,3 +1,5 @@
+# The compiled build's Client (see redislet/_build.py): the fields the dispatcher and the
+# write path read are C struct fields; any other attribute lives in the instance __dict__.
 import cython
 from redislet.commands.table cimport Command
 from redislet.server cimport RedisServer
@@ -18,7 +20,9 @@ cdef class Client:
     cdef public object woff, skip_error_stats, flags_extra
     cdef public object resp, authenticated, last_interaction, qb_peak, qb_big
 
-    @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object, t0='long long', t1='long long', dt='long long', n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
+    @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object,
+                   t0='long long', t1='long long', dt='long long', n=Py_ssize_t,
+                   a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
     cpdef run(self, cmds)
 
     cpdef write(self, data)

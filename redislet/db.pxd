@@ -1,3 +1,4 @@
+# The compiled build's Database (see redislet/_build.py): the keyspace dicts as C fields.
 from redislet.server cimport RedisServer
 
 cdef class Database:

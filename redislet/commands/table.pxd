@@ -1,3 +1,5 @@
+# The compiled build's Command (see redislet/_build.py): its slots as C fields, the
+# counters the dispatcher adds to as C integers.
 cdef class Command:
     cdef public object name, fullname, bname, handler, arity, flags, acl, key_specs
     cdef public object tips, spec, subcommands, parent, getkeys, first_key, last_key

@@ -1,3 +1,5 @@
+# The compiled build's request parser (see redislet/_build.py): the parser's state as C
+# fields, scan_canonical's byte loop over a const unsigned char * of the read.
 import cython
 
 cdef class RequestParser:
