@@ -40,6 +40,7 @@ COMPILED = (
     "redislet.scripting.engine",
     "redislet.scripting.eval",
     "redislet.types.zset",
+    "redislet.types.sortedkeys",
     "redislet.types.stream",
 )
 

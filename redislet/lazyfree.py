@@ -109,13 +109,11 @@ def _teardown(v):
         yield from _pop_pieces(v, v.pop)
     elif t is ZSet:
         yield from _pop_pieces(v.dict, v.dict.popitem)
-        # the index: sortedcontainers keeps it as a list of sublists of about 1000
-        # (SortedList._lists); without that attribute, clear() frees it in one go
-        lists = getattr(v.order, "_lists", None)
-        if lists is not None:
-            while lists:
-                lists.pop()
-                yield
+        # the index: a list of sublists of a few hundred keys each (SortedKeys.lists)
+        lists = v.order.lists
+        while lists:
+            del lists[-4:]
+            yield
         v.order.clear()
     elif t is Stream:
         nodes = v.nodes

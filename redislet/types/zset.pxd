@@ -1,7 +1,10 @@
 # The compiled build's sorted set value (see redislet/_build.py).
+from redislet.types.sortedkeys cimport SortedKeys
+
 cdef class ZSet:
     cdef public dict dict
-    cdef public object order, listpack
+    cdef public SortedKeys order
+    cdef public object listpack
 
     cpdef insert(self, member, score)
     cpdef set_score(self, member, old, new)

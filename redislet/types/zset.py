@@ -1,10 +1,10 @@
 """The sorted set value: a dict member -> score plus an ordered index of byte keys.
 
 Ordering is Redis's: by score (IEEE double, -0 == 0), ties by member bytes (memcmp, then
-length). The index (`order`, a SortedList) holds one bytes key per member: `score_key(score)
+length). The index (`order`, a SortedKeys) holds one bytes key per member: `score_key(score)
 + member`, whose 8-byte prefix sorts like the double, so plain bytes comparison (C memcmp,
 shorter first) is exactly that order. A bytes key costs about half of a (score, member) tuple
-in SortedList.add/remove. -0 and 0 share a prefix (they tie, as in Redis); the dict keeps
+to compare. -0 and 0 share a prefix (they tie, as in Redis); the dict keeps
 the exact score, so ZSCORE still answers -0 where Redis does. Callers go through the methods
 below and never build keys themselves. Every operation that Redis does in O(log n) on its
 skiplist (insert, delete, rank, start of a range) is O(log n) here.
@@ -23,7 +23,7 @@ import struct
 from itertools import repeat as _repeat
 from operator import add as _add, itemgetter, neg as _neg
 
-from sortedcontainers import SortedList
+from .sortedkeys import SortedKeys
 
 _INF = math.inf
 _nextafter = math.nextafter
@@ -68,7 +68,7 @@ class ZSet:
 
     def __init__(self, listpack=True):
         self.dict = {}              # member (bytes) -> score (float), the exact score
-        self.order = SortedList()   # score_key(score) + member, in rank order
+        self.order = SortedKeys()   # score_key(score) + member, in rank order
         self.listpack = listpack
 
     def __len__(self):
@@ -78,7 +78,7 @@ class ZSet:
         """An independent copy with the same encoding (COPY, RESTORE...)."""
         z = ZSet(self.listpack)
         z.dict = dict(self.dict)
-        z.order = SortedList(self.order)
+        z.order = self.order.copy()
         return z
 
     @classmethod
