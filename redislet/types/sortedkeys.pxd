@@ -2,6 +2,12 @@
 # Fenwick tree as typed lists, the counts and positions as C integers.
 import cython
 
+@cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, k=bytes)
+cdef Py_ssize_t _left(list keys, bytes key) except -1
+
+@cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, k=bytes)
+cdef Py_ssize_t _right(list keys, bytes key) except -1
+
 cdef class SortedKeys:
     cdef public list lists, maxes, tree
     cdef public Py_ssize_t n, load
