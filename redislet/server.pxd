@@ -13,5 +13,8 @@ cdef class RedisServer:
     cdef public object stat_net_input_bytes, stat_net_output_bytes, query_buffer_limit
     cdef public object flush_queue, flush_handle, loop, dbs
     cdef public object stream_node_max_entries, stream_node_max_bytes
+    cdef public dict pubsub_channels, pubsub_shard, pubsub_patterns
+    cdef public object cluster, prop_batch
 
     cpdef schedule_flush(self, c)
+    cpdef propagate(self, dbid, argv)

@@ -110,6 +110,7 @@ class RedisServer:
         self.tracking_current = None  # the tracking client inside call() (tracking.py)
         self.propagate_targets = []  # callables (dbid, argv) fed with every effect
         self.prop_batch = None       # effects collected while EXEC runs (propagate_end)
+        self.cluster = None          # the ClusterState in cluster mode (redislet/cluster/)
         self.before_reply = None     # callable run before replies are sent (Client.flush)
                                      # while a propagate target holds unwritten data (AOF)
         self.notify_hook = None      # set by the pub/sub module
@@ -777,7 +778,6 @@ class RedisServer:
     loading_start_time = loading_total_bytes = loading_loaded_bytes = 0
     loading_rdb_used_mem = 0
     active_expire_enabled = True
-    cluster = None               # the ClusterState in cluster mode (redislet/cluster/)
     cron_paused = False          # DEBUG PAUSE-CRON
     # access clock for db.lru (OBJECT IDLETIME / FREQ); refreshed by db.update_lru_clock
 
