@@ -37,6 +37,7 @@ COMPILED = (
     "redislet.commands.pubsub",
     "redislet.cluster.redirect",         # the cluster-mode client's dispatcher
     "redislet.replication.replica",      # a replica's loop over its master's stream
+    "redislet.replication.master",       # a master's stream: every write is fed to it
     "redislet.scripting.engine",
     "redislet.scripting.eval",
     "redislet.types.zset",

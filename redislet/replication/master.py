@@ -14,7 +14,7 @@ import time
 from ..errors import CommandError, NOT_INTEGER
 from .. import children
 from ..persistence import rdb
-from ..resp.encode import integer
+from ..resp.encode import array, integer
 from .backlog import Backlog
 
 # replica states (server.h SLAVE_STATE_*)
@@ -32,29 +32,13 @@ TRANSPORT_HIGH = 8 << 20     # pause feeding an RDB to a replica above this buff
 _SELECT = [b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(16)]
 
 
-_FMT = [(b"*%d\r\n" % n) + b"$%d\r\n%s\r\n" * n for n in range(6)]
-
-
 def encode_command(argv):
-    """The multibulk form of argv (one format operation for the common sizes)."""
-    n = len(argv)
+    """The multibulk form of argv (compiled: resp.encode.array)."""
     try:
-        if n == 3:
-            a, b, c = argv
-            return _FMT[3] % (len(a), a, len(b), b, len(c), c)
-        if n == 2:
-            a, b = argv
-            return _FMT[2] % (len(a), a, len(b), b)
-        if n == 4:
-            a, b, c, d = argv
-            return _FMT[4] % (len(a), a, len(b), b, len(c), c, len(d), d)
-        if n == 1:
-            a = argv[0]
-            return _FMT[1] % (len(a), a)
-        return b"*%d\r\n" % n + b"".join([b"$%d\r\n%s\r\n" % (len(a), a) for a in argv])
+        return array(argv)
     except TypeError:   # an argument that is not bytes
-        argv = [a if isinstance(a, (bytes, bytearray)) else str(a).encode() for a in argv]
-        return encode_command(argv)
+        return array([a if isinstance(a, (bytes, bytearray)) else str(a).encode()
+                      for a in argv])
 
 
 def select_command(dbid):

@@ -2,5 +2,5 @@
 # generic object: a list typed by inference takes only lists in a slice assignment.
 import cython
 
-@cython.locals(parts=object)
+@cython.locals(parts=object, k=Py_ssize_t)
 cpdef bytes bulks(head, items)

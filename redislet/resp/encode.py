@@ -66,13 +66,24 @@ def bulks(head, items):
             parts[0] = head + parts[0]
             return b"\r\n".join(parts) + b"\r\n"
     parts = [head]
-    parts.extend([b"$%d\r\n%s\r\n" % (len(x), x) for x in items])
+    for x in items:
+        k = len(x)
+        if k < 1024:    # (a join of table headers beats %-formatting by half)
+            parts.append(BULK_HEADS[k])
+            parts.append(x)
+            parts.append(b"\r\n")
+        else:
+            parts.append(b"$%d\r\n%s\r\n" % (k, x))
     return b"".join(parts)
 
 
+ARRAY_HEADS = [b"*%d\r\n" % n for n in range(1024)]
+
+
 def array(items):
-    """An array of bulk strings (bytes)."""
-    return bulks(b"*%d\r\n" % len(items), items)
+    """An array of bulk strings (bytes); TypeError if an item is not bytes-like."""
+    n = len(items)
+    return bulks(ARRAY_HEADS[n] if n < 1024 else b"*%d\r\n" % n, items)
 
 
 def array_raw(encoded):
