@@ -22,7 +22,7 @@ cdef class Client:
 
     @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, out_append=object,
                    t0='long long', t1='long long', dt='long long', n=Py_ssize_t,
-                   a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t)
+                   a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t, dirty='long long')
     cpdef run(self, cmds)
 
     cpdef write(self, data)

@@ -8,5 +8,5 @@ from redislet.commands.table cimport Command
 cdef class ClusterClient(Client):
     @cython.locals(srv=RedisServer, dispatch=dict, cmd=Command, t0='long long', t1='long long',
                    dt='long long', n=Py_ssize_t, a=Py_ssize_t, cmds=list, argv=list,
-                   i=Py_ssize_t)
+                   i=Py_ssize_t, dirty='long long')
     cpdef run(self, cmds)

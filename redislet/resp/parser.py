@@ -79,9 +79,11 @@ def scan_canonical(data, out, max_bulk):
     whatever follows (anything else, or a partial command) is left to the exact readers
     below. A byte loop: compiled (typed by the .pxd) it is the cheapest reader of a
     pipeline; it is used only where the build compiled it (_SCAN)."""
+    global _last_name
     view = data          # (compiled: a const unsigned char * over the bytes)
     n = len(data)
     pos = 0
+    name = _last_name
     while pos < n and view[pos] == 42:      # '*'
         count, p = _read_len(view, pos + 1, n)
         if count <= 0:
@@ -94,14 +96,40 @@ def scan_canonical(data, out, max_bulk):
             if bl < 0 or bl > max_bulk or p + bl + 2 > n or view[p + bl] != 13 \
                     or view[p + bl + 1] != 10:
                 break
-            argv.append(view[p:p + bl])
+            if argv or not _same(view, p, bl, name):
+                arg = view[p:p + bl]
+                if not argv:
+                    name = arg
+                argv.append(arg)
+            else:
+                argv.append(name)
             p += bl + 2
             count -= 1
         if count:
             break
         out.append(argv)
         pos = p
+    _last_name = name
     return pos
+
+
+# The previous command's name: a command that repeats it (a pipeline, a client's next
+# request) gets this object instead of a copy, whose hash the dispatcher's lookup has
+# already computed and cached.
+_last_name = b""
+
+
+def _same(view, p, bl, name):
+    """view[p:p + bl] == name, without making the slice."""
+    if bl != len(name):
+        return False
+    chars = name
+    i = 0
+    while i < bl:
+        if view[p + i] != chars[i]:
+            return False
+        i += 1
+    return True
 
 
 class ProtocolError(Exception):
