@@ -28,7 +28,9 @@ cpdef tuple read_string_pairs(bytes data, Py_ssize_t p, Py_ssize_t stop, d)
 @cython.locals(x=bytes, n=Py_ssize_t, len1=list, out=list, lens=list)
 cpdef bytes enc_strings(strings, bint compress, after=*)
 
-# (out as a plain object: Cython 3.1 types it bytearray and then refuses the bytes
-# assigned to its slices)
-@cython.locals(out=object)
-cpdef bytes _tagged(tag, arr)
+@cython.locals(n=Py_ssize_t, lo=long, hi=long, v=long, w=Py_ssize_t, tag=int,
+               out=bytearray, j=Py_ssize_t, k=Py_ssize_t)
+cpdef enc_ints_one_width(strings)
+
+@cython.locals(n=Py_ssize_t, chars="const unsigned char *", v=long, d=long, i=Py_ssize_t)
+cdef long _canon_uint31(x) except? -2

@@ -9,7 +9,6 @@ unknown entry encodings, counts that do not match).
 """
 import sys
 from array import array
-from json import loads as _json_loads
 from itertools import chain
 from operator import itemgetter
 from struct import pack, unpack_from, Struct, error as struct_error
@@ -473,42 +472,64 @@ def enc_strings(strings, compress, after=None):
 
 
 def enc_ints_one_width(strings):
-    """The RDB encodings of strings that all spell canonical integers from 1 to 2^31 - 1
-    encoded in one width (say a set of integers past the intset limits), all at C
-    speed; None for anything else."""
-    listed = b",".join(strings)
-    if not (strings and listed.translate(None, b",").isdigit()
-            and b",0" not in b"," + listed):
-        return None                     # digits only, no leading 0 (nor a lone 0)
-    try:
-        # read as one JSON array: its parser is about a third faster than int() each
-        arr = array("i", _json_loads(b"[%s]" % listed))
-    except (OverflowError, ValueError):  # past int32, or an empty string (",,")
+    """The RDB encodings of strings (bytes) that all spell canonical integers from 1 to
+    2^31 - 1 encoded in one width (say a set of integers past the intset limits): each
+    record the width's tag (0xc0, 0xc1, 0xc2) and the little-endian value. None for
+    anything else. Two passes of a byte loop (compiled: typed by the .pxd): one finds
+    the range, one writes the records."""
+    n = len(strings)
+    if n == 0:
         return None
-    lo = min(arr)
+    lo = 2147483647
+    hi = 0
+    for x in strings:
+        v = _canon_uint31(x)
+        if v < 0:
+            return None
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
     if lo >= 32768:
-        return _tagged(0xC2, arr)
-    hi = max(arr)
-    if lo >= 128 and hi < 32768:
-        return _tagged(0xC1, array("h", arr))
-    if hi < 128:
-        return _tagged(0xC0, array("b", arr))
-    return None
-
-
-def _tagged(tag, arr):
-    """The records tag + little-endian value of each item of the array arr: the tag and
-    the array's bytes interleaved by slice assignment."""
-    if _BIG_ENDIAN:
-        arr.byteswap()
-    w = arr.itemsize
-    raw = arr.tobytes()
-    n = len(arr)
+        w = 4
+        tag = 0xC2
+    elif lo >= 128 and hi < 32768:
+        w = 2
+        tag = 0xC1
+    elif hi < 128:
+        w = 1
+        tag = 0xC0
+    else:
+        return None
     out = bytearray((w + 1) * n)
-    out[0::w + 1] = bytes((tag,)) * n
-    for i in range(w):
-        out[i + 1::w + 1] = raw[i::w]
+    j = 0
+    for x in strings:
+        v = _canon_uint31(x)
+        out[j] = tag
+        for k in range(w):
+            out[j + 1 + k] = (v >> (8 * k)) & 255
+        j += w + 1
     return bytes(out)
+
+
+def _canon_uint31(x):
+    """The value of x if it is bytes spelling an integer from 1 to 2^31 - 1 canonically
+    (digits only, no leading zero), else -1."""
+    if type(x) is not bytes:
+        return -1
+    n = len(x)
+    if n == 0 or n > 10:
+        return -1
+    chars = x
+    if chars[0] == 48:          # a leading zero, or a lone 0
+        return -1
+    v = 0
+    for i in range(n):
+        d = chars[i] - 48
+        if d < 0 or d > 9:
+            return -1
+        v = v * 10 + d
+    return v if v <= 2147483647 else -1
 
 
 # -- RDB string records: reading runs of them (sets, hashes, zsets, string keys) --------
