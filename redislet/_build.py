@@ -19,6 +19,7 @@ import sys
 # what profiles showed the interpreter is the cost of
 COMPILED = (
     "redislet.persistence.encodings",    # listpacks and RDB string records (load/save)
+    "redislet.persistence.rdb",          # RDB records: one call per key and container
     "redislet.scan",                     # SCAN's snapshot of a big collection
     # the request path: dispatcher, parser, keyspace, command table
     "redislet.commands.table",
