@@ -176,6 +176,7 @@ def measure(subs=(1,), n=20000, pipeline=50, size=16, rounds=1, verbose=True):
             port = free_port()
             proc, log = start_server(kind, port, tmp)
             try:
+                run_case(port, 1, min(n, 2000), pipeline, payload)     # warm up
                 for ns in subs:
                     best = None
                     for _ in range(rounds):
