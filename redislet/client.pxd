@@ -25,6 +25,10 @@ cdef class Client:
                    a=Py_ssize_t, cmds=list, argv=list, i=Py_ssize_t, dirty='long long')
     cpdef run(self, cmds)
 
+    @cython.locals(srv=RedisServer, cmd=Command, t0='long long', dt='long long',
+                   dirty='long long')
+    cpdef call(self, cmd, argv)
+
     cpdef write(self, data)
     cpdef flush_later(self)
     cpdef flush(self)

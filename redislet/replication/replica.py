@@ -83,6 +83,12 @@ class LinkProtocol(asyncio.Protocol):
         return False
 
 
+def _partial(parser):
+    """The parser holds part of a command (bytes of a read not yet a whole command)."""
+    return bool(parser.buf or parser.partlen or parser.argv is not None
+                or parser.parts is not None)
+
+
 class MasterClient(Client):
     """The client of the master's stream: errors it would be answered are logged
     (afterErrorReply for a CLIENT_TYPE_MASTER client)."""
@@ -1072,9 +1078,14 @@ class ReplicaRole:
         srv.stat_net_repl_input_bytes += n
         c.read_reploff += n
         c.last_interaction = time.monotonic()
+        parser = c.parser
+        # the commands of a read that starts and ends on command boundaries are exactly
+        # its bytes: their size needs no counting (our parser only: hiredis's is hidden)
+        whole = self.reader is None and not _partial(parser)
         cmds = self.parse_stream(c, data)
         if cmds is None:
             return
+        size = n if whole and not _partial(parser) else -1
         prev = c.reploff
         if self.stream_pending:
             self.stream_pending.extend(cmds)
@@ -1082,7 +1093,7 @@ class ReplicaRole:
                 cmds, self.stream_pending = self.stream_pending, []
                 self.run_stream(c, cmds)
         elif cmds:
-            self.run_stream(c, cmds)
+            self.run_stream(c, cmds, size)
         if self.master is not c:
             return
         applied = c.reploff - prev
@@ -1126,14 +1137,14 @@ class ReplicaRole:
         self.drop_master(cache=False)
         return None
 
-    def run_stream(self, c: Client, cmds):
+    def run_stream(self, c: Client, cmds, size=-1):
         """Execute commands of the stream; reploff moves past each executed command
-        (past a whole MULTI ... EXEC once EXEC ran)."""
+        (past a whole MULTI ... EXEC once EXEC ran). size: the stream bytes of cmds when
+        known (else counted)."""
         srv: RedisServer = self.srv
         cmd: Command
         base = c.stream_pos if c.multi is not None else c.reploff
         process = c.process
-        call = Client.call          # MasterClient.call's error check is below
         dispatch = srv.dispatch     # lookupCommand: rename-command applies
         multi_start = -1
         done = len(cmds)
@@ -1161,7 +1172,7 @@ class ReplicaRole:
                     process(argv)
                 else:
                     c.last_cmd = cmd
-                    reply = call(c, cmd, argv)
+                    reply = Client.call(c, cmd, argv)   # (MasterClient.call's check: below)
                     if reply and reply[0] == 45:        # b"-"
                         self.master_error(reply, cmd)
                     if srv.ready_keys:
@@ -1180,8 +1191,10 @@ class ReplicaRole:
                     return
         finally:
             srv.master_executing = False
-        ran = cmds[:done] if done < len(cmds) else cmds
-        end = base + canonical_size(ran)
+        if done == len(cmds) and size >= 0:
+            end = base + size
+        else:
+            end = base + canonical_size(cmds[:done] if done < len(cmds) else cmds)
         c.stream_pos = end
         if c.multi is None:
             c.reploff = end
