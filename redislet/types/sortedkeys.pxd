@@ -16,8 +16,11 @@ cdef class SortedKeys:
                    load=Py_ssize_t)
     cpdef add(self, key)
 
-    @cython.locals(maxes=list, lst=list, pos=Py_ssize_t, i=Py_ssize_t)
+    @cython.locals(pos=Py_ssize_t, i=Py_ssize_t)
     cpdef remove(self, key)
+
+    @cython.locals(maxes=list, lst=list, pos=Py_ssize_t, i=Py_ssize_t)
+    cdef (Py_ssize_t, Py_ssize_t) _find(self, key) except *
 
     @cython.locals(lists=list, lst=list)
     cdef _delete(self, Py_ssize_t pos, Py_ssize_t i)
@@ -45,5 +48,5 @@ cdef class SortedKeys:
     @cython.locals(maxes=list, pos=Py_ssize_t)
     cpdef Py_ssize_t bisect_right(self, key) except -1
 
-    @cython.locals(maxes=list, lst=list, pos=Py_ssize_t, i=Py_ssize_t)
+    @cython.locals(pos=Py_ssize_t, i=Py_ssize_t)
     cpdef Py_ssize_t index(self, key) except -1

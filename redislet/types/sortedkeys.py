@@ -146,6 +146,11 @@ class SortedKeys:
 
     def remove(self, key):
         """Remove key; ValueError if it is not there."""
+        pos, i = self._find(key)
+        self._delete(pos, i)
+
+    def _find(self, key):
+        """(sublist, position in it) of key; ValueError if it is not there."""
         maxes = self.maxes
         pos = _left(maxes, key)
         if pos == len(maxes):
@@ -154,7 +159,7 @@ class SortedKeys:
         i = _left(lst, key)
         if lst[i] != key:
             raise ValueError("key not in index")
-        self._delete(pos, i)
+        return pos, i
 
     def _delete(self, pos, i):
         """Remove the key at index i of sublist pos."""
@@ -316,14 +321,7 @@ class SortedKeys:
 
     def index(self, key):
         """The rank of key; ValueError if it is not there."""
-        maxes = self.maxes
-        pos = _left(maxes, key)
-        if pos == len(maxes):
-            raise ValueError("key not in index")
-        lst = self.lists[pos]
-        i = _left(lst, key)
-        if lst[i] != key:
-            raise ValueError("key not in index")
+        pos, i = self._find(key)
         return self._before(pos) + i
 
     def __getitem__(self, index):
