@@ -161,7 +161,7 @@ class Client:
             return
         parser = self.parser
         cmds = parser.feed_fast(data)
-        if parser.buf or parser.partlen or parser.argv is not None:
+        if parser.holds_partial():
             # a partial command waits in the query buffer
             qlen = parser.pending_bytes()
             if qlen > self.qb_peak:

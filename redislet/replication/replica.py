@@ -83,12 +83,6 @@ class LinkProtocol(asyncio.Protocol):
         return False
 
 
-def _partial(parser):
-    """The parser holds part of a command (bytes of a read not yet a whole command)."""
-    return bool(parser.buf or parser.partlen or parser.argv is not None
-                or parser.parts is not None)
-
-
 class MasterClient(Client):
     """The client of the master's stream: errors it would be answered are logged
     (afterErrorReply for a CLIENT_TYPE_MASTER client)."""
@@ -1081,11 +1075,11 @@ class ReplicaRole:
         parser = c.parser
         # the commands of a read that starts and ends on command boundaries are exactly
         # its bytes: their size needs no counting (our parser only: hiredis's is hidden)
-        whole = self.reader is None and not _partial(parser)
+        whole = self.reader is None and not parser.holds_partial()
         cmds = self.parse_stream(c, data)
         if cmds is None:
             return
-        size = n if whole and not _partial(parser) else -1
+        size = n if whole and not parser.holds_partial() else -1
         prev = c.reploff
         if self.stream_pending:
             self.stream_pending.extend(cmds)

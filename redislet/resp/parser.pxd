@@ -8,6 +8,7 @@ cdef class RequestParser:
 
     cpdef feed_fast(self, data)
     cpdef pending_bytes(self)
+    cpdef bint holds_partial(self)
 
 @cython.locals(start=Py_ssize_t, v=Py_ssize_t)
 cdef (Py_ssize_t, Py_ssize_t) _read_len(const unsigned char *view, Py_ssize_t p,

@@ -262,6 +262,10 @@ class RequestParser:
     def pending_bytes(self):
         return len(self.buf) + self.partlen
 
+    def holds_partial(self):
+        """Part of a command is held: bytes of a read that are not a whole command yet."""
+        return bool(self.buf or self.partlen or self.argv is not None)
+
     def feed(self, data):
         """Parse data with the Python parser (the reference implementation)."""
         out = []
