@@ -12,8 +12,7 @@ cdef class SortedKeys:
     cdef public list lists, maxes, tree
     cdef public Py_ssize_t n, load
 
-    @cython.locals(maxes=list, lists=list, lst=list, k=Py_ssize_t, pos=Py_ssize_t,
-                   load=Py_ssize_t)
+    @cython.locals(maxes=list, lists=list, lst=list, k=Py_ssize_t, pos=Py_ssize_t)
     cpdef add(self, key)
 
     @cython.locals(pos=Py_ssize_t, i=Py_ssize_t)
@@ -25,9 +24,11 @@ cdef class SortedKeys:
     @cython.locals(lists=list, lst=list)
     cdef _delete(self, Py_ssize_t pos, Py_ssize_t i)
 
-    @cython.locals(lists=list, maxes=list, lst=list, half=list, a=Py_ssize_t,
-                   load=Py_ssize_t)
+    @cython.locals(lists=list, maxes=list, lst=list, a=Py_ssize_t)
     cdef _merge(self, Py_ssize_t pos)
+
+    @cython.locals(lists=list, maxes=list, lst=list, half=list, load=Py_ssize_t)
+    cdef _split(self, Py_ssize_t pos)
 
     @cython.locals(tree=list, k=Py_ssize_t, i=Py_ssize_t)
     cdef _tree_add(self, Py_ssize_t pos, Py_ssize_t delta)

@@ -133,16 +133,23 @@ class SortedKeys:
             lst = lists[pos]
             lst.insert(_right(lst, key), key)
         self.n += 1
-        load = self.load
-        if len(lst) > 2 * load:
-            half = lst[load:]
-            del lst[load:]
-            maxes[pos] = lst[-1]
-            lists.insert(pos + 1, half)
-            maxes.insert(pos + 1, half[-1])
-            self.tree = []
+        if len(lst) > 2 * self.load:
+            self._split(pos)
         elif self.tree:
             self._tree_add(pos, 1)
+
+    def _split(self, pos):
+        """Cut the overlong sublist pos in two, the first of LOAD keys."""
+        lists = self.lists
+        maxes = self.maxes
+        load = self.load
+        lst = lists[pos]
+        half = lst[load:]
+        del lst[load:]
+        maxes[pos] = lst[-1]
+        lists.insert(pos + 1, half)
+        maxes.insert(pos + 1, half[-1])
+        self.tree = []
 
     def remove(self, key):
         """Remove key; ValueError if it is not there."""
@@ -186,18 +193,14 @@ class SortedKeys:
         lists = self.lists
         maxes = self.maxes
         a = pos if pos + 1 < len(lists) else pos - 1
-        load = self.load
         lst = lists[a]
         lst.extend(lists[a + 1])
         del lists[a + 1]
         del maxes[a + 1]
-        if len(lst) > 2 * load:
-            half = lst[load:]
-            del lst[load:]
-            lists.insert(a + 1, half)
-            maxes.insert(a + 1, half[-1])
         maxes[a] = lst[-1]
         self.tree = []
+        if len(lst) > 2 * self.load:
+            self._split(a)
 
     def pop(self, index=-1):
         """Remove and return the key of rank index (negative: from the end)."""
